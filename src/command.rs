@@ -1,0 +1,81 @@
+//! The arrow between the engine and the relays: what a rule asks a relay to do, and why.
+//!
+//! Plain data only. The engine produces [`Command`]s; the relay controller is
+//! the only thing that turns them into line changes, bounded by its safety
+//! limits. Nothing here knows about GPIO or about rules files.
+
+use crate::clock::Instant;
+use serde::Serialize;
+use std::time::Duration;
+
+/// One request from a rule to a relay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Command {
+    /// Relay name as written in the rules file.
+    pub relay: String,
+    pub action: Action,
+    pub why: Why,
+}
+
+/// What the rule wants. Every `on` state ends at a deadline or at the relay's
+/// `max_on`, whichever comes first: the controller enforces the latter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// Keep the relay on until `until`, on behalf of this rule. Sending it again
+    /// moves the deadline (the countdown restarts). Several rules may hold one
+    /// relay; it is on while any claim is live.
+    Hold { until: Instant },
+    /// On for `duration`, then off. `retrigger` says what a new pulse does while
+    /// one is running.
+    Pulse { duration: Duration, retrigger: Retrigger },
+    /// Latch on (bounded only by `max_on`) until an `Off` or a toggle.
+    On,
+    /// Drop every claim and latch from rules and switch off.
+    Off,
+    /// Flip the latched state.
+    Toggle,
+}
+
+/// What a pulse does to a pulse already running on the same relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retrigger {
+    /// Ignore it: the running pulse ends on time.
+    #[default]
+    Single,
+    /// Start the full duration again from now.
+    Restart,
+}
+
+/// Why a command was issued: logged in one line so a user can see why the light came on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Why {
+    /// Rule name (or `manual`, `safety`, `startup`, `shutdown`).
+    pub rule: String,
+    /// Event word (`presence`, `plate`, `zone_entry`, ...).
+    pub event: String,
+    pub camera: Option<String>,
+    pub target: Option<u32>,
+    pub zone: Option<String>,
+    pub plate: Option<String>,
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rule {:?} on {}", self.rule, self.event)?;
+        if let Some(c) = &self.camera {
+            write!(f, " from camera {c:?}")?;
+        }
+        if let Some(t) = self.target {
+            write!(f, " target {t}")?;
+        }
+        if let Some(z) = &self.zone {
+            write!(f, " in zone {z:?}")?;
+        }
+        if let Some(p) = &self.plate {
+            write!(f, " plate {p}")?;
+        }
+        Ok(())
+    }
+}

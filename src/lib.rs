@@ -1,0 +1,14 @@
+//! camrelay: Viewtron camera and NVR detections in, relay switching out.
+//!
+//! The flow is one direction: [`ingest`] → [`decode`] → [`engine`] → [`relays`].
+//! [`config`] is read by all of them; [`clock`] and [`command`] are the plain
+//! types on the arrows.
+
+pub mod api;
+pub mod clock;
+pub mod command;
+pub mod config;
+pub mod decode;
+pub mod engine;
+pub mod ingest;
+pub mod relays;

@@ -57,3 +57,29 @@ pub struct Now {
     pub at: Instant,
     pub wall: chrono::DateTime<chrono::Utc>,
 }
+
+/// The real clocks, read only by the daemon's runtime (never by the engine or controller).
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    origin: std::time::Instant,
+}
+
+impl SystemClock {
+    /// Start a monotonic timeline at zero now.
+    pub fn start() -> Self {
+        SystemClock { origin: std::time::Instant::now() }
+    }
+
+    pub fn now(&self) -> Now {
+        Now { at: self.instant(), wall: chrono::Utc::now() }
+    }
+
+    pub fn instant(&self) -> Instant {
+        Instant::from_millis(self.origin.elapsed().as_millis() as u64)
+    }
+
+    /// The real `std::time::Instant` a timeline instant corresponds to (for sleeping until it).
+    pub fn to_std(&self, at: Instant) -> std::time::Instant {
+        self.origin + std::time::Duration::from_millis(at.as_millis())
+    }
+}

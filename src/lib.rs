@@ -12,3 +12,5 @@ pub mod decode;
 pub mod engine;
 pub mod ingest;
 pub mod relays;
+pub mod replay;
+pub mod systemd;

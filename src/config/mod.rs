@@ -47,6 +47,11 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Record every raw post here (and always the undecodable ones).
     pub record_dir: Option<PathBuf>,
+    /// Source networks allowed to post (`192.168.1.0/24`, `10.0.0.5`); empty allows all.
+    pub allow: Vec<String>,
+    /// A device that sent nothing for this long is reported offline.
+    #[serde(with = "duration_str")]
+    pub offline_after: Duration,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +64,8 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(300),
             record_dir: None,
+            allow: Vec::new(),
+            offline_after: Duration::from_secs(300),
         }
     }
 }

@@ -115,6 +115,9 @@ pub enum EventKind {
     PeopleCounting,
     /// IPC `IPD`: people intrusion.
     PeopleIntrusion,
+    /// Synthesized by camrelay when a device stops sending keepalives; never
+    /// decoded from a post (the NVR's own `chlOfflineAlarm` is an alarm).
+    DeviceOffline,
     /// A smartType this version does not know; the raw name is kept.
     Unknown(String),
 }
@@ -310,6 +313,7 @@ impl EventKind {
             EventKind::CrowdDensity => "crowd_density",
             EventKind::PeopleCounting => "people_counting",
             EventKind::PeopleIntrusion => "people_intrusion",
+            EventKind::DeviceOffline => "camera_offline",
             EventKind::Unknown(name) => name,
         }
     }

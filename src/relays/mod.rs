@@ -6,6 +6,8 @@
 //! line in any state but off when it starts or stops.
 
 use crate::clock::Instant;
+pub mod cdev;
+
 use thiserror::Error;
 
 /// One GPIO implementation. Relays are addressed by their index in the

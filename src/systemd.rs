@@ -1,0 +1,1 @@
+//! systemd integration: readiness, watchdog and reload notifications.

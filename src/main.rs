@@ -42,14 +42,24 @@ enum Command {
     },
 }
 
+/// `camrelay safe-state`: every configured relay off, then exit (systemd `ExecStopPost`).
+fn safe_state(config: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let cfg = camrelay::config::load(config)?;
+    let report = camrelay::relays::safe_state(&cfg.gpio, &cfg.relays).context("safe-state")?;
+    println!("{}", report.backend);
+    report.done.iter().for_each(|line| println!("{line}"));
+    report.failed.iter().for_each(|e| eprintln!("camrelay: safe-state: {e}"));
+    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Run { .. }
-        | Command::Check { .. }
-        | Command::Inspect { .. }
-        | Command::Replay { .. }
-        | Command::SafeState { .. } => Err(anyhow::anyhow!("not built yet")),
+        Command::SafeState { config } => safe_state(&config),
+        Command::Run { .. } | Command::Check { .. } | Command::Inspect { .. } | Command::Replay { .. } => {
+            Err(anyhow::anyhow!("not built yet"))
+        }
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,18 @@
 //! line in any state but off when it starts or stops.
 
 use crate::clock::Instant;
+use crate::config::{BackendKind, GpioConfig, LineRef, RelayConfig};
 pub mod cdev;
+pub mod controller;
+pub mod mock;
+#[cfg(all(feature = "rppal", target_os = "linux"))]
+pub mod rppal;
+
+pub use controller::{
+    ControlError, Controller, Manual, ManualOverride, PendingSwitch, ReconfigureError, RelayStats,
+    RelayStatus,
+};
+pub use mock::{LineChange, MockBackend, MockRecord};
 
 use thiserror::Error;
 
@@ -49,4 +60,104 @@ fn list_or_none(v: &[String]) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// Open the configured backend with every relay line requested and off.
+/// Two relays on one line are refused before any backend touches a line.
+pub fn open_backend(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result<Box<dyn Backend>, GpioError> {
+    check_distinct_lines(gpio, relays)?;
+    match gpio.backend {
+        BackendKind::Cdev => Ok(Box::new(cdev::CdevBackend::open(gpio, relays)?)),
+        BackendKind::Rppal => open_rppal(relays),
+        BackendKind::Mock => Ok(Box::new(MockBackend::new(relays, gpio.mock_log.as_deref())?)),
+    }
+}
+
+#[cfg(all(feature = "rppal", target_os = "linux"))]
+fn open_rppal(relays: &[RelayConfig]) -> Result<Box<dyn Backend>, GpioError> {
+    Ok(Box::new(rppal::RppalBackend::open(relays)?))
+}
+
+#[cfg(not(all(feature = "rppal", target_os = "linux")))]
+fn open_rppal(_relays: &[RelayConfig]) -> Result<Box<dyn Backend>, GpioError> {
+    Err(GpioError::Unavailable {
+        backend: "rppal",
+        hint:
+            "rebuild with `cargo build --features rppal` (Linux on a Raspberry Pi), or use backend = \"cdev\""
+                .into(),
+    })
+}
+
+/// Refuse two relays on one line, as far as the configuration alone can tell:
+/// the same offset on the same chip (no chip means `gpiochip0` for offsets),
+/// or the same line name on the same chip (no chip means "searched across
+/// chips"). A name and an offset that resolve to the same line are caught by
+/// the backend when it requests them.
+pub fn check_distinct_lines(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result<(), GpioError> {
+    fn chip_key(chip: Option<&str>) -> &str {
+        chip.map(|c| c.strip_prefix("/dev/").unwrap_or(c)).unwrap_or("")
+    }
+    fn chip_of<'a>(gpio: &'a GpioConfig, r: &'a RelayConfig) -> Option<&'a str> {
+        r.chip.as_deref().or(gpio.chip.as_deref())
+    }
+    for (j, second) in relays.iter().enumerate() {
+        for first in &relays[..j] {
+            let (c1, c2) = (chip_of(gpio, first), chip_of(gpio, second));
+            let same_chip = match (&first.line, &second.line) {
+                // Offsets without a chip are on gpiochip0.
+                (LineRef::Offset(a), LineRef::Offset(b)) if a == b => {
+                    chip_key(c1.or(Some("gpiochip0"))) == chip_key(c2.or(Some("gpiochip0")))
+                }
+                (LineRef::Name(a), LineRef::Name(b)) if a == b => chip_key(c1) == chip_key(c2),
+                _ => false,
+            };
+            if same_chip {
+                let chip = match (&first.line, c1) {
+                    (_, Some(c)) => c.to_string(),
+                    (LineRef::Offset(_), None) => "gpiochip0".to_string(),
+                    (LineRef::Name(_), None) => "any chip".to_string(),
+                };
+                return Err(GpioError::DuplicateLine {
+                    first: first.name.clone(),
+                    second: second.name.clone(),
+                    line: first.line.to_string(),
+                    chip,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `camrelay safe-state` did.
+#[derive(Debug, Default)]
+pub struct SafeStateReport {
+    /// The backend, as described by itself.
+    pub backend: String,
+    /// One line per relay driven off.
+    pub done: Vec<String>,
+    /// Relays whose line could not be written.
+    pub failed: Vec<GpioError>,
+}
+
+/// Drive every configured relay off, writing each line even if it already is
+/// (the lines are requested off, then written off again): this is what the
+/// systemd unit runs after a crash. Opening the backend failing is an error;
+/// a line that cannot be written is reported and the others are still driven.
+pub fn safe_state(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result<SafeStateReport, GpioError> {
+    let mut backend = open_backend(gpio, relays)?;
+    let mut report = SafeStateReport { backend: backend.describe(), ..SafeStateReport::default() };
+    for (i, r) in relays.iter().enumerate() {
+        match backend.set(i, false, Instant::ZERO, "safe-state") {
+            Ok(()) => {
+                let level = if r.active_low { "high (active-low)" } else { "low" };
+                report.done.push(format!("relay {:?} (line {}): off, level {level}", r.name, r.line));
+            }
+            Err(e) => {
+                tracing::error!(relay = %r.name, error = %e, "safe-state: could not drive the relay off");
+                report.failed.push(e);
+            }
+        }
+    }
+    Ok(report)
 }

@@ -666,6 +666,11 @@ impl Controller {
             let r = &self.relays[i];
             if !r.on && r.retry_off.is_some_and(|t| t <= now) {
                 self.write(i, false, now, "retry switch-off after a write error");
+                let r = &mut self.relays[i];
+                if r.retry_off.is_none() {
+                    // The line is confirmed off only now: interlock and min_off time from here.
+                    r.last_off = now;
+                }
             }
         }
         for r in &mut self.relays {

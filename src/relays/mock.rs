@@ -105,6 +105,12 @@ impl MockBackend {
     /// All relays off, recorded with reason `startup` at instant zero (and
     /// appended to `log` when given; the file is created if missing).
     pub fn new(relays: &[RelayConfig], log: Option<&Path>) -> Result<MockBackend, GpioError> {
+        MockBackend::open(relays, log, "startup")
+    }
+
+    /// Like [`MockBackend::new`], recording the opening drive-off with `reason`
+    /// (`safe-state` when that command opens it).
+    pub fn open(relays: &[RelayConfig], log: Option<&Path>, reason: &str) -> Result<MockBackend, GpioError> {
         let log = match log {
             Some(path) => {
                 let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
@@ -128,7 +134,7 @@ impl MockBackend {
             .collect();
         let mut backend = MockBackend { lines, record: MockRecord::default(), log };
         for index in 0..backend.lines.len() {
-            backend.append(index, Instant::ZERO, "startup")?;
+            backend.append(index, Instant::ZERO, reason)?;
         }
         Ok(backend)
     }

@@ -65,11 +65,16 @@ fn list_or_none(v: &[String]) -> String {
 /// Open the configured backend with every relay line requested and off.
 /// Two relays on one line are refused before any backend touches a line.
 pub fn open_backend(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result<Box<dyn Backend>, GpioError> {
+    open_for(gpio, relays, "startup")
+}
+
+/// `reason` only names the opening drive-off in the mock's record.
+fn open_for(gpio: &GpioConfig, relays: &[RelayConfig], reason: &str) -> Result<Box<dyn Backend>, GpioError> {
     check_distinct_lines(gpio, relays)?;
     match gpio.backend {
         BackendKind::Cdev => Ok(Box::new(cdev::CdevBackend::open(gpio, relays)?)),
         BackendKind::Rppal => open_rppal(relays),
-        BackendKind::Mock => Ok(Box::new(MockBackend::new(relays, gpio.mock_log.as_deref())?)),
+        BackendKind::Mock => Ok(Box::new(MockBackend::open(relays, gpio.mock_log.as_deref(), reason)?)),
     }
 }
 
@@ -145,7 +150,7 @@ pub struct SafeStateReport {
 /// systemd unit runs after a crash. Opening the backend failing is an error;
 /// a line that cannot be written is reported and the others are still driven.
 pub fn safe_state(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result<SafeStateReport, GpioError> {
-    let mut backend = open_backend(gpio, relays)?;
+    let mut backend = open_for(gpio, relays, "safe-state")?;
     let mut report = SafeStateReport { backend: backend.describe(), ..SafeStateReport::default() };
     for (i, r) in relays.iter().enumerate() {
         match backend.set(i, false, Instant::ZERO, "safe-state") {

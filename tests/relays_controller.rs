@@ -674,3 +674,15 @@ fn commands_for_unknown_relays_change_nothing() {
     assert!(r.switches().is_empty());
     assert_eq!(r.ctl.next_deadline(), None);
 }
+
+#[test]
+fn manual_off_cancels_a_running_rule_pulse_for_good() {
+    let mut r = rig(GATE.replace("3s", "1m").as_str());
+    r.send(1_000, "gate", "residents", pulse(10_000, Retrigger::Single));
+    r.manual(2_000, "gate", Manual::Off);
+    r.send(3_000, "gate", "residents", pulse(10_000, Retrigger::Single));
+    r.manual(4_000, "gate", Manual::Release);
+    r.run_until(30_000);
+    assert_eq!(r.switches(), vec![sw(1_000, "gate", true), sw(2_000, "gate", false)]);
+    assert_eq!(r.ctl.next_deadline(), None);
+}

@@ -18,7 +18,13 @@
 //!
 //! Pulses (rule and manual) start their clock when the relay actually
 //! switches on, so a gate pulse delayed by `min_off` or an interlock is still
-//! a full pulse. A rule pulse arriving during a manual `Off` is ignored.
+//! a full pulse. A manual `Off` cancels the rule pulse, and a rule pulse
+//! arriving during a manual `Off` is ignored: a gate must not open minutes
+//! later when the override is released. Holds and the latch are states, not
+//! one-shots, so they are kept and apply again after `Release`.
+//!
+//! Instants must not run backwards; an instant earlier than one already seen
+//! is taken as that one.
 //!
 //! Safety limits, in order of precedence:
 //! - **max_on**: a relay on for `max_on` without a break is switched off at
@@ -464,10 +470,8 @@ impl Controller {
             Manual::Off => {
                 r.manual = Some(ManualOverride::Off);
                 r.off_cause = "manual off".into();
-                // A gate pulse that could not start yet must not fire when the override is released.
-                if r.pulse.as_ref().is_some_and(|p| p.started.is_none()) {
-                    r.pulse = None;
-                }
+                // A pulse is a one-shot: it must not resume when the override is released.
+                r.pulse = None;
             }
             Manual::Pulse(duration) => {
                 if duration.is_zero() {
@@ -493,7 +497,9 @@ impl Controller {
         self.settle(now);
     }
 
-    /// The next instant at which [`Controller::tick`] may change something.
+    /// The next instant at which [`Controller::tick`] may change something
+    /// (possibly one already reached, e.g. `max_on = "0s"`: tick at once).
+    /// `None`: nothing will change until the next command.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));

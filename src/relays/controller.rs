@@ -41,11 +41,13 @@
 //! - **min_off**: switching off is never delayed; a switch-on wanted sooner
 //!   than `min_off` after the last switch-off waits until exactly
 //!   `last_off + min_off`, and happens then only if still wanted (reason
-//!   `min_off elapsed; ...`). The startup drive-off counts as a switch-off:
-//!   we do not know what the line did before we started.
+//!   `min_off elapsed; ...`). The startup drive-off counts as a switch-off
+//!   (for `interlock_wait` too): we do not know what the line did before we
+//!   started.
 //! - **interlock**: relays sharing a group are never on at the same instant.
 //!   A relay may switch on only when every other relay of its group is off and
-//!   has been off for the switching relay's `interlock_wait`. Priority is
+//!   has been off (confirmed by a successful write) for the switching
+//!   relay's `interlock_wait`. Priority is
 //!   first come, first served with no pre-emption: the relay that is on stays
 //!   on until its own demand ends (or `max_on` cuts it); waiting relays go in
 //!   the order they became wanted (ties: configuration order), and only the

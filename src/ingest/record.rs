@@ -92,7 +92,13 @@ impl Recorder {
         };
         std::thread::Builder::new().name("camrelay-record".into()).spawn(move || {
             let mut writer = writer;
-            writer.prepare();
+            if let Err((path, e)) = writer.prepare() {
+                // Said once at start; each post it then fails to record is counted.
+                if writer.error_log.check().is_some() {
+                    tracing::warn!(path = %path.display(), error = %e,
+                        "record_dir: cannot write; ingest continues, next report in 60 s at most");
+                }
+            }
             while let Ok(job) = rx.recv() {
                 writer.write(&job);
                 writer.queued.fetch_sub(job.body.len(), Ordering::Relaxed);
@@ -139,19 +145,20 @@ struct Writer {
 }
 
 impl Writer {
-    fn prepare(&mut self) {
-        match std::fs::create_dir_all(self.dir.join("rejected")) {
-            Ok(()) => self.ready = true,
-            Err(e) => self.failed(&self.dir.clone(), &e),
-        }
+    /// Create the folders. Posts not recorded because of a failure here are
+    /// counted by the caller, one per post.
+    fn prepare(&mut self) -> Result<(), (PathBuf, std::io::Error)> {
+        let rejected = self.dir.join("rejected");
+        std::fs::create_dir_all(&rejected).map_err(|e| (rejected, e))?;
+        self.ready = true;
+        Ok(())
     }
 
     fn write(&mut self, job: &Job) {
         if !self.ready {
             // The folder may have been fixed (remounted, permissions) since.
-            self.prepare();
-            if !self.ready {
-                self.shared.stats.record_error();
+            if let Err((path, e)) = self.prepare() {
+                self.failed(&path, &e);
                 return;
             }
         }

@@ -240,6 +240,12 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Wait until at least `n` events reached the channel; returns how many did.
+pub async fn events_eventually(server: &Server, n: usize) -> usize {
+    eventually("events on the channel", || server.event_count() >= n).await;
+    server.event_count()
+}
+
 /// One parsed HTTP response.
 #[derive(Debug, Clone)]
 pub struct Reply {

@@ -24,7 +24,11 @@ async fn declared_100_mb_body_is_refused_from_the_header_alone() {
     let r = c.reply().await;
     assert_eq!(r.status, 413);
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(r.text().contains("<reason>body of 104857600 bytes is over the 65536-byte limit</reason>"), "{}", r.text());
+    assert!(
+        r.text().contains("<reason>body of 104857600 bytes is over the 65536-byte limit</reason>"),
+        "{}",
+        r.text()
+    );
     assert!(c.closed_by_server().await);
     let s = &server.shared.stats;
     assert_eq!(s.rejected_for(Rejection::TooLarge), 1);
@@ -87,7 +91,7 @@ async fn client_stalled_mid_headers_is_cut_off_and_others_are_served() {
     let mut stalled = server.connect().await;
     stalled.send(b"POST /API HTTP/1.1\r\nHost: x\r\nContent-Le").await;
     let mut silent = server.connect().await; // connects and never sends a byte
-    // Meanwhile others post normally.
+                                             // Meanwhile others post normally.
     let body = fixture("ipc-v1x/traject.xml");
     for _ in 0..3 {
         assert_eq!(server.connect().await.post("/API", &body).await.text(), SUCCESS_XML);
@@ -136,7 +140,10 @@ async fn client_disconnecting_mid_body_is_counted_and_the_server_carries_on() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     drop(c);
     eventually("disconnect counted", || server.shared.stats.rejected_for(Rejection::Disconnected) == 1).await;
-    assert_eq!(server.connect().await.post("/API", &fixture("ipc-v1x/traject.xml")).await.text(), SUCCESS_XML);
+    assert_eq!(
+        server.connect().await.post("/API", &fixture("ipc-v1x/traject.xml")).await.text(),
+        SUCCESS_XML
+    );
     assert_eq!(events_eventually(&server, 1).await, 1);
 }
 

@@ -283,6 +283,62 @@ async fn shutdown_closes_idle_connections_and_returns() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener closed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_request_under_way_finish() {
+    let mut server = Server::start(test_config(), fixture_decoder()).await;
+    let body = fixture("ipc-v1x/traject.xml");
+    let mut c = server.connect().await;
+    let req = request("/API", &body, "");
+    let split = req.len() - 100;
+    c.send(&req[..split]).await;
+    eventually("request under way", || server.shared.stats.connections_open() == 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.signal_stop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.send(&req[split..]).await;
+    let r = c.reply().await;
+    assert_success(&r, "request finished during shutdown");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed_by_server().await);
+    let handle = server.handle.take().unwrap();
+    tokio::time::timeout(PATIENCE, handle).await.expect("serve did not return").unwrap().unwrap();
+    assert_eq!(server.event_count(), 1);
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_before_the_body() {
+    // What `curl --data-binary @fixture` sends for bodies over 1 KiB.
+    let server = Server::start(test_config(), fixture_decoder()).await;
+    let body = fixture("ipc-v1x/line-crossing.xml");
+    let mut c = server.connect().await;
+    c.send(
+        format!(
+            "POST /API HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(c.reply().await.status, 100);
+    c.send(&body).await;
+    assert_success(&c.reply().await, "after 100-continue");
+
+    // Refused from the headers alone: no 100, straight to 413.
+    let mut config = test_config();
+    config.max_body = 1000;
+    let server = Server::start(config, fixture_decoder()).await;
+    let mut c = server.connect().await;
+    c.send(
+        format!(
+            "POST /API HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(c.reply().await.status, 413);
+}
+
 #[test]
 fn error_xml_names_the_reason() {
     assert_eq!(

@@ -321,9 +321,10 @@ async fn connection(
             _ = state.changed.notified() => {}
             _ = stop.changed(), if !stopping => {
                 stopping = true;
+                // hyper closes an idle connection at once and finishes a reply
+                // it is writing; a half-received head is not worth waiting for.
                 conn.as_mut().graceful_shutdown();
-                if phase != Phase::Busy {
-                    // Nothing under way worth waiting for.
+                if phase == Phase::Headers {
                     break;
                 }
             }

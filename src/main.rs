@@ -57,7 +57,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::SafeState { config } => safe_state(&config),
-        Command::Run { .. } | Command::Check { .. } | Command::Inspect { .. } | Command::Replay { .. } => {
+        Command::Inspect { files } => inspect(&files),
+        Command::Run { .. } | Command::Check { .. } | Command::Replay { .. } => {
             Err(anyhow::anyhow!("not built yet"))
         }
     };
@@ -68,4 +69,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `camrelay inspect`: one JSON line per file on stdout; each failure on stderr
+/// with its reason, and a non-zero exit if any file failed.
+fn inspect(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for path in files {
+        let shown = path.display().to_string();
+        let outcome = std::fs::read(path).map_err(|e| format!("cannot read: {e}")).and_then(|body| {
+            camrelay::decode::inspect::to_json(&shown, &body).map_err(|e| format!("{e} [{}]", e.reason()))
+        });
+        match outcome {
+            Ok(json) => writeln!(out, "{json}")?,
+            Err(why) => {
+                eprintln!("camrelay inspect: {shown}: {why}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -5,9 +5,15 @@
 //! copy image data: base64 blobs are located by byte range and decoded only
 //! through [`image_bytes`] when something asks.
 
+mod build;
+pub mod inspect;
 pub mod model;
+mod scan;
+mod tags;
+mod values;
 
 pub use model::*;
+pub use scan::MAX_DEPTH;
 
 use thiserror::Error;
 
@@ -59,9 +65,15 @@ impl DecodeError {
 }
 
 /// Decode one post body. An empty (or whitespace-only) body is the IPC keepalive.
+///
+/// One pass of quick-xml over `body`: linear in its length, refusing DOCTYPE
+/// and nesting deeper than [`MAX_DEPTH`] as soon as they appear. Images are
+/// located, not copied (see [`ImageRef::range`] and [`image_bytes`]).
 pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
-    let _ = body;
-    Err(DecodeError::NotXml { offset: 0, reason: "decoder not built yet".into() })
+    if body.trim_ascii().is_empty() {
+        return Ok(Event::empty_keepalive());
+    }
+    scan::scan(body).map(build::build)
 }
 
 /// Why an image could not be turned into JPEG bytes.
@@ -73,8 +85,28 @@ pub enum ImageError {
     Base64(String),
 }
 
+/// Standard alphabet; padding optional and stray low bits tolerated, because
+/// firmware base64 is not always canonical and a slightly odd JPEG is still a
+/// picture worth keeping.
+const LENIENT_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// Decode one located image to its JPEG bytes. The only place base64 is decoded.
+/// Whitespace and line breaks inside the base64 (some firmware wraps lines) are skipped.
 pub fn image_bytes(body: &[u8], image: &ImageRef) -> Result<Vec<u8>, ImageError> {
-    let _ = (body, image);
-    Err(ImageError::Base64("not built yet".into()))
+    use base64::Engine as _;
+    let out_of_range =
+        || ImageError::OutOfRange { start: image.range.start, end: image.range.end, len: body.len() };
+    let text = body.get(image.range.clone()).ok_or_else(out_of_range)?;
+    let result = if text.iter().any(u8::is_ascii_whitespace) {
+        let compact: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        LENIENT_BASE64.decode(compact)
+    } else {
+        LENIENT_BASE64.decode(text)
+    };
+    result.map_err(|e| ImageError::Base64(e.to_string()))
 }

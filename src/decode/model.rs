@@ -329,3 +329,30 @@ impl TargetClass {
         }
     }
 }
+
+impl Event {
+    /// The IPC keepalive: an empty body, so nothing but the kind is known.
+    pub fn empty_keepalive() -> Event {
+        Event {
+            dialect: Dialect::Empty,
+            version: None,
+            device: Device::default(),
+            kind: EventKind::Keepalive,
+            smart_type: None,
+            time: None,
+            status: None,
+            event_id: None,
+            targets: Vec::new(),
+            region: None,
+            plate: None,
+            faces: Vec::new(),
+            alarms: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+
+    /// The images of one role, in body order.
+    pub fn images_of(&self, role: ImageRole) -> impl Iterator<Item = &ImageRef> + '_ {
+        self.images.iter().filter(move |i| i.role == role)
+    }
+}

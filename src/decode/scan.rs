@@ -1,0 +1,656 @@
+//! One pass of quick-xml over the body, collecting the fields camrelay uses.
+//!
+//! Owns the walk: a fixed-size stack of [`Tag`]s (no allocation per element),
+//! the refusals (DOCTYPE, depth, unknown root, mismatched or missing end tags),
+//! and the routing of each text node to the one field it fills. It must never
+//! materialize text it does not need: base64 images are only located (a byte
+//! range computed from the slice quick-xml hands back), numbers are parsed from
+//! the raw bytes, and only string fields are UTF-8 checked and unescaped.
+//! Dialect and kind decisions are left to `build`.
+
+use super::model::{Alarm, Device, DeviceTime, Face, Plate, Point, Rect, SmartStatus, TargetClass};
+use super::tags::Tag;
+use super::values;
+use super::DecodeError;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+use quick_xml::Reader;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// Deeper than any real post (the deepest is 8) and shallow enough that a
+/// hostile 100,000-level document is refused after a few hundred bytes.
+pub const MAX_DEPTH: usize = 64;
+
+const NO_ITEM: u32 = u32::MAX;
+
+/// Four optional numbers filled one element at a time (`x1`..`y2`, `x`/`y`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<const N: usize> {
+    pub v: [u32; N],
+    pub seen: u8,
+}
+
+impl<const N: usize> Default for Parts<N> {
+    fn default() -> Self {
+        Parts { v: [0; N], seen: 0 }
+    }
+}
+
+impl<const N: usize> Parts<N> {
+    fn set(&mut self, i: usize, value: u32) {
+        self.v[i] = value;
+        self.seen |= 1 << i;
+    }
+
+    pub fn complete(&self) -> bool {
+        self.seen == (1u8 << N) - 1
+    }
+}
+
+impl Parts<4> {
+    /// The box, unless incomplete or all zeros (NVR line counting sends zeros
+    /// for "no box"; a real box is never a single point at the corner).
+    pub fn rect(&self) -> Option<Rect> {
+        let [x1, y1, x2, y2] = self.v;
+        (self.complete() && self.v != [0; 4]).then_some(Rect { x1, y1, x2, y2 })
+    }
+}
+
+impl Parts<2> {
+    pub fn point(&self) -> Option<Point> {
+        self.complete().then_some(Point { x: self.v[0], y: self.v[1] })
+    }
+}
+
+/// One `item` of a target/event list (or the `vsd` block, which acts as one).
+#[derive(Debug)]
+pub(crate) struct Item {
+    /// The list it came from (`Tag::Traject`, `Tag::ListInfo`, `Tag::Vsd`, ...).
+    pub list: Tag,
+    pub target_id: Option<u32>,
+    pub event_id: Option<u32>,
+    pub status: Option<SmartStatus>,
+    pub class: Option<TargetClass>,
+    pub rect: Parts<4>,
+    pub polygon: Vec<Point>,
+    pub line: [Parts<2>; 2],
+    pub plate: Option<Box<Plate>>,
+    pub face: Option<Box<Face>>,
+}
+
+impl Item {
+    fn new(list: Tag) -> Item {
+        Item {
+            list,
+            target_id: None,
+            event_id: None,
+            status: None,
+            class: None,
+            rect: Parts::default(),
+            polygon: Vec::new(),
+            line: [Parts::default(); 2],
+            plate: None,
+            face: None,
+        }
+    }
+
+    fn plate(&mut self) -> &mut Plate {
+        self.plate.get_or_insert_with(Default::default)
+    }
+
+    fn face(&mut self) -> &mut Face {
+        self.face.get_or_insert_with(Default::default)
+    }
+}
+
+/// A base64 blob found in the body.
+#[derive(Debug)]
+pub(crate) struct RawImage {
+    /// `true` for `sourceDataInfo` (overview), `false` for `targetImageData`.
+    pub overview: bool,
+    /// Index into `Raw::items` of the item it belongs to.
+    pub item: Option<usize>,
+    pub declared_len: Option<u64>,
+    pub range: Option<Range<usize>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Root {
+    Config,
+    DeviceInfo,
+}
+
+/// Everything one pass collects; `build` turns it into an `Event`.
+#[derive(Debug)]
+pub(crate) struct Raw<'a> {
+    pub root: Root,
+    pub version: Option<String>,
+    pub message_type: Option<&'a [u8]>,
+    pub smart_type: Option<String>,
+    pub current_time: Option<DeviceTime>,
+    pub data_time: Option<DeviceTime>,
+    pub status: Option<SmartStatus>,
+    pub device: Device,
+    pub items: Vec<Item>,
+    pub alarms: Vec<Alarm>,
+    pub images: Vec<RawImage>,
+    pub has_traject: bool,
+    pub has_perimeter: bool,
+    pub has_tripwire: bool,
+    pub has_alarm_status: bool,
+}
+
+struct Scanner<'a> {
+    body: &'a [u8],
+    depth: usize,
+    tags: [Tag; MAX_DEPTH],
+    /// Byte range of each open element's name, for end-tag checks and errors.
+    names: [(u32, u32); MAX_DEPTH],
+    /// The list item each open element belongs to (`NO_ITEM` outside items).
+    item_at: [u32; MAX_DEPTH],
+    alarm_name: Option<String>,
+    alarm_id: Option<u32>,
+    alarm_item_id: Option<u32>,
+    raw: Raw<'a>,
+}
+
+/// Where `part` starts inside `body`, when it is a sub-slice of it (always, for
+/// a slice reader; checked so a future quick-xml that copies cannot produce a
+/// bogus range).
+fn offset_in(body: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    (start.checked_add(part.len())? <= body.len()).then_some(start)
+}
+
+/// A slice reader hands out sub-slices of the body; anything else would break
+/// the no-copy contract, so it is refused rather than silently copied.
+fn borrowed(content: Cow<'_, [u8]>, at: usize) -> Result<&'_ [u8], DecodeError> {
+    match content {
+        Cow::Borrowed(b) => Ok(b),
+        Cow::Owned(_) => {
+            Err(DecodeError::NotXml { offset: at, reason: "tokenizer copied a text node".into() })
+        }
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
+    let mut reader = Reader::from_reader(body);
+    // End names are checked against our own stack, which already holds them
+    // as ranges; quick-xml's check would copy every name into a second buffer.
+    reader.config_mut().check_end_names = false;
+    let mut s = Scanner {
+        body,
+        depth: 0,
+        tags: [Tag::Other; MAX_DEPTH],
+        names: [(0, 0); MAX_DEPTH],
+        item_at: [NO_ITEM; MAX_DEPTH],
+        alarm_name: None,
+        alarm_id: None,
+        alarm_item_id: None,
+        raw: Raw {
+            root: Root::Config,
+            version: None,
+            message_type: None,
+            smart_type: None,
+            current_time: None,
+            data_time: None,
+            status: None,
+            device: Device::default(),
+            items: Vec::new(),
+            alarms: Vec::new(),
+            images: Vec::new(),
+            has_traject: false,
+            has_perimeter: false,
+            has_tripwire: false,
+            has_alarm_status: false,
+        },
+    };
+    loop {
+        let before = reader.buffer_position() as usize;
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(e) => return Err(s.xml_error(e, reader.error_position() as usize)),
+        };
+        match event {
+            XmlEvent::Start(e) => s.start(&e, before)?,
+            XmlEvent::Empty(e) => {
+                s.start(&e, before)?;
+                s.pop();
+                if s.depth == 0 {
+                    return Ok(s.raw);
+                }
+            }
+            XmlEvent::End(e) => {
+                let name = e.name().into_inner();
+                if s.depth == 0 {
+                    return Err(DecodeError::NotXml {
+                        offset: before,
+                        reason: format!("</{}> closes nothing", lossy(name)),
+                    });
+                }
+                let open = s.open_name(s.depth - 1);
+                if name != open {
+                    return Err(DecodeError::NotXml {
+                        offset: before,
+                        reason: format!("</{}> does not close <{}>", lossy(name), lossy(open)),
+                    });
+                }
+                s.pop();
+                if s.depth == 0 {
+                    // Anything after the root (the fixtures keep more examples in
+                    // comments there) is not part of the post.
+                    return Ok(s.raw);
+                }
+            }
+            XmlEvent::Text(t) => s.text(borrowed(t.into_inner(), before)?, false, before)?,
+            XmlEvent::CData(c) => s.text(borrowed(c.into_inner(), before)?, true, before)?,
+            XmlEvent::DocType(_) => return Err(DecodeError::Doctype { offset: before }),
+            XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
+            XmlEvent::Eof => {
+                return Err(if s.depth == 0 {
+                    DecodeError::NotXml { offset: body.len(), reason: "no root element".into() }
+                } else {
+                    DecodeError::Truncated { offset: body.len(), open: lossy(s.open_name(s.depth - 1)) }
+                });
+            }
+        }
+    }
+}
+
+impl<'a> Scanner<'a> {
+    fn open_name(&self, level: usize) -> &'a [u8] {
+        let (start, end) = self.names[level];
+        self.body.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    fn xml_error(&self, e: quick_xml::Error, at: usize) -> DecodeError {
+        use quick_xml::errors::SyntaxError;
+        match e {
+            quick_xml::Error::Syntax(
+                SyntaxError::UnclosedTag
+                | SyntaxError::UnclosedCData
+                | SyntaxError::UnclosedComment
+                | SyntaxError::UnclosedDoctype
+                | SyntaxError::UnclosedPIOrXmlDecl,
+            ) => {
+                let open =
+                    if self.depth == 0 { "prolog".into() } else { lossy(self.open_name(self.depth - 1)) };
+                DecodeError::Truncated { offset: self.body.len(), open }
+            }
+            other => DecodeError::NotXml { offset: at, reason: other.to_string() },
+        }
+    }
+
+    fn pop(&mut self) {
+        self.depth -= 1;
+        if self.tags[self.depth] == Tag::Alarm {
+            self.alarm_name = None;
+            self.alarm_id = None;
+        }
+    }
+
+    fn item(&mut self) -> Option<&mut Item> {
+        let at = self.item_at[self.depth - 1];
+        if at == NO_ITEM {
+            None
+        } else {
+            self.raw.items.get_mut(at as usize)
+        }
+    }
+
+    fn field_name(&self) -> String {
+        lossy(self.open_name(self.depth - 1))
+    }
+
+    fn bad_value(&self, offset: usize, reason: &str) -> DecodeError {
+        DecodeError::BadValue { offset, field: self.field_name(), reason: reason.into() }
+    }
+
+    fn u32_attr(&self, e: &BytesStart, key: &[u8], at: usize) -> Result<Option<u32>, DecodeError> {
+        match e.try_get_attribute(key) {
+            Ok(Some(a)) => values::parse_u32(&a.value).map(Some).map_err(|r| DecodeError::BadValue {
+                offset: at,
+                field: format!("{}@{}", lossy(e.name().into_inner()), lossy(key)),
+                reason: r.into(),
+            }),
+            Ok(None) => Ok(None),
+            Err(err) => Err(DecodeError::NotXml { offset: at, reason: err.to_string() }),
+        }
+    }
+
+    fn start(&mut self, e: &BytesStart, before: usize) -> Result<(), DecodeError> {
+        let name = e.name().into_inner();
+        if self.depth == MAX_DEPTH {
+            return Err(DecodeError::TooDeep { offset: before, limit: MAX_DEPTH });
+        }
+        let name_at = offset_in(self.body, name).unwrap_or(before);
+        let raw_tag = Tag::of(name);
+        let (tag, parent) = if self.depth == 0 {
+            match raw_tag {
+                Tag::Config => {
+                    self.raw.root = Root::Config;
+                    if let Ok(Some(v)) = e.try_get_attribute("version") {
+                        let v = std::str::from_utf8(&v.value).map_err(|_| DecodeError::InvalidUtf8 {
+                            offset: name_at,
+                            field: "config@version".into(),
+                        })?;
+                        self.raw.version = Some(v.trim().to_owned());
+                    }
+                }
+                Tag::DeviceInfoRoot => self.raw.root = Root::DeviceInfo,
+                _ => return Err(DecodeError::UnknownRoot { offset: name_at, found: lossy(name) }),
+            }
+            (raw_tag, Tag::Other)
+        } else {
+            let parent = self.tags[self.depth - 1];
+            let tag = match raw_tag {
+                _ if parent == Tag::AlarmStatusInfo => Tag::Alarm,
+                Tag::Item if parent.is_list() => Tag::ListItem,
+                Tag::Item if matches!(parent, Tag::Boundary | Tag::PointGroup) => Tag::PointItem,
+                Tag::Item if parent == Tag::Alarm => Tag::AlarmItem,
+                other => other,
+            };
+            (tag, parent)
+        };
+        let d = self.depth;
+        let inherited = if d == 0 { NO_ITEM } else { self.item_at[d - 1] };
+        self.tags[d] = tag;
+        self.names[d] = (name_at as u32, (name_at + name.len()) as u32);
+        self.item_at[d] = inherited;
+        self.depth = d + 1;
+        match tag {
+            Tag::ListItem => self.new_item(parent),
+            Tag::Vsd => self.new_item(Tag::Vsd),
+            Tag::PointItem => {
+                if let Some(item) = self.item() {
+                    item.polygon.push(Point { x: 0, y: 0 });
+                }
+            }
+            Tag::SourceDataInfo | Tag::TargetImageData => {
+                let item = (inherited != NO_ITEM).then_some(inherited as usize);
+                let overview = tag == Tag::SourceDataInfo;
+                self.raw.images.push(RawImage { overview, item, declared_len: None, range: None });
+            }
+            Tag::Alarm => {
+                let alarm_name = std::str::from_utf8(name)
+                    .map_err(|_| DecodeError::InvalidUtf8 { offset: name_at, field: "alarm name".into() })?;
+                self.alarm_name = Some(alarm_name.to_owned());
+                self.alarm_id = self.u32_attr(e, b"id", name_at)?;
+            }
+            Tag::AlarmItem => self.alarm_item_id = self.u32_attr(e, b"id", name_at)?,
+            Tag::PlateConfidence => {
+                if let Some(count) = self.u32_attr(e, b"count", name_at)? {
+                    if let Some(item) = self.item() {
+                        item.plate().confidence = Some(count as f32 / 100.0);
+                    }
+                }
+            }
+            Tag::Traject => self.raw.has_traject = true,
+            Tag::Perimeter => self.raw.has_perimeter = true,
+            Tag::Tripwire => self.raw.has_tripwire = true,
+            Tag::AlarmStatusInfo => self.raw.has_alarm_status = true,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn new_item(&mut self, list: Tag) {
+        let index = self.raw.items.len();
+        self.raw.items.push(Item::new(list));
+        self.item_at[self.depth - 1] = index as u32;
+    }
+
+    /// A text or CDATA node inside the element on top of the stack.
+    fn text(&mut self, content: &'a [u8], cdata: bool, before: usize) -> Result<(), DecodeError> {
+        let d = self.depth;
+        if d == 0 {
+            if content.trim_ascii().is_empty() {
+                return Ok(());
+            }
+            return Err(DecodeError::NotXml {
+                offset: before,
+                reason: "text outside the root element".into(),
+            });
+        }
+        let top = self.tags[d - 1];
+        if top == Tag::Other {
+            return Ok(());
+        }
+        let trimmed = content.trim_ascii();
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        let at = offset_in(self.body, trimmed).unwrap_or(before);
+        let parent = if d >= 2 { self.tags[d - 2] } else { Tag::Other };
+        let grand = if d >= 3 { self.tags[d - 3] } else { Tag::Other };
+        match top {
+            Tag::X1 | Tag::Y1 | Tag::X2 | Tag::Y2 if parent == Tag::Rect && grand == Tag::ListItem => {
+                let v = values::parse_coord(trimmed).map_err(|r| self.bad_value(at, r))?;
+                let i = match top {
+                    Tag::X1 => 0,
+                    Tag::Y1 => 1,
+                    Tag::X2 => 2,
+                    _ => 3,
+                };
+                if let Some(item) = self.item() {
+                    item.rect.set(i, v);
+                }
+            }
+            Tag::X | Tag::Y => {
+                let v = values::parse_coord(trimmed).map_err(|r| self.bad_value(at, r))?;
+                let i = usize::from(top == Tag::Y);
+                let in_polygon =
+                    parent == Tag::PointItem || (parent == Tag::Point && grand == Tag::PointItem);
+                let line_end = match parent {
+                    Tag::StartPoint if matches!(grand, Tag::Line | Tag::DirectionLine) => Some(0),
+                    Tag::EndPoint if matches!(grand, Tag::Line | Tag::DirectionLine) => Some(1),
+                    _ => None,
+                };
+                if let Some(item) = self.item() {
+                    if in_polygon {
+                        if let Some(p) = item.polygon.last_mut() {
+                            if i == 0 {
+                                p.x = v;
+                            } else {
+                                p.y = v;
+                            }
+                        }
+                    } else if let Some(end) = line_end {
+                        item.line[end].set(i, v);
+                    }
+                }
+            }
+            Tag::TargetId | Tag::EventId if parent == Tag::ListItem => {
+                let v = values::parse_u32(trimmed).map_err(|r| self.bad_value(at, r))?;
+                if let Some(item) = self.item() {
+                    if top == Tag::TargetId {
+                        item.target_id = Some(v);
+                    } else {
+                        item.event_id = Some(v);
+                    }
+                }
+            }
+            Tag::TargetType if matches!(parent, Tag::ListItem | Tag::TargetImageData) => {
+                let class = values::parse_class(trimmed);
+                if let Some(item) = self.item() {
+                    item.class = Some(class);
+                }
+            }
+            Tag::Status => {
+                let status = values::parse_status(trimmed);
+                if parent == Tag::ListItem {
+                    if let Some(item) = self.item() {
+                        item.status = Some(status);
+                    }
+                } else if parent == Tag::Config {
+                    self.raw.status = Some(status);
+                }
+            }
+            Tag::SourceBase64Length | Tag::TargetBase64Length
+                if matches!(parent, Tag::SourceDataInfo | Tag::TargetImageData) =>
+            {
+                let v = values::parse_u32(trimmed).map_err(|r| self.bad_value(at, r))?;
+                if let Some(image) = self.raw.images.last_mut() {
+                    image.declared_len = Some(u64::from(v));
+                }
+            }
+            Tag::SourceBase64Data | Tag::TargetBase64Data
+                if matches!(parent, Tag::SourceDataInfo | Tag::TargetImageData) =>
+            {
+                // Located, never copied or scanned again: the range comes from
+                // the slice the tokenizer already delimited.
+                if let Some(image) = self.raw.images.last_mut() {
+                    if image.range.is_none() {
+                        image.range = offset_in(self.body, trimmed).map(|s| s..s + trimmed.len());
+                    }
+                }
+            }
+            Tag::Alarm | Tag::AlarmItem => {
+                let active = values::parse_bool(trimmed).map_err(|r| self.bad_value(at, r))?;
+                let id = if top == Tag::Alarm { self.alarm_id } else { self.alarm_item_id };
+                if let Some(name) = &self.alarm_name {
+                    self.raw.alarms.push(Alarm { name: name.clone(), id, active });
+                }
+            }
+            Tag::MessageType if parent == Tag::Config => self.raw.message_type = Some(trimmed),
+            Tag::SmartType if parent == Tag::Config => {
+                self.raw.smart_type = Some(self.string(trimmed, cdata, at)?);
+            }
+            Tag::CurrentTime if parent == Tag::Config => {
+                self.raw.current_time =
+                    values::parse_current_time(trimmed).map_err(|r| self.bad_value(at, r))?;
+            }
+            Tag::DataTime if parent == Tag::Config => {
+                self.raw.data_time = values::parse_data_time(&self.string(trimmed, cdata, at)?);
+            }
+            Tag::DeviceName
+            | Tag::DeviceNo
+            | Tag::Sn
+            | Tag::Mac
+            | Tag::MacAddress
+            | Tag::Ip
+            | Tag::IpAddress
+            | Tag::ChannelId
+                if matches!(parent, Tag::Config | Tag::DeviceInfo | Tag::DeviceInfoRoot) =>
+            {
+                self.device_field(top, trimmed, cdata, at)?;
+            }
+            _ if parent == Tag::ListItem || self.item_at[d - 1] != NO_ITEM => {
+                self.item_field(top, parent, trimmed, cdata, at)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn device_field(&mut self, tag: Tag, text: &[u8], cdata: bool, at: usize) -> Result<(), DecodeError> {
+        match tag {
+            Tag::DeviceNo => {
+                self.raw.device.device_no = Some(values::parse_u32(text).map_err(|r| self.bad_value(at, r))?);
+            }
+            Tag::ChannelId => {
+                self.raw.device.channel = Some(values::parse_u32(text).map_err(|r| self.bad_value(at, r))?);
+            }
+            _ => {
+                let s = self.string(text, cdata, at)?;
+                let device = &mut self.raw.device;
+                match tag {
+                    Tag::DeviceName => device.name = Some(s),
+                    Tag::Sn => device.serial = Some(s),
+                    Tag::Mac | Tag::MacAddress => device.mac = Some(values::normalize_mac(&s)),
+                    _ => device.ip = Some(s),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plate and face fields of the current list item.
+    fn item_field(
+        &mut self,
+        tag: Tag,
+        parent: Tag,
+        text: &[u8],
+        cdata: bool,
+        at: usize,
+    ) -> Result<(), DecodeError> {
+        enum Slot {
+            Number,
+            List,
+            PlateColor,
+            Group,
+            Owner,
+            CarKind,
+            CarColor,
+            CarBrand,
+            CarModel,
+            Age,
+            Sex,
+            Glasses,
+            Mask,
+        }
+        let car = matches!(parent, Tag::CarAttr | Tag::CarAttribute);
+        let slot = match tag {
+            Tag::PlateNumber if parent == Tag::ListItem => Slot::Number,
+            Tag::LicensePlateNumber if parent == Tag::LicensePlateAttribute => Slot::Number,
+            Tag::VehicleListType if parent == Tag::ListItem => Slot::List,
+            Tag::VehicleDirect if parent == Tag::ListItem => {
+                let direction = values::parse_direction(text);
+                if let Some(item) = self.item() {
+                    item.plate().direction = Some(direction);
+                }
+                return Ok(());
+            }
+            Tag::Color if parent == Tag::LicensePlateAttribute => Slot::PlateColor,
+            Tag::Color if car => Slot::CarColor,
+            Tag::Type if parent == Tag::CarAttr => Slot::CarKind,
+            Tag::CarType if parent == Tag::CarAttribute => Slot::CarKind,
+            Tag::Brand if car => Slot::CarBrand,
+            Tag::Model if car => Slot::CarModel,
+            Tag::GroupName if parent == Tag::LicensePlateMatchInfo => Slot::Group,
+            Tag::CarOwner if parent == Tag::LicensePlateMatchInfo => Slot::Owner,
+            Tag::Age if parent == Tag::ListItem => Slot::Age,
+            Tag::Sex if parent == Tag::ListItem => Slot::Sex,
+            Tag::Glasses if parent == Tag::ListItem => Slot::Glasses,
+            Tag::Mask if parent == Tag::ListItem => Slot::Mask,
+            _ => return Ok(()),
+        };
+        let s = self.string(text, cdata, at)?;
+        let Some(item) = self.item() else { return Ok(()) };
+        match slot {
+            Slot::Number => item.plate().number = s,
+            Slot::List => item.plate().list = Some(s),
+            Slot::PlateColor => item.plate().color = Some(s),
+            Slot::Group => item.plate().group = Some(s),
+            Slot::Owner => item.plate().owner = Some(s),
+            Slot::CarKind => item.plate().car.kind = Some(s),
+            Slot::CarColor => item.plate().car.color = Some(s),
+            Slot::CarBrand => item.plate().car.brand = Some(s),
+            Slot::CarModel => item.plate().car.model = Some(s),
+            Slot::Age => item.face().age = Some(s),
+            Slot::Sex => item.face().sex = Some(s),
+            Slot::Glasses => item.face().glasses = Some(s),
+            Slot::Mask => item.face().mask = Some(s),
+        }
+        Ok(())
+    }
+
+    /// The only place text becomes a `String`: UTF-8 checked, and unescaped
+    /// only when it holds a reference (CDATA is taken as is).
+    fn string(&self, text: &[u8], cdata: bool, at: usize) -> Result<String, DecodeError> {
+        let s = std::str::from_utf8(text).map_err(|e| DecodeError::InvalidUtf8 {
+            offset: at + e.valid_up_to(),
+            field: self.field_name(),
+        })?;
+        if cdata || !s.contains('&') {
+            return Ok(s.to_owned());
+        }
+        quick_xml::escape::unescape(s)
+            .map(|c| c.trim().to_owned())
+            .map_err(|e| self.bad_value(at, &e.to_string()))
+    }
+}

@@ -45,11 +45,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Run { .. }
-        | Command::Check { .. }
-        | Command::Inspect { .. }
-        | Command::Replay { .. }
-        | Command::SafeState { .. } => Err(anyhow::anyhow!("not built yet")),
+        Command::Check { file } => camrelay::config::run_check(&file),
+        Command::Replay { config, captures, json } => camrelay::replay::run_cli(&config, &captures, json),
+        Command::Run { .. } | Command::Inspect { .. } | Command::SafeState { .. } => {
+            Err(anyhow::anyhow!("not built yet"))
+        }
     };
     match result {
         Ok(code) => code,

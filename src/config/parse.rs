@@ -274,7 +274,28 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
             Tbl::new(&label, section, v)?.check_keys()?;
         }
     }
-    let serde_part: Serde = toml::from_str(text).map_err(|e| toml_diag(&e))?;
+    let serde_part: Serde = toml::from_str(text).map_err(|e| {
+        let mut d = toml_diag(&e);
+        // Name the key whose value serde refused: its messages do not.
+        for section in ["server", "api", "gpio"] {
+            let Some(DeValue::Table(t)) = root.get(section).map(|v| v.get_ref()) else { continue };
+            for (k, v) in t.iter() {
+                let vs = v.span();
+                if vs.start <= d.span.start && d.span.end <= vs.end {
+                    let key: &str = k.get_ref().as_ref();
+                    let example = super::schema::keys_of(section).find(|kd| kd.key == key).map(|kd| kd.default);
+                    d.message = match example {
+                        Some(ex) if ex.starts_with('"') => {
+                            format!("\"{key}\" in [{section}]: {}; write e.g. {key} = {ex}", d.message)
+                        }
+                        _ => format!("\"{key}\" in [{section}]: {}", d.message),
+                    };
+                    d.key = key.to_string();
+                }
+            }
+        }
+        d
+    })?;
 
     let mut b = Builder { site_tz_set: false, cfg: Config::default() };
     b.cfg.server = serde_part.server;

@@ -79,7 +79,15 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
                 format!("{names} turns {}", if w.alarm_state { "on" } else { "off" })
             }
             EventWord::CameraOffline => "a camera goes offline".to_string(),
-            other => format!("a {} event", other.word()),
+            other => {
+                let word = other.word().replace('_', " ");
+                let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                if w.classes.is_empty() {
+                    format!("{article} {word} event")
+                } else {
+                    format!("{article} {word} event for {class}")
+                }
+            }
         });
     }
     let mut s = format!("When {}", list_or(&what, "or"));

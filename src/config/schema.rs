@@ -138,7 +138,8 @@ pub fn keys_of(section: &str) -> impl Iterator<Item = &'static KeyDoc> + '_ {
 pub fn markdown_table(section: &str) -> String {
     let mut out = String::from("| key | type | default | meaning |\n|---|---|---|---|\n");
     for k in keys_of(section) {
-        out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.key, k.ty, k.default, k.doc));
+        let cell = |s: &str| s.replace('|', "\\|");
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.key, cell(k.ty), cell(k.default), cell(k.doc)));
     }
     out
 }

@@ -58,7 +58,9 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::SafeState { config } => safe_state(&config),
         Command::Inspect { files } => inspect(&files),
-        Command::Run { .. } | Command::Check { .. } | Command::Replay { .. } => {
+        Command::Check { file } => camrelay::config::run_check(&file),
+        Command::Replay { config, captures, json } => camrelay::replay::run_cli(&config, &captures, json),
+        Command::Run { .. } => {
             Err(anyhow::anyhow!("not built yet"))
         }
     };

@@ -1,29 +1,47 @@
 //! The rules file: parsed once into validated, typed structures.
 //!
-//! Owns the TOML schema, defaults, durations and validation. Errors point at
-//! the file, line, column and key and say what would be valid. It must never
-//! hand out a half-validated config: [`load`] returns all of it or an error,
-//! which is what makes reload atomic.
+//! Owns the TOML schema ([`schema::KEYS`]), defaults, durations and
+//! validation. Errors point at the file, line, column and key, quote the
+//! user's line and say what would be valid. It must never hand out a
+//! half-validated config: [`load`] returns all of it or an error, which is what
+//! makes reload atomic. It does no evaluation: the engine owns what rules mean
+//! at run time.
+
+mod diag;
+mod parse;
+pub mod schema;
+mod summary;
+
+pub use parse::fmt_duration;
+pub use summary::{describe_rule, run_check, summary};
 
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use thiserror::Error;
 
+use crate::command::Retrigger;
+use crate::decode::{PlateDirection, Point, TargetClass};
+
 /// A whole validated rules file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
-    #[serde(default)]
     pub server: ServerConfig,
-    #[serde(default)]
     pub api: ApiConfig,
-    #[serde(default)]
     pub gpio: GpioConfig,
-    #[serde(default, rename = "relay")]
+    /// `[[relay]]`, in file order (the index is the backend's relay index).
     pub relays: Vec<RelayConfig>,
-    // cameras, zones, site, presence and rules: added by the rules work.
+    /// `[[camera]]`, in file order (the first that matches a post wins).
+    pub cameras: Vec<CameraConfig>,
+    /// `[[zone]]`, in file order; names are unique.
+    pub zones: Vec<ZoneConfig>,
+    /// `[site]`: where the relays are, for sun times and local time.
+    pub site: SiteConfig,
+    /// `[presence]`: how traject targets are tracked.
+    pub presence: PresenceConfig,
+    /// `[[rule]]`, in file order, disabled ones left out.
+    pub rules: Vec<RuleConfig>,
 }
 
 /// `[server]`: where cameras and NVRs post.
@@ -158,6 +176,279 @@ pub struct RelayConfig {
     pub interlock_wait: Duration,
 }
 
+/// `[[camera]]`: which posts come from this camera. Every matcher given must
+/// match; with none given, the device name must equal `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CameraConfig {
+    pub name: String,
+    /// Lower case, `:` separated.
+    pub mac: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub serial: Option<String>,
+    pub device_name: Option<String>,
+    /// The forwarding NVR's IP, MAC (normalized) or device name.
+    pub nvr: Option<String>,
+    pub channel: Option<u32>,
+}
+
+/// Which part of a target's box decides whether it is in a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Anchor {
+    /// Where feet and wheels touch the ground: the usual choice.
+    #[default]
+    BottomCenter,
+    Center,
+    /// The whole box must be inside.
+    Box,
+}
+
+/// `[[zone]]`: a polygon on one camera's picture (0–10000 on both axes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneConfig {
+    pub name: String,
+    pub camera: String,
+    /// Validated: at least 3 points, inside 0–10000, not self-intersecting.
+    pub polygon: Vec<Point>,
+    pub anchor: Anchor,
+}
+
+/// `[site]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteConfig {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig { latitude: None, longitude: None, timezone: chrono_tz::UTC }
+    }
+}
+
+/// `[presence]`: traject tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceConfig {
+    pub target_timeout: Duration,
+    pub inertia: u32,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig { target_timeout: Duration::from_secs(2), inertia: 3 }
+    }
+}
+
+/// `[[rule]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleConfig {
+    pub name: String,
+    pub when: Conditions,
+    pub then: ActionConfig,
+}
+
+/// The event words of `when.event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventWord {
+    Presence,
+    ZoneEntry,
+    ZoneExit,
+    Intrusion,
+    LineCrossing,
+    Loitering,
+    IllegalParking,
+    Plate,
+    Face,
+    FaceMatch,
+    Counting,
+    CountingByLine,
+    CountingByArea,
+    Metadata,
+    Motion,
+    Sensor,
+    Tamper,
+    ObjectRemoval,
+    CrowdDensity,
+    PeopleCounting,
+    PeopleIntrusion,
+    Alarm,
+    CameraOffline,
+}
+
+impl EventWord {
+    pub const ALL: &'static [EventWord] = &[
+        EventWord::Presence,
+        EventWord::ZoneEntry,
+        EventWord::ZoneExit,
+        EventWord::Intrusion,
+        EventWord::LineCrossing,
+        EventWord::Loitering,
+        EventWord::IllegalParking,
+        EventWord::Plate,
+        EventWord::Face,
+        EventWord::FaceMatch,
+        EventWord::Counting,
+        EventWord::CountingByLine,
+        EventWord::CountingByArea,
+        EventWord::Metadata,
+        EventWord::Motion,
+        EventWord::Sensor,
+        EventWord::Tamper,
+        EventWord::ObjectRemoval,
+        EventWord::CrowdDensity,
+        EventWord::PeopleCounting,
+        EventWord::PeopleIntrusion,
+        EventWord::Alarm,
+        EventWord::CameraOffline,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            EventWord::Presence => "presence",
+            EventWord::ZoneEntry => "zone_entry",
+            EventWord::ZoneExit => "zone_exit",
+            EventWord::Intrusion => "intrusion",
+            EventWord::LineCrossing => "line_crossing",
+            EventWord::Loitering => "loitering",
+            EventWord::IllegalParking => "illegal_parking",
+            EventWord::Plate => "plate",
+            EventWord::Face => "face",
+            EventWord::FaceMatch => "face_match",
+            EventWord::Counting => "counting",
+            EventWord::CountingByLine => "counting_by_line",
+            EventWord::CountingByArea => "counting_by_area",
+            EventWord::Metadata => "metadata",
+            EventWord::Motion => "motion",
+            EventWord::Sensor => "sensor",
+            EventWord::Tamper => "tamper",
+            EventWord::ObjectRemoval => "object_removal",
+            EventWord::CrowdDensity => "crowd_density",
+            EventWord::PeopleCounting => "people_counting",
+            EventWord::PeopleIntrusion => "people_intrusion",
+            EventWord::Alarm => "alarm",
+            EventWord::CameraOffline => "camera_offline",
+        }
+    }
+
+    pub fn from_word(w: &str) -> Option<EventWord> {
+        if w == "traject" {
+            return Some(EventWord::Presence);
+        }
+        EventWord::ALL.iter().copied().find(|e| e.word() == w)
+    }
+
+    /// Bit of this word in a rule's event mask.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// A `when.after` / `when.before` bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSpec {
+    /// Local wall-clock time, milliseconds after midnight.
+    Clock { ms: u32 },
+    /// Sunrise or sunset of the local day, shifted by `offset_ms`.
+    Sun { event: SunEvent, offset_ms: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SunEvent {
+    Sunrise,
+    Sunset,
+}
+
+/// `when.after` / `before` / `days`. The window may cross midnight; `days`
+/// names the day a window starts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub after: Option<TimeSpec>,
+    pub before: Option<TimeSpec>,
+    /// Bit 0 = Monday .. bit 6 = Sunday; `0x7f` = every day.
+    pub days: u8,
+}
+
+/// A compiled `plate_pattern`; compared by its source text.
+#[derive(Debug, Clone)]
+pub struct PlatePattern {
+    pub source: String,
+    pub regex: regex_lite::Regex,
+}
+
+impl PartialEq for PlatePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// `when = { ... }`: every condition given must hold; lists mean "any of".
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Conditions {
+    pub events: Vec<EventWord>,
+    pub cameras: Vec<String>,
+    pub channels: Vec<u32>,
+    pub classes: Vec<TargetClass>,
+    pub zones: Vec<String>,
+    pub min_area: Option<f64>,
+    pub max_area: Option<f64>,
+    pub min_aspect: Option<f64>,
+    pub max_aspect: Option<f64>,
+    pub dwell: Option<Duration>,
+    /// Normalized (see [`normalize_plate`]).
+    pub plates: Vec<String>,
+    pub plate_pattern: Option<PlatePattern>,
+    pub plate_groups: Vec<String>,
+    pub direction: Option<PlateDirection>,
+    pub min_confidence: Option<f32>,
+    pub alarms: Vec<String>,
+    pub alarm_state: bool,
+    pub schedule: Option<Schedule>,
+}
+
+/// What a rule does to its relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    Hold { hold: Duration },
+    Pulse { duration: Duration, retrigger: Retrigger },
+    On,
+    Off,
+    Toggle,
+}
+
+impl ActionKind {
+    pub fn word(&self) -> &'static str {
+        match self {
+            ActionKind::Hold { .. } => "hold",
+            ActionKind::Pulse { .. } => "pulse",
+            ActionKind::On => "on",
+            ActionKind::Off => "off",
+            ActionKind::Toggle => "toggle",
+        }
+    }
+}
+
+/// `then = { ... }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionConfig {
+    pub relay: String,
+    pub action: ActionKind,
+    pub cooldown: Option<Duration>,
+    pub plate_cooldown: Option<Duration>,
+}
+
+/// Plate text as compared by rules: upper case, without spaces, dashes and dots.
+pub fn normalize_plate(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '\u{b7}'))
+        .flat_map(|c| c.to_uppercase())
+        .collect()
+}
+
+/// Lower case, `:` separated, as the decoder reports MACs.
+pub fn normalize_mac(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace('-', ":")
+}
+
 /// Why a rules file was refused.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -165,19 +456,28 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A problem at a place in the file: `rules.toml:14:1: message`, then the
+    /// user's line with a caret under the key or value.
+    #[error("{}:{line}:{column}: {message}\n{snippet}", path.display())]
+    At { path: PathBuf, line: usize, column: usize, key: String, message: String, snippet: String },
 }
 
 /// Parse and validate rules text. `origin` names the file in messages.
 pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    toml::from_str(text)
-        .map_err(|e| ConfigError::Invalid { path: origin.to_path_buf(), message: e.to_string() })
+    parse::parse_config(text).map_err(|d| d.into_error(text, origin))
 }
 
-/// Read, parse and validate a rules file.
+/// Read, parse and validate a rules file: all of it, or an error.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse(&text, path)
+}
+
+impl Config {
+    pub fn relay(&self, name: &str) -> Option<&RelayConfig> {
+        self.relays.iter().find(|r| r.name == name)
+    }
 }
 
 /// Parse a human duration: `500ms`, `30s`, `15m`, `2h`, `1h30m`, `1d`.

@@ -1,0 +1,1024 @@
+//! Rules text → validated [`Config`], or the first problem with its place in the file.
+//!
+//! Walks the spanned TOML document itself (rather than through serde) for the
+//! rules part, so every message can name the key, point at the value and say
+//! what would be valid. `[server]`, `[api]` and `[gpio]` go through serde after
+//! their keys are checked here. Nothing here evaluates a rule.
+
+use super::diag::{did_you_mean, one_of, Diag};
+use super::schema::keys_of;
+use super::*;
+use crate::decode::{PlateDirection, Point, TargetClass};
+use std::ops::Range;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+type Value<'i> = Spanned<DeValue<'i>>;
+type R<T> = Result<T, Diag>;
+
+/// The largest coordinate of the cameras' normalized picture space.
+pub const MAX_COORD: u32 = 10_000;
+
+/// One table of the file with what it is called in messages and which schema section it follows.
+#[derive(Clone)]
+struct Tbl<'a, 'i> {
+    /// `[[rule]] "gate" then`, `[server]`, ...
+    label: &'a str,
+    section: &'static str,
+    table: &'a DeTable<'i>,
+    span: Range<usize>,
+}
+
+fn article(ty: &str) -> &'static str {
+    match ty {
+        "integer" | "array" => "an",
+        _ => "a",
+    }
+}
+
+fn found(v: &Value) -> String {
+    let ty = v.get_ref().type_str();
+    format!("{} {ty}", article(ty))
+}
+
+impl<'a, 'i> Tbl<'a, 'i> {
+    fn new(label: &'a str, section: &'static str, v: &'a Value<'i>) -> R<Tbl<'a, 'i>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Ok(Tbl { label, section, table: t, span: v.span() }),
+            _ => Err(Diag::new(v.span(), section, format!("{label} must be a table, found {}", found(v)))),
+        }
+    }
+
+    /// Refuse keys the schema does not know, suggesting the closest one.
+    fn check_keys(&self) -> R<()> {
+        let mut entries: Vec<_> = self.table.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (k, _) in entries {
+            let key: &str = k.get_ref().as_ref();
+            if keys_of(self.section).any(|d| d.key == key) {
+                continue;
+            }
+            let valid: Vec<&str> = keys_of(self.section).map(|d| d.key).collect();
+            let message = match did_you_mean(key, valid.iter().copied()) {
+                Some(s) => format!("unknown key \"{key}\" in {}; did you mean \"{s}\"?", self.label),
+                None => format!("unknown key \"{key}\" in {}; valid keys: {}", self.label, valid.join(", ")),
+            };
+            return Err(Diag::new(k.span(), key, message));
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value<'i>> {
+        self.table.get(key)
+    }
+
+    fn key_span(&self, key: &str) -> Range<usize> {
+        self.table.get_key_value(key).map(|(k, _)| k.span()).unwrap_or(self.span.clone())
+    }
+
+    fn missing(&self, key: &str, example: &str) -> Diag {
+        Diag::new(
+            self.span.clone(),
+            key,
+            format!("{} is missing \"{key}\"; add e.g. {key} = {example}", self.label),
+        )
+    }
+
+    fn wrong(&self, key: &str, v: &Value, expected: &str) -> Diag {
+        Diag::new(
+            v.span(),
+            key,
+            format!("\"{key}\" in {} must be {expected}, found {}", self.label, found(v)),
+        )
+    }
+
+    fn str(&self, key: &str) -> R<Option<(&'a str, Range<usize>)>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.get_ref() {
+                DeValue::String(s) => Ok(Some((s.as_ref(), v.span()))),
+                _ => Err(self.wrong(key, v, "a string")),
+            },
+        }
+    }
+
+    fn req_str(&self, key: &str, example: &str) -> R<(&'a str, Range<usize>)> {
+        self.str(key)?.ok_or_else(|| self.missing(key, example))
+    }
+
+    fn bool(&self, key: &str) -> R<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.get_ref().as_bool().map(Some).ok_or_else(|| self.wrong(key, v, "true or false")),
+        }
+    }
+
+    fn int(&self, key: &str) -> R<Option<(i64, Range<usize>)>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.get_ref() {
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                    .map(|n| Some((n, v.span())))
+                    .map_err(|_| self.wrong(key, v, "a smaller integer")),
+                _ => Err(self.wrong(key, v, "an integer")),
+            },
+        }
+    }
+
+    fn number(&self, key: &str) -> R<Option<(f64, Range<usize>)>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match number_of(v) {
+                Some(n) => Ok(Some((n, v.span()))),
+                None => Err(self.wrong(key, v, "a number")),
+            },
+        }
+    }
+
+    fn duration(&self, key: &str) -> R<Option<(Duration, Range<usize>)>> {
+        let Some((s, span)) = self.str(key).map_err(|mut d| {
+            d.message = format!("\"{key}\" in {} must be a duration like \"500ms\", \"30s\" or \"15m\"", self.label);
+            d
+        })?
+        else {
+            return Ok(None);
+        };
+        parse_duration(s)
+            .map(|d| Some((d, span.clone())))
+            .map_err(|e| Diag::new(span, key, format!("invalid duration for \"{key}\": {e}")))
+    }
+
+    /// A string or a list of strings.
+    fn strings(&self, key: &str) -> R<Option<(Vec<(&'a str, Range<usize>)>, Range<usize>)>> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        let expected = "a string or a list of strings";
+        match v.get_ref() {
+            DeValue::String(s) => Ok(Some((vec![(s.as_ref(), v.span())], v.span()))),
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for item in items.iter() {
+                    match item.get_ref() {
+                        DeValue::String(s) => out.push((s.as_ref(), item.span())),
+                        _ => return Err(self.wrong(key, item, "a string")),
+                    }
+                }
+                if out.is_empty() {
+                    return Err(Diag::new(v.span(), key, format!("\"{key}\" in {} is an empty list; leave it out to match any", self.label)));
+                }
+                Ok(Some((out, v.span())))
+            }
+            _ => Err(self.wrong(key, v, expected)),
+        }
+    }
+
+    /// An integer or a list of integers.
+    fn ints(&self, key: &str) -> R<Option<Vec<(i64, Range<usize>)>>> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        let one = |item: &Value| -> R<(i64, Range<usize>)> {
+            match item.get_ref() {
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                    .map(|n| (n, item.span()))
+                    .map_err(|_| self.wrong(key, item, "a smaller integer")),
+                _ => Err(self.wrong(key, item, "an integer or a list of integers")),
+            }
+        };
+        match v.get_ref() {
+            DeValue::Array(items) => items.iter().map(one).collect::<R<Vec<_>>>().map(Some),
+            _ => one(v).map(|x| Some(vec![x])),
+        }
+    }
+}
+
+fn number_of(v: &Value) -> Option<f64> {
+    match v.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok().filter(|x| x.is_finite()),
+        _ => None,
+    }
+}
+
+/// Each top-level key and whether it is an array of tables.
+const TOP: &[(&str, bool)] = &[
+    ("server", false),
+    ("api", false),
+    ("gpio", false),
+    ("relay", true),
+    ("camera", true),
+    ("zone", true),
+    ("site", false),
+    ("presence", false),
+    ("rule", true),
+];
+
+fn toml_diag(e: &toml::de::Error) -> Diag {
+    let span = e.span().unwrap_or(0..0);
+    let message = e.message().trim().replace('\n', "; ");
+    Diag::new(span, "", message)
+}
+
+/// serde's view of the sections it still owns.
+#[derive(serde::Deserialize)]
+struct Serde {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    api: ApiConfig,
+    #[serde(default)]
+    gpio: GpioConfig,
+}
+
+pub(crate) fn parse_config(text: &str) -> R<Config> {
+    let doc = DeTable::parse(text).map_err(|e| toml_diag(&e))?;
+    let root = doc.get_ref();
+
+    let mut entries: Vec<_> = root.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (k, v) in &entries {
+        let key: &str = k.get_ref().as_ref();
+        match TOP.iter().find(|(name, _)| *name == key) {
+            None => {
+                let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
+                let hint = match did_you_mean(key, names.iter().copied()) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => format!(
+                        "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [site], [presence], [[rule]]"
+                    ),
+                };
+                return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
+            }
+            Some((name, true)) => {
+                let is_list = matches!(v.get_ref(), DeValue::Array(_));
+                if !is_list {
+                    return Err(Diag::new(
+                        k.span(),
+                        key,
+                        format!("\"{name}\" must be written [[{name}]] (one block per {name})"),
+                    ));
+                }
+            }
+            Some((name, false)) => {
+                if !matches!(v.get_ref(), DeValue::Table(_)) {
+                    return Err(Diag::new(
+                        k.span(),
+                        key,
+                        format!("\"{name}\" must be written [{name}] (a single section)"),
+                    ));
+                }
+            }
+        }
+    }
+
+    for section in ["server", "api", "gpio"] {
+        if let Some(v) = root.get(section) {
+            let label = format!("[{section}]");
+            Tbl::new(&label, section, v)?.check_keys()?;
+        }
+    }
+    let serde_part: Serde = toml::from_str(text).map_err(|e| {
+        let mut d = toml_diag(&e);
+        // Name the key whose value serde refused: its messages do not.
+        for section in ["server", "api", "gpio"] {
+            let Some(DeValue::Table(t)) = root.get(section).map(|v| v.get_ref()) else { continue };
+            for (k, v) in t.iter() {
+                let vs = v.span();
+                if vs.start <= d.span.start && d.span.end <= vs.end {
+                    let key: &str = k.get_ref().as_ref();
+                    let example = super::schema::keys_of(section).find(|kd| kd.key == key).map(|kd| kd.default);
+                    d.message = match example {
+                        Some(ex) if ex.starts_with('"') => {
+                            format!("\"{key}\" in [{section}]: {}; write e.g. {key} = {ex}", d.message)
+                        }
+                        _ => format!("\"{key}\" in [{section}]: {}", d.message),
+                    };
+                    d.key = key.to_string();
+                }
+            }
+        }
+        d
+    })?;
+
+    let mut b = Builder { site_tz_set: false, cfg: Config::default() };
+    b.cfg.server = serde_part.server;
+    b.cfg.api = serde_part.api;
+    b.cfg.gpio = serde_part.gpio;
+
+    if let Some(v) = root.get("presence") {
+        b.presence(Tbl::new("[presence]", "presence", v)?)?;
+    }
+    if let Some(v) = root.get("site") {
+        b.site(Tbl::new("[site]", "site", v)?)?;
+    }
+    for (i, v) in list(root, "relay").iter().enumerate() {
+        let label = format!("[[relay]] #{}", i + 1);
+        b.relay(Tbl::new(&label, "relay", v)?)?;
+    }
+    for (i, v) in list(root, "camera").iter().enumerate() {
+        let label = format!("[[camera]] #{}", i + 1);
+        b.camera(Tbl::new(&label, "camera", v)?)?;
+    }
+    for (i, v) in list(root, "zone").iter().enumerate() {
+        let label = format!("[[zone]] #{}", i + 1);
+        b.zone(Tbl::new(&label, "zone", v)?)?;
+    }
+    for (i, v) in list(root, "rule").iter().enumerate() {
+        let label = format!("[[rule]] #{}", i + 1);
+        b.rule(Tbl::new(&label, "rule", v)?, i)?;
+    }
+    Ok(b.cfg)
+}
+
+fn list<'a, 'i>(root: &'a DeTable<'i>, key: &str) -> &'a [Value<'i>] {
+    match root.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::Array(a)) => a,
+        _ => &[],
+    }
+}
+
+struct Builder {
+    site_tz_set: bool,
+    cfg: Config,
+}
+
+fn unique<'x>(seen: impl Iterator<Item = &'x str>, name: &str, span: Range<usize>, what: &str) -> R<()> {
+    let mut seen = seen;
+    if seen.any(|n| n == name) {
+        return Err(Diag::new(span, "name", format!("there is already a {what} named \"{name}\"; names must be unique")));
+    }
+    Ok(())
+}
+
+fn positive(d: Option<(Duration, Range<usize>)>, key: &str, label: &str) -> R<Option<(Duration, Range<usize>)>> {
+    if let Some((dur, span)) = &d {
+        if dur.is_zero() {
+            return Err(Diag::new(span.clone(), key, format!("\"{key}\" in {label} must be longer than 0s")));
+        }
+    }
+    Ok(d)
+}
+
+impl Builder {
+    fn presence(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        if let Some((d, _)) = positive(t.duration("target_timeout")?, "target_timeout", t.label)? {
+            self.cfg.presence.target_timeout = d;
+        }
+        if let Some((n, span)) = t.int("inertia")? {
+            if !(1..=100).contains(&n) {
+                return Err(Diag::new(span, "inertia", format!("\"inertia\" must be between 1 and 100 posts, found {n}")));
+            }
+            self.cfg.presence.inertia = n as u32;
+        }
+        Ok(())
+    }
+
+    fn site(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        let lat = t.number("latitude")?;
+        let lon = t.number("longitude")?;
+        if let Some((v, span)) = &lat {
+            if !(-90.0..=90.0).contains(v) {
+                return Err(Diag::new(span.clone(), "latitude", format!("\"latitude\" must be between -90 and 90 degrees (north positive), found {v}")));
+            }
+        }
+        if let Some((v, span)) = &lon {
+            if !(-180.0..=180.0).contains(v) {
+                return Err(Diag::new(span.clone(), "longitude", format!("\"longitude\" must be between -180 and 180 degrees (east positive), found {v}")));
+            }
+        }
+        match (&lat, &lon) {
+            (Some(_), None) => return Err(t.missing("longitude", "13.405")),
+            (None, Some(_)) => return Err(t.missing("latitude", "52.52")),
+            _ => {}
+        }
+        self.cfg.site.latitude = lat.map(|x| x.0);
+        self.cfg.site.longitude = lon.map(|x| x.0);
+        if let Some((tz, span)) = t.str("timezone")? {
+            self.cfg.site.timezone = tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
+                let hint = match did_you_mean(tz, names) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => "use an IANA zone name such as \"Europe/Berlin\" or \"America/New_York\"".into(),
+                };
+                Diag::new(span, "timezone", format!("unknown time zone \"{tz}\"; {hint}"))
+            })?;
+            self.site_tz_set = true;
+        }
+        Ok(())
+    }
+
+    fn relay(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        let (name, nspan) = t.req_str("name", "\"porch_light\"")?;
+        unique(self.cfg.relays.iter().map(|r| r.name.as_str()), name, nspan, "relay")?;
+        let label = format!("[[relay]] \"{name}\"");
+        let t = Tbl { label: &label, ..t };
+        let line = match t.get("line") {
+            None => return Err(t.missing("line", "17")),
+            Some(v) => match v.get_ref() {
+                DeValue::Integer(_) => {
+                    let (n, span) = t.int("line")?.ok_or_else(|| t.missing("line", "17"))?;
+                    let n = u32::try_from(n).map_err(|_| {
+                        Diag::new(span, "line", format!("\"line\" in {label} must be a line offset from 0 up, found {n}"))
+                    })?;
+                    LineRef::Offset(n)
+                }
+                DeValue::String(s) if !s.trim().is_empty() => LineRef::Name(s.to_string()),
+                _ => return Err(t.wrong("line", v, "a line offset (17) or a line name (\"GPIO17\")")),
+            },
+        };
+        let chip = t.str("chip")?.map(|(s, _)| s.to_string());
+        let active_low = t.bool("active_low")?.unwrap_or(false);
+        let max_on = match positive(t.duration("max_on")?, "max_on", &label)? {
+            Some((d, _)) => d,
+            None => {
+                return Err(Diag::new(
+                    t.span.clone(),
+                    "max_on",
+                    format!("{label} has no \"max_on\": every relay needs a safety limit, e.g. max_on = \"15m\" for a light or \"3s\" for a gate"),
+                ))
+            }
+        };
+        let min_off = t.duration("min_off")?.map(|x| x.0).unwrap_or_default();
+        let interlock = t.str("interlock")?.map(|(s, _)| s.to_string());
+        let interlock_wait = t.duration("interlock_wait")?;
+        if interlock.is_none() {
+            if let Some((_, span)) = &interlock_wait {
+                return Err(Diag::new(span.clone(), "interlock_wait", format!("\"interlock_wait\" in {label} needs \"interlock\" (the group it waits on)")));
+            }
+        }
+        self.cfg.relays.push(RelayConfig {
+            name: name.to_string(),
+            line,
+            chip,
+            active_low,
+            max_on,
+            min_off,
+            interlock,
+            interlock_wait: interlock_wait.map(|x| x.0).unwrap_or_default(),
+        });
+        Ok(())
+    }
+
+    fn camera(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        let (name, nspan) = t.req_str("name", "\"driveway\"")?;
+        unique(self.cfg.cameras.iter().map(|c| c.name.as_str()), name, nspan, "camera")?;
+        let label = format!("[[camera]] \"{name}\"");
+        let t = Tbl { label: &label, ..t };
+        let mac = match t.str("mac")? {
+            None => None,
+            Some((m, span)) => {
+                let norm = normalize_mac(m);
+                let hex: String = norm.chars().filter(|c| *c != ':').collect();
+                if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(Diag::new(span, "mac", format!("\"mac\" in {label} must be six hex pairs like \"58:5b:69:5f:42:1b\", found \"{m}\"")));
+                }
+                Some(norm)
+            }
+        };
+        let ip = match t.str("ip")? {
+            None => None,
+            Some((s, span)) => Some(s.trim().parse::<IpAddr>().map_err(|_| {
+                Diag::new(span, "ip", format!("\"ip\" in {label} must be an IP address like \"192.168.1.20\", found \"{s}\""))
+            })?),
+        };
+        let serial = t.str("serial")?.map(|(s, _)| s.to_string());
+        let device_name = t.str("device_name")?.map(|(s, _)| s.to_string());
+        let nvr = t.str("nvr")?.map(|(s, span)| (s.to_string(), span));
+        let channel = match t.int("channel")? {
+            None => None,
+            Some((n, span)) => Some(u32::try_from(n).map_err(|_| {
+                Diag::new(span, "channel", format!("\"channel\" in {label} must be a channel number from 0 up, found {n}"))
+            })?),
+        };
+        if let (Some((_, span)), None) = (&nvr, channel) {
+            return Err(Diag::new(span.clone(), "nvr", format!("{label} names an \"nvr\" but no \"channel\"; add e.g. channel = 1")));
+        }
+        let nvr = nvr.map(|(s, _)| if s.contains(':') || s.contains('-') && s.len() == 17 { normalize_mac(&s) } else { s });
+        self.cfg.cameras.push(CameraConfig { name: name.to_string(), mac, ip, serial, device_name, nvr, channel });
+        Ok(())
+    }
+
+    fn zone(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        let (name, nspan) = t.req_str("name", "\"porch\"")?;
+        unique(self.cfg.zones.iter().map(|z| z.name.as_str()), name, nspan, "zone")?;
+        let label = format!("[[zone]] \"{name}\"");
+        let t = Tbl { label: &label, ..t };
+        let (camera, cspan) = t.req_str("camera", "\"driveway\"")?;
+        self.camera_exists(camera, cspan, &label)?;
+        let Some(pv) = t.get("polygon") else {
+            return Err(t.missing("polygon", "[[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]"));
+        };
+        let polygon = polygon(&t, pv)?;
+        let anchor = match t.str("anchor")? {
+            None => Anchor::BottomCenter,
+            Some(("bottom_center", _)) => Anchor::BottomCenter,
+            Some(("center", _)) => Anchor::Center,
+            Some(("box", _)) => Anchor::Box,
+            Some((other, span)) => return Err(bad_word(span, "anchor", other, &label, &["bottom_center", "center", "box"])),
+        };
+        self.cfg.zones.push(ZoneConfig { name: name.to_string(), camera: camera.to_string(), polygon, anchor });
+        Ok(())
+    }
+
+    fn camera_exists(&self, camera: &str, span: Range<usize>, label: &str) -> R<()> {
+        if self.cfg.cameras.iter().any(|c| c.name == camera) {
+            return Ok(());
+        }
+        Err(unknown_ref(span, "camera", camera, label, self.cfg.cameras.iter().map(|c| c.name.as_str()), "[[camera]]"))
+    }
+
+    fn rule(&mut self, t: Tbl, index: usize) -> R<()> {
+        t.check_keys()?;
+        let name = match t.str("name")? {
+            Some((n, span)) => {
+                unique(self.cfg.rules.iter().map(|r| r.name.as_str()), n, span, "rule")?;
+                n.to_string()
+            }
+            None => format!("rule {}", index + 1),
+        };
+        let label = format!("[[rule]] \"{name}\"");
+        let t = Tbl { label: &label, ..t };
+        let enabled = t.bool("enabled")?.unwrap_or(true);
+        let Some(wv) = t.get("when") else {
+            return Err(t.missing("when", "{ event = \"presence\", zone = \"porch\" }"));
+        };
+        let Some(tv) = t.get("then") else {
+            return Err(t.missing("then", "{ relay = \"porch_light\", action = \"hold\", hold = \"30s\" }"));
+        };
+        let when_label = format!("{label} when");
+        let when = Tbl::new(&when_label, "rule.when", wv)?;
+        when.check_keys()?;
+        let then_label = format!("{label} then");
+        let then = Tbl::new(&then_label, "rule.then", tv)?;
+        then.check_keys()?;
+        let conditions = self.conditions(&when, &name)?;
+        let action = self.action(&then, &conditions)?;
+        if enabled {
+            self.cfg.rules.push(RuleConfig { name, when: conditions, then: action });
+        } else {
+            // Disabled rules are validated (so enabling one later cannot break the file) but not kept.
+            let _ = (conditions, action);
+        }
+        Ok(())
+    }
+
+    fn conditions(&self, t: &Tbl, rule: &str) -> R<Conditions> {
+        let mut c = Conditions { alarm_state: true, ..Conditions::default() };
+        let words: Vec<&str> = EventWord::ALL.iter().map(|e| e.word()).collect();
+        let Some((events, _)) = t.strings("event")? else {
+            return Err(Diag::new(
+                t.span.clone(),
+                "event",
+                format!("{} needs \"event\", e.g. event = \"presence\"; valid events: {}", t.label, words.join(", ")),
+            ));
+        };
+        for (w, span) in events {
+            match EventWord::from_word(w) {
+                Some(e) => {
+                    if !c.events.contains(&e) {
+                        c.events.push(e)
+                    }
+                }
+                None => {
+                    let message = match did_you_mean(w, words.iter().copied()) {
+                        Some(s) => format!("unknown event \"{w}\" in {}; did you mean \"{s}\"?", t.label),
+                        None => format!("unknown event \"{w}\" in {}; valid events: {}", t.label, words.join(", ")),
+                    };
+                    return Err(Diag::new(span, "event", message));
+                }
+            }
+        }
+        let only = |allowed: &[EventWord]| c.events.iter().all(|e| allowed.contains(e));
+        let targetless = [EventWord::Alarm, EventWord::CameraOffline];
+        let has_targetless = c.events.iter().any(|e| targetless.contains(e));
+
+        if let Some((cams, _)) = t.strings("camera")? {
+            for (cam, span) in cams {
+                self.camera_exists(cam, span, t.label)?;
+                c.cameras.push(cam.to_string());
+            }
+        }
+        if let Some(chs) = t.ints("channel")? {
+            for (n, span) in chs {
+                c.channels.push(u32::try_from(n).map_err(|_| {
+                    Diag::new(span, "channel", format!("\"channel\" in {} must be a channel number from 0 up, found {n}", t.label))
+                })?);
+            }
+        }
+        let target_key = |key: &str| -> R<()> {
+            if has_targetless {
+                if t.get(key).is_some() {
+                    return Err(Diag::new(
+                        t.key_span(key),
+                        key,
+                        format!("\"{key}\" in {} needs targets, which \"alarm\" and \"camera_offline\" events do not have; put those events in a rule of their own", t.label),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if let Some((classes, _)) = t.strings("class")? {
+            target_key("class")?;
+            for (w, span) in classes {
+                let class = match w {
+                    "person" | "people" => TargetClass::Person,
+                    "vehicle" | "car" => TargetClass::Vehicle,
+                    "motor" | "bike" | "motorcycle" => TargetClass::Motor,
+                    "unknown" => TargetClass::Unknown,
+                    other => return Err(bad_word(span, "class", other, t.label, &["person", "vehicle", "motor", "unknown"])),
+                };
+                if !c.classes.contains(&class) {
+                    c.classes.push(class);
+                }
+            }
+        }
+        if let Some((zones, _)) = t.strings("zone")? {
+            target_key("zone")?;
+            for (z, span) in zones {
+                let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
+                    return Err(unknown_ref(span, "zone", z, t.label, self.cfg.zones.iter().map(|zc| zc.name.as_str()), "[[zone]]"));
+                };
+                if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
+                    return Err(Diag::new(
+                        span,
+                        "zone",
+                        format!("zone \"{z}\" is drawn on camera \"{}\", which the rule's \"camera\" condition leaves out", zone.camera),
+                    ));
+                }
+                c.zones.push(z.to_string());
+            }
+        }
+        for key in ["min_area", "max_area"] {
+            if let Some((v, span)) = t.number(key)? {
+                target_key(key)?;
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(Diag::new(span, key, format!("\"{key}\" is a fraction of the picture between 0 and 1 (0.05 = 5%), found {v}")));
+                }
+                if key == "min_area" { c.min_area = Some(v) } else { c.max_area = Some(v) }
+            }
+        }
+        for key in ["min_aspect", "max_aspect"] {
+            if let Some((v, span)) = t.number(key)? {
+                target_key(key)?;
+                if v <= 0.0 {
+                    return Err(Diag::new(span, key, format!("\"{key}\" is box width / height and must be above 0, found {v}")));
+                }
+                if key == "min_aspect" { c.min_aspect = Some(v) } else { c.max_aspect = Some(v) }
+            }
+        }
+        if let (Some(lo), Some(hi)) = (c.min_area, c.max_area) {
+            if lo > hi {
+                return Err(Diag::new(t.key_span("max_area"), "max_area", format!("\"max_area\" ({hi}) is below \"min_area\" ({lo}); nothing could match")));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (c.min_aspect, c.max_aspect) {
+            if lo > hi {
+                return Err(Diag::new(t.key_span("max_aspect"), "max_aspect", format!("\"max_aspect\" ({hi}) is below \"min_aspect\" ({lo}); nothing could match")));
+            }
+        }
+        if let Some((d, span)) = t.duration("dwell")? {
+            if !only(&[EventWord::Presence]) {
+                return Err(Diag::new(t.key_span("dwell"), "dwell", format!("\"dwell\" in {} applies to event = \"presence\" only (time spent in the zone)", t.label)));
+            }
+            let _ = span;
+            c.dwell = Some(d);
+        }
+
+        let plate_keys = ["plate", "plate_pattern", "plate_group", "direction", "min_confidence"];
+        for key in plate_keys {
+            if t.get(key).is_some() && !only(&[EventWord::Plate]) {
+                return Err(Diag::new(t.key_span(key), key, format!("\"{key}\" in {} applies to event = \"plate\" only", t.label)));
+            }
+        }
+        if let Some((plates, _)) = t.strings("plate")? {
+            for (p, span) in plates {
+                let n = normalize_plate(p);
+                if n.is_empty() {
+                    return Err(Diag::new(span, "plate", format!("\"plate\" in {} has an empty plate number", t.label)));
+                }
+                c.plates.push(n);
+            }
+        }
+        if let Some((p, span)) = t.str("plate_pattern")? {
+            let regex = regex_lite::Regex::new(p).map_err(|e| {
+                let first = e.to_string();
+                let first = first.lines().last().unwrap_or("").trim().to_string();
+                Diag::new(span, "plate_pattern", format!("\"plate_pattern\" in {} is not a valid pattern: {first}", t.label))
+            })?;
+            c.plate_pattern = Some(PlatePattern { source: p.to_string(), regex });
+        }
+        if let Some((groups, _)) = t.strings("plate_group")? {
+            c.plate_groups = groups.iter().map(|(g, _)| g.to_string()).collect();
+        }
+        c.direction = match t.str("direction")? {
+            None => None,
+            Some(("approach", _)) => Some(PlateDirection::Approach),
+            Some(("leave" | "away", _)) => Some(PlateDirection::Leave),
+            Some((other, span)) => return Err(bad_word(span, "direction", other, t.label, &["approach", "leave"])),
+        };
+        if let Some((v, span)) = t.number("min_confidence")? {
+            if !(0.0..=100.0).contains(&v) {
+                return Err(Diag::new(span, "min_confidence", format!("\"min_confidence\" is a percentage between 0 and 100, found {v}")));
+            }
+            c.min_confidence = Some(v as f32);
+        }
+
+        for key in ["alarm", "alarm_state"] {
+            if t.get(key).is_some() && !only(&[EventWord::Alarm]) {
+                return Err(Diag::new(t.key_span(key), key, format!("\"{key}\" in {} applies to event = \"alarm\" only", t.label)));
+            }
+        }
+        if let Some((alarms, _)) = t.strings("alarm")? {
+            c.alarms = alarms.iter().map(|(a, _)| a.to_string()).collect();
+        }
+        c.alarm_state = t.bool("alarm_state")?.unwrap_or(true);
+
+        let after = t.str("after")?.map(|(s, span)| time_spec(s, span, "after", t.label)).transpose()?;
+        let before = t.str("before")?.map(|(s, span)| time_spec(s, span, "before", t.label)).transpose()?;
+        let days = match t.strings("days")? {
+            None => None,
+            Some((list, _)) => {
+                let mut mask = 0u8;
+                for (d, span) in list {
+                    mask |= day_mask(d).ok_or_else(|| {
+                        bad_word(span, "days", d, t.label, &["mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekend"])
+                    })?;
+                }
+                Some(mask)
+            }
+        };
+        if after.is_some() || before.is_some() || days.is_some() {
+            if !self.site_tz_set {
+                let key = ["after", "before", "days"].into_iter().find(|k| t.get(k).is_some()).unwrap_or("after");
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("rule \"{rule}\" has a schedule but [site] has no \"timezone\"; add [site] timezone = \"Europe/Berlin\" (your zone) so times mean local time"),
+                ));
+            }
+            for (key, spec) in [("after", after), ("before", before)] {
+                if let Some(TimeSpec::Sun { .. }) = spec {
+                    if self.cfg.site.latitude.is_none() {
+                        return Err(Diag::new(
+                            t.key_span(key),
+                            key,
+                            format!("\"{key}\" uses the sun, which needs [site] latitude and longitude (e.g. latitude = 52.52, longitude = 13.405)"),
+                        ));
+                    }
+                }
+            }
+            c.schedule = Some(Schedule { after, before, days: days.unwrap_or(0x7f) });
+        }
+        Ok(c)
+    }
+
+    fn action(&self, t: &Tbl, when: &Conditions) -> R<ActionConfig> {
+        let (relay_name, rspan) = t.req_str("relay", "\"porch_light\"")?;
+        let Some(relay) = self.cfg.relays.iter().find(|r| r.name == relay_name) else {
+            return Err(unknown_ref(rspan, "relay", relay_name, t.label, self.cfg.relays.iter().map(|r| r.name.as_str()), "[[relay]]"));
+        };
+        let actions = ["hold", "pulse", "on", "off", "toggle"];
+        let (word, aspan) = t.req_str("action", "\"hold\"")?;
+        if !actions.contains(&word) {
+            return Err(bad_word(aspan, "action", word, t.label, &actions));
+        }
+        let hold = positive(t.duration("hold")?, "hold", t.label)?;
+        let duration = positive(t.duration("duration")?, "duration", t.label)?;
+        let conflict = |key: &str, why: &str| -> Diag {
+            Diag::new(t.key_span(key), key, format!("\"{key}\" does not go with action = \"{word}\" in {}: {why}", t.label))
+        };
+        if word != "hold" && hold.is_some() {
+            return Err(conflict("hold", "only action = \"hold\" stays on after the last match; for a pulse use \"duration\""));
+        }
+        if word != "pulse" && duration.is_some() {
+            return Err(conflict("duration", "only action = \"pulse\" has a duration; for hold use \"hold\""));
+        }
+        if word != "pulse" && t.get("retrigger").is_some() {
+            return Err(conflict("retrigger", "only pulses can be retriggered"));
+        }
+        let cooldown = positive(t.duration("cooldown")?, "cooldown", t.label)?;
+        let plate_cooldown = positive(t.duration("plate_cooldown")?, "plate_cooldown", t.label)?;
+        if word == "hold" && cooldown.is_some() {
+            return Err(conflict("cooldown", "every match extends a hold; use action = \"pulse\" with a duration to switch on once per cooldown"));
+        }
+        if plate_cooldown.is_some() && !when.events.iter().all(|e| *e == EventWord::Plate) {
+            return Err(Diag::new(t.key_span("plate_cooldown"), "plate_cooldown", format!("\"plate_cooldown\" in {} needs event = \"plate\" (it remembers each plate)", t.label)));
+        }
+        let too_long = |key: &str, d: Duration| -> R<()> {
+            if d > relay.max_on {
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!(
+                        "\"{key}\" = \"{}\" is longer than relay \"{}\" max_on = \"{}\"; the safety limit would always cut it: shorten it or raise max_on",
+                        fmt_duration(d),
+                        relay.name,
+                        fmt_duration(relay.max_on)
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let action = match word {
+            "hold" => {
+                let Some((h, _)) = hold else {
+                    return Err(Diag::new(aspan, "hold", format!("action = \"hold\" in {} needs \"hold\", how long to stay on after the last match, e.g. hold = \"30s\"", t.label)));
+                };
+                too_long("hold", h)?;
+                ActionKind::Hold { hold: h }
+            }
+            "pulse" => {
+                let Some((d, _)) = duration else {
+                    return Err(Diag::new(aspan, "duration", format!("action = \"pulse\" in {} needs \"duration\", how long the pulse lasts, e.g. duration = \"1s\"", t.label)));
+                };
+                too_long("duration", d)?;
+                let retrigger = match t.str("retrigger")? {
+                    None | Some(("single", _)) => Retrigger::Single,
+                    Some(("restart", _)) => Retrigger::Restart,
+                    Some((other, span)) => return Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"])),
+                };
+                ActionKind::Pulse { duration: d, retrigger }
+            }
+            "on" => ActionKind::On,
+            "off" => ActionKind::Off,
+            _ => ActionKind::Toggle,
+        };
+        Ok(ActionConfig {
+            relay: relay_name.to_string(),
+            action,
+            cooldown: cooldown.map(|x| x.0),
+            plate_cooldown: plate_cooldown.map(|x| x.0),
+        })
+    }
+}
+
+fn unknown_ref<'x>(
+    span: Range<usize>,
+    key: &str,
+    name: &str,
+    label: &str,
+    names: impl Iterator<Item = &'x str> + Clone,
+    section: &str,
+) -> Diag {
+    let all: Vec<&str> = names.clone().collect();
+    let hint = match did_you_mean(name, names) {
+        Some(s) => format!("did you mean \"{s}\"?"),
+        None if all.is_empty() => format!("no {section} is defined"),
+        None => format!("defined: {}", one_of(&all)),
+    };
+    Diag::new(span, key, format!("{label} names {key} \"{name}\", which no {section} defines; {hint}"))
+}
+
+fn bad_word(span: Range<usize>, key: &str, found: &str, label: &str, valid: &[&str]) -> Diag {
+    let message = match did_you_mean(found, valid.iter().copied()) {
+        Some(s) => format!("\"{key}\" in {label} cannot be \"{found}\"; did you mean \"{s}\"?"),
+        None => format!("\"{key}\" in {label} cannot be \"{found}\"; use {}", one_of(valid)),
+    };
+    Diag::new(span, key, message)
+}
+
+fn day_mask(d: &str) -> Option<u8> {
+    let d = d.trim().to_ascii_lowercase();
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let full = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    if let Some(i) = days.iter().position(|x| *x == d).or_else(|| full.iter().position(|x| *x == d)) {
+        return Some(1 << i);
+    }
+    match d.as_str() {
+        "weekdays" => Some(0b001_1111),
+        "weekend" | "weekends" => Some(0b110_0000),
+        _ => None,
+    }
+}
+
+fn time_spec(s: &str, span: Range<usize>, key: &str, label: &str) -> R<TimeSpec> {
+    let bad = || {
+        Diag::new(
+            span.clone(),
+            key,
+            format!("\"{key}\" in {label} cannot be \"{s}\"; write a local time like \"22:30\", or \"sunset\", \"sunrise\" with an optional offset like \"sunset-30m\""),
+        )
+    };
+    let t = s.trim();
+    for (word, event) in [("sunrise", SunEvent::Sunrise), ("sunset", SunEvent::Sunset)] {
+        if let Some(rest) = t.strip_prefix(word) {
+            let rest = rest.trim();
+            let offset_ms = if rest.is_empty() {
+                0
+            } else {
+                let (sign, d) = match rest.as_bytes()[0] {
+                    b'+' => (1, &rest[1..]),
+                    b'-' => (-1, &rest[1..]),
+                    _ => return Err(bad()),
+                };
+                let d = parse_duration(d.trim()).map_err(|_| bad())?;
+                if d > Duration::from_secs(12 * 3600) {
+                    return Err(Diag::new(span, key, format!("\"{key}\" in {label}: the offset in \"{s}\" is more than 12h")));
+                }
+                sign * d.as_millis() as i64
+            };
+            return Ok(TimeSpec::Sun { event, offset_ms });
+        }
+    }
+    let parts: Vec<&str> = t.split(':').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad());
+    }
+    let nums: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(99)).collect();
+    let (h, m, sec) = (nums[0], nums[1], nums.get(2).copied().unwrap_or(0));
+    let ok = (h < 24 && m < 60 && sec < 60) || (h == 24 && m == 0 && sec == 0);
+    if !ok {
+        return Err(bad());
+    }
+    Ok(TimeSpec::Clock { ms: ((h * 60 + m) * 60 + sec) * 1000 })
+}
+
+fn polygon(t: &Tbl, v: &Value) -> R<Vec<Point>> {
+    let expected = "a list of [x, y] points, e.g. [[1000, 5000], [6000, 5000], [6000, 10000]]";
+    let DeValue::Array(items) = v.get_ref() else { return Err(t.wrong("polygon", v, expected)) };
+    let mut points = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let pair = match item.get_ref() {
+            DeValue::Array(p) if p.len() == 2 => p,
+            _ => return Err(t.wrong("polygon", item, "an [x, y] pair of integers")),
+        };
+        let mut xy = [0u32; 2];
+        for (i, c) in pair.iter().enumerate() {
+            let n = match c.get_ref() {
+                DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix()).ok(),
+                _ => return Err(t.wrong("polygon", c, "an integer from 0 to 10000")),
+            };
+            match n {
+                Some(n) if (0..=MAX_COORD as i64).contains(&n) => xy[i] = n as u32,
+                _ => {
+                    return Err(Diag::new(
+                        c.span(),
+                        "polygon",
+                        format!("point [{}] of {} is outside the picture: coordinates run from 0 to 10000", item_text(pair), t.label),
+                    ))
+                }
+            }
+        }
+        points.push(Point { x: xy[0], y: xy[1] });
+    }
+    if points.len() < 3 {
+        return Err(Diag::new(
+            v.span(),
+            "polygon",
+            format!("the polygon of {} has {} point{}; a zone needs at least 3 corners", t.label, points.len(), if points.len() == 1 { "" } else { "s" }),
+        ));
+    }
+    if let Some((i, j)) = crate::engine::geometry::self_intersection(&points) {
+        let n = points.len();
+        let edge = |k: usize| {
+            let (a, b) = (points[k], points[(k + 1) % n]);
+            format!("[{}, {}]–[{}, {}]", a.x, a.y, b.x, b.y)
+        };
+        return Err(Diag::new(
+            v.span(),
+            "polygon",
+            format!(
+                "the polygon of {} crosses itself: edge {} meets edge {}; list the corners in order around the zone",
+                t.label,
+                edge(i),
+                edge(j)
+            ),
+        ));
+    }
+    Ok(points)
+}
+
+fn item_text(pair: &[Value]) -> String {
+    pair.iter()
+        .map(|c| match c.get_ref() {
+            DeValue::Integer(n) => n.to_string(),
+            other => other.type_str().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `90s` → `1m30s`, `1500ms` → `1.5s`: how durations are written back to users.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms % 1000 != 0 {
+        if ms < 1000 {
+            return format!("{ms}ms");
+        }
+        return format!("{}.{:03}s", ms / 1000, ms % 1000).trim_end_matches('0').to_string();
+    }
+    let mut s = ms / 1000;
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if s >= size {
+            out.push_str(&format!("{}{unit}", s / size));
+            s %= size;
+        }
+    }
+    out
+}

@@ -1,0 +1,145 @@
+//! Every key of the rules file, declared once: section, name, type, default and meaning.
+//!
+//! The unknown-key check (with its "did you mean") and the reference tables in
+//! `docs/rules.md` both come from [`KEYS`], and a test checks the docs against
+//! it, so the reference cannot drift from what the parser accepts. This table
+//! must never hold behaviour: validators live in `parse.rs`.
+
+/// One documented key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyDoc {
+    /// Section id: `server`, `api`, `gpio`, `relay`, `camera`, `zone`, `site`,
+    /// `presence`, `rule`, `rule.when`, `rule.then`.
+    pub section: &'static str,
+    pub key: &'static str,
+    /// The type as a user reads it.
+    pub ty: &'static str,
+    /// The default as it would be written in the file, or `required` / `none`.
+    pub default: &'static str,
+    /// One sentence.
+    pub doc: &'static str,
+}
+
+const fn k(
+    section: &'static str,
+    key: &'static str,
+    ty: &'static str,
+    default: &'static str,
+    doc: &'static str,
+) -> KeyDoc {
+    KeyDoc { section, key, ty, default, doc }
+}
+
+/// Sections in the order the reference presents them, with their heading as written in TOML.
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("server", "[server]"),
+    ("api", "[api]"),
+    ("gpio", "[gpio]"),
+    ("relay", "[[relay]]"),
+    ("camera", "[[camera]]"),
+    ("zone", "[[zone]]"),
+    ("site", "[site]"),
+    ("presence", "[presence]"),
+    ("rule", "[[rule]]"),
+    ("rule.when", "[[rule]] when = { ... }"),
+    ("rule.then", "[[rule]] then = { ... }"),
+];
+
+pub const KEYS: &[KeyDoc] = &[
+    // [server]
+    k("server", "listen", "address", "\"0.0.0.0:5002\"", "Address and port cameras and NVRs post to."),
+    k("server", "paths", "list of strings", "[] (any path)", "Request paths accepted, e.g. `[\"/API\"]`; empty accepts any path."),
+    k("server", "max_body", "integer (bytes)", "4194304", "Largest post accepted; larger posts are answered 413."),
+    k("server", "header_timeout", "duration", "\"10s\"", "A client must finish sending its headers within this time."),
+    k("server", "body_timeout", "duration", "\"30s\"", "A client must finish sending its body within this time."),
+    k("server", "idle_timeout", "duration", "\"5m\"", "An idle keep-alive connection is closed after this time."),
+    k("server", "record_dir", "path", "none", "Record every raw post here (always the undecodable ones), for `camrelay replay`."),
+    k("server", "allow", "list of networks", "[] (all)", "Source networks allowed to post, e.g. `[\"192.168.1.0/24\"]`."),
+    k("server", "offline_after", "duration", "\"5m\"", "A device silent this long is reported offline (the `camera_offline` event)."),
+    // [api]
+    k("api", "listen", "address", "\"127.0.0.1:5003\"", "Address of the management API (status, manual control, metrics)."),
+    k("api", "token", "string", "none", "Bearer token required by state-changing API calls."),
+    k("api", "token_file", "path", "none", "File whose first line is the bearer token (instead of `token`)."),
+    // [gpio]
+    k("gpio", "backend", "`cdev` | `rppal` | `mock`", "\"cdev\"", "Which GPIO implementation drives the relay lines."),
+    k("gpio", "chip", "string", "none", "Default chip for relays that name none: path, name or label."),
+    k("gpio", "mock_log", "path", "none", "Mock backend only: append every line change here as one JSON line."),
+    // [[relay]]
+    k("relay", "name", "string", "required", "The relay's name, used by rules, logs and the API."),
+    k("relay", "line", "integer or string", "required", "Line offset on the chip (`17`) or line name (`\"GPIO17\"`)."),
+    k("relay", "chip", "string", "`[gpio] chip`", "Chip for this relay, overriding `[gpio] chip`."),
+    k("relay", "active_low", "boolean", "false", "Set for relay boards that switch on a low level (most do)."),
+    k("relay", "max_on", "duration", "required", "Safety limit: forced off after being on this long, whatever the rules say."),
+    k("relay", "min_off", "duration", "\"0s\"", "Stays off at least this long before switching on again."),
+    k("relay", "interlock", "string", "none", "Relays sharing an interlock group are never on at the same time."),
+    k("relay", "interlock_wait", "duration", "\"0s\"", "Dead time after another relay of the group switched off."),
+    // [[camera]]
+    k("camera", "name", "string", "required", "The camera's name in rules, zones and logs."),
+    k("camera", "mac", "string", "none", "Match posts whose device MAC is this (any case, `:` or `-`)."),
+    k("camera", "ip", "IP address", "none", "Match posts whose device IP, or the post's source address, is this."),
+    k("camera", "serial", "string", "none", "Match posts whose device serial number is this."),
+    k("camera", "device_name", "string", "`name` when no other matcher is set", "Match posts whose device name is this."),
+    k("camera", "nvr", "string", "none", "Match posts forwarded by this NVR (its IP, MAC or device name); needs `channel`."),
+    k("camera", "channel", "integer", "none", "Match posts for this NVR channel."),
+    // [[zone]]
+    k("zone", "name", "string", "required", "The zone's name in rules and logs; unique across cameras."),
+    k("zone", "camera", "string", "required", "The `[[camera]]` whose picture the polygon is drawn on."),
+    k("zone", "polygon", "list of [x, y]", "required", "At least 3 corners in the camera's 0–10000 space, in order around the zone."),
+    k("zone", "anchor", "`bottom_center` | `center` | `box`", "\"bottom_center\"", "Which part of a target's box must be inside the polygon (or on its edge)."),
+    // [site]
+    k("site", "latitude", "number (degrees, north positive)", "none", "Site latitude, for sunrise and sunset."),
+    k("site", "longitude", "number (degrees, east positive)", "none", "Site longitude, for sunrise and sunset."),
+    k("site", "timezone", "IANA zone name", "\"UTC\"", "Local time zone of schedules, e.g. `\"Europe/Berlin\"`."),
+    // [presence]
+    k("presence", "target_timeout", "duration", "\"2s\"", "A tracked target is gone when no traject post has named it for this long."),
+    k("presence", "inertia", "integer", "3", "Consecutive posts in (or out of) a zone before a target counts as entered (or left)."),
+    // [[rule]]
+    k("rule", "name", "string", "\"rule N\"", "The rule's name in logs, explanations and counters; unique."),
+    k("rule", "enabled", "boolean", "true", "Set `false` to keep a rule in the file without it doing anything."),
+    k("rule", "when", "inline table", "required", "The conditions, all of which must hold (lists mean any of)."),
+    k("rule", "then", "inline table", "required", "What the relay does when the conditions hold."),
+    // when
+    k("rule.when", "event", "word or list", "required", "Event kinds: `presence`, `zone_entry`, `zone_exit`, `intrusion`, `plate`, `alarm`, ... (see below)."),
+    k("rule.when", "camera", "string or list", "any", "Only events from these `[[camera]]` names."),
+    k("rule.when", "channel", "integer or list", "any", "Only events for these NVR channels."),
+    k("rule.when", "class", "word or list", "any", "Target classes: `person`, `vehicle` (or `car`), `motor` (or `bike`), `unknown`."),
+    k("rule.when", "zone", "string or list", "anywhere", "Only targets whose anchor is in one of these zones."),
+    k("rule.when", "min_area", "number 0–1", "none", "Smallest target box, as a fraction of the picture."),
+    k("rule.when", "max_area", "number 0–1", "none", "Largest target box, as a fraction of the picture."),
+    k("rule.when", "min_aspect", "number", "none", "Smallest box width / height (a standing person is about 0.4)."),
+    k("rule.when", "max_aspect", "number", "none", "Largest box width / height."),
+    k("rule.when", "dwell", "duration", "none", "`presence` only: the target must have been in the zone (or seen) this long."),
+    k("rule.when", "plate", "string or list", "any", "Plate numbers, compared after upper-casing and removing spaces and dashes."),
+    k("rule.when", "plate_pattern", "regular expression", "none", "Plate numbers matching this pattern (on the normalized plate)."),
+    k("rule.when", "plate_group", "string or list", "any", "Camera list (`whiteList`, `blackList`, `temporaryList`) or NVR group name."),
+    k("rule.when", "direction", "`approach` | `leave`", "any", "Direction of the vehicle the camera reports with the plate."),
+    k("rule.when", "min_confidence", "number 0–100", "none", "Plate reads below this confidence (or without one) do not match."),
+    k("rule.when", "alarm", "string or list", "any", "`alarm` only: alarm element names, e.g. `perimeterAlarm`, `motionAlarm`."),
+    k("rule.when", "alarm_state", "boolean", "true", "`alarm` only: match the alarm turning on (`true`) or off (`false`)."),
+    k("rule.when", "after", "time or sun event", "none", "Window start in local time: `\"22:00\"`, `\"sunset\"`, `\"sunset-30m\"`."),
+    k("rule.when", "before", "time or sun event", "none", "Window end in local time: `\"06:30\"`, `\"sunrise+15m\"`; may be past midnight."),
+    k("rule.when", "days", "list of days", "every day", "Days the window starts on: `mon`..`sun`, `weekdays`, `weekend`."),
+    // then
+    k("rule.then", "relay", "string", "required", "The `[[relay]]` to drive."),
+    k("rule.then", "action", "`hold` | `pulse` | `on` | `off` | `toggle`", "required", "What to do with the relay."),
+    k("rule.then", "hold", "duration", "required for `hold`", "`hold`: stay on this long after the last matching post."),
+    k("rule.then", "duration", "duration", "required for `pulse`", "`pulse`: on for this long, then off."),
+    k("rule.then", "retrigger", "`single` | `restart`", "\"single\"", "`pulse`: a match during a running pulse is ignored, or restarts it."),
+    k("rule.then", "cooldown", "duration", "none", "After the rule fired, ignore its matches for this long (not with `hold`)."),
+    k("rule.then", "plate_cooldown", "duration", "none", "After the rule fired for a plate, ignore that plate for this long."),
+];
+
+/// Keys of one section, in declaration order.
+pub fn keys_of(section: &str) -> impl Iterator<Item = &'static KeyDoc> + '_ {
+    KEYS.iter().filter(move |k| k.section == section)
+}
+
+/// The markdown reference table of one section, as `docs/rules.md` must contain it.
+pub fn markdown_table(section: &str) -> String {
+    let mut out = String::from("| key | type | default | meaning |\n|---|---|---|---|\n");
+    for k in keys_of(section) {
+        let cell = |s: &str| s.replace('|', "\\|");
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.key, cell(k.ty), cell(k.default), cell(k.doc)));
+    }
+    out
+}

@@ -1,0 +1,284 @@
+//! `camrelay check`: a validated rules file told back in plain sentences.
+//!
+//! Owns the wording only; it must never accept anything `parse` refused.
+
+use super::parse::fmt_duration;
+use super::*;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// Validate `path` and print what it will do. Errors go back to the caller
+/// (the binary prints them and exits non-zero).
+pub fn run_check(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    print!("{}", summary(&config, path));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_or(items: &[String], word: &str) -> String {
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n => format!("{} {word} {}", items[..n - 1].join(", "), items[n - 1]),
+    }
+}
+
+fn quoted(items: &[String]) -> Vec<String> {
+    items.iter().map(|s| format!("\"{s}\"")).collect()
+}
+
+fn time_text(t: &TimeSpec) -> String {
+    match t {
+        TimeSpec::Clock { ms } => format!("{:02}:{:02}", ms / 3_600_000, ms / 60_000 % 60),
+        TimeSpec::Sun { event, offset_ms } => {
+            let word = if *event == SunEvent::Sunrise { "sunrise" } else { "sunset" };
+            match offset_ms.cmp(&0) {
+                std::cmp::Ordering::Equal => word.to_string(),
+                std::cmp::Ordering::Greater => {
+                    format!("{word}+{}", fmt_duration(Duration::from_millis(*offset_ms as u64)))
+                }
+                std::cmp::Ordering::Less => {
+                    format!("{word}-{}", fmt_duration(Duration::from_millis(offset_ms.unsigned_abs())))
+                }
+            }
+        }
+    }
+}
+
+fn days_text(mask: u8) -> Option<String> {
+    match mask {
+        0x7f => None,
+        0b001_1111 => Some("on weekdays".into()),
+        0b110_0000 => Some("at weekends".into()),
+        m => {
+            let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            let days: Vec<String> = (0..7).filter(|i| m & (1 << i) != 0).map(|i| names[i].to_string()).collect();
+            Some(format!("on {}", list_or(&days, "and")))
+        }
+    }
+}
+
+/// One sentence saying what a rule does.
+pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
+    let w = &r.when;
+    let class = if w.classes.is_empty() {
+        "a target".to_string()
+    } else {
+        let words: Vec<String> = w.classes.iter().map(|c| format!("a {}", c.word())).collect();
+        list_or(&words, "or")
+    };
+    let mut what: Vec<String> = Vec::new();
+    for e in &w.events {
+        what.push(match e {
+            EventWord::Presence => format!("{class} is present"),
+            EventWord::ZoneEntry => format!("{class} enters"),
+            EventWord::ZoneExit => format!("{class} leaves"),
+            EventWord::Plate => "a plate is read".to_string(),
+            EventWord::Alarm => {
+                let names = if w.alarms.is_empty() { "any alarm".to_string() } else { list_or(&w.alarms, "or") };
+                format!("{names} turns {}", if w.alarm_state { "on" } else { "off" })
+            }
+            EventWord::CameraOffline => "a camera goes offline".to_string(),
+            other => {
+                let word = other.word().replace('_', " ");
+                let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                if w.classes.is_empty() {
+                    format!("{article} {word} event")
+                } else {
+                    format!("{article} {word} event for {class}")
+                }
+            }
+        });
+    }
+    let mut s = format!("When {}", list_or(&what, "or"));
+    if !w.zones.is_empty() {
+        let _ = write!(s, " in zone {}", list_or(&quoted(&w.zones), "or"));
+    }
+    if !w.cameras.is_empty() {
+        let _ = write!(s, " on camera {}", list_or(&quoted(&w.cameras), "or"));
+    }
+    if !w.channels.is_empty() {
+        let chans: Vec<String> = w.channels.iter().map(|c| c.to_string()).collect();
+        let _ = write!(s, " on NVR channel {}", list_or(&chans, "or"));
+    }
+    if let Some(d) = w.dwell {
+        let _ = write!(s, " for at least {}", fmt_duration(d));
+    }
+    let mut plate_bits = Vec::new();
+    if !w.plates.is_empty() {
+        plate_bits.push(format!("is {}", list_or(&w.plates, "or")));
+    }
+    if let Some(p) = &w.plate_pattern {
+        plate_bits.push(format!("matches /{}/", p.source));
+    }
+    if !w.plate_groups.is_empty() {
+        plate_bits.push(format!("is on list {}", list_or(&quoted(&w.plate_groups), "or")));
+    }
+    if let Some(d) = w.direction {
+        plate_bits.push(format!("is {}", if d == crate::decode::PlateDirection::Approach { "approaching" } else { "leaving" }));
+    }
+    if let Some(c) = w.min_confidence {
+        plate_bits.push(format!("was read with at least {c}% confidence"));
+    }
+    if !plate_bits.is_empty() {
+        let _ = write!(s, " and the plate {}", list_or(&plate_bits, "and"));
+    }
+    let mut box_bits = Vec::new();
+    if let Some(a) = w.min_area {
+        box_bits.push(format!("at least {}% of the picture", a * 100.0));
+    }
+    if let Some(a) = w.max_area {
+        box_bits.push(format!("at most {}% of the picture", a * 100.0));
+    }
+    if let Some(a) = w.min_aspect {
+        box_bits.push(format!("width/height at least {a}"));
+    }
+    if let Some(a) = w.max_aspect {
+        box_bits.push(format!("width/height at most {a}"));
+    }
+    if !box_bits.is_empty() {
+        let _ = write!(s, " with a box of {}", list_or(&box_bits, "and"));
+    }
+    if let Some(sch) = &w.schedule {
+        match (&sch.after, &sch.before) {
+            (Some(a), Some(b)) => {
+                let _ = write!(s, ", between {} and {}", time_text(a), time_text(b));
+            }
+            (Some(a), None) => {
+                let _ = write!(s, ", after {} until midnight", time_text(a));
+            }
+            (None, Some(b)) => {
+                let _ = write!(s, ", from midnight until {}", time_text(b));
+            }
+            (None, None) => {}
+        }
+        if let Some(d) = days_text(sch.days) {
+            let _ = write!(s, " {d}");
+        }
+        let _ = write!(s, " ({})", config.site.timezone.name());
+    }
+    let t = &r.then;
+    let relay = &t.relay;
+    let max_on = config.relay(relay).map(|r| fmt_duration(r.max_on)).unwrap_or_default();
+    let action = match t.action {
+        ActionKind::Hold { hold } => {
+            format!("keep relay \"{relay}\" on until {} after the last match", fmt_duration(hold))
+        }
+        ActionKind::Pulse { duration, retrigger } => format!(
+            "switch relay \"{relay}\" on for {} ({})",
+            fmt_duration(duration),
+            match retrigger {
+                Retrigger::Single => "a match during the pulse is ignored",
+                Retrigger::Restart => "a match during the pulse restarts it",
+            }
+        ),
+        ActionKind::On => format!("switch relay \"{relay}\" on until a rule switches it off (at most {max_on})"),
+        ActionKind::Off => format!("switch relay \"{relay}\" off"),
+        ActionKind::Toggle => format!("toggle relay \"{relay}\" (on for at most {max_on})"),
+    };
+    let _ = write!(s, ": {action}");
+    if let Some(c) = t.cooldown {
+        let _ = write!(s, ", then ignore matches for {}", fmt_duration(c));
+    }
+    if let Some(c) = t.plate_cooldown {
+        let _ = write!(s, ", at most once per plate every {}", fmt_duration(c));
+    }
+    s.push('.');
+    s
+}
+
+/// The plain summary `camrelay check` prints.
+pub fn summary(c: &Config, path: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} is valid: {} relay(s), {} camera(s), {} zone(s), {} rule(s).",
+        path.display(),
+        c.relays.len(),
+        c.cameras.len(),
+        c.zones.len(),
+        c.rules.len()
+    );
+    let _ = writeln!(s, "Cameras and NVRs post to http://{}/", c.server.listen);
+    let backend = match c.gpio.backend {
+        BackendKind::Cdev => "cdev (Linux GPIO character device)",
+        BackendKind::Rppal => "rppal (Raspberry Pi memory-mapped GPIO)",
+        BackendKind::Mock => "mock (no hardware)",
+    };
+    let _ = writeln!(s, "GPIO backend: {backend}");
+    if let (Some(lat), Some(lon)) = (c.site.latitude, c.site.longitude) {
+        let _ = writeln!(s, "Site: {lat}, {lon}, time zone {}", c.site.timezone.name());
+    }
+    let _ = writeln!(
+        s,
+        "Presence: a target is gone {} after its last traject post; zone changes need {} consecutive posts.",
+        fmt_duration(c.presence.target_timeout),
+        c.presence.inertia
+    );
+    if !c.relays.is_empty() {
+        let _ = writeln!(s, "\nRelays:");
+    }
+    for r in &c.relays {
+        let _ = write!(s, "  {}: line {}", r.name, r.line);
+        if let Some(chip) = &r.chip {
+            let _ = write!(s, " on {chip}");
+        }
+        if r.active_low {
+            let _ = write!(s, ", active low");
+        }
+        let _ = write!(s, ", forced off after {} on", fmt_duration(r.max_on));
+        if !r.min_off.is_zero() {
+            let _ = write!(s, ", stays off at least {}", fmt_duration(r.min_off));
+        }
+        if let Some(g) = &r.interlock {
+            let _ = write!(s, ", interlock group \"{g}\"");
+        }
+        s.push('\n');
+    }
+    if !c.cameras.is_empty() {
+        let _ = writeln!(s, "\nCameras:");
+    }
+    for cam in &c.cameras {
+        let mut by = Vec::new();
+        if let Some(m) = &cam.mac {
+            by.push(format!("MAC {m}"));
+        }
+        if let Some(ip) = cam.ip {
+            by.push(format!("IP {ip}"));
+        }
+        if let Some(sn) = &cam.serial {
+            by.push(format!("serial {sn}"));
+        }
+        if let Some(n) = &cam.device_name {
+            by.push(format!("device name \"{n}\""));
+        }
+        if let Some(n) = &cam.nvr {
+            by.push(format!("NVR {n}"));
+        }
+        if let Some(ch) = cam.channel {
+            by.push(format!("channel {ch}"));
+        }
+        if by.is_empty() {
+            by.push(format!("device name \"{}\"", cam.name));
+        }
+        let _ = writeln!(s, "  {}: posts with {}", cam.name, by.join(", "));
+    }
+    if !c.zones.is_empty() {
+        let _ = writeln!(s, "\nZones:");
+    }
+    for z in &c.zones {
+        let anchor = match z.anchor {
+            Anchor::BottomCenter => "the bottom centre of a target's box",
+            Anchor::Center => "the centre of a target's box",
+            Anchor::Box => "the whole box of a target",
+        };
+        let _ = writeln!(s, "  {} on camera {}: {} corners; in the zone means {anchor} is inside", z.name, z.camera, z.polygon.len());
+    }
+    if !c.rules.is_empty() {
+        let _ = writeln!(s, "\nRules:");
+    }
+    for (i, r) in c.rules.iter().enumerate() {
+        let _ = writeln!(s, "  {}. \"{}\": {}", i + 1, r.name, describe_rule(r, c));
+    }
+    s
+}

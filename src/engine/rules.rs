@@ -1,0 +1,176 @@
+//! One rule, compiled for evaluation: names resolved to indices, events to a bit mask.
+//!
+//! Owns the per-rule checks (event kind, target, plate, alarm) and the rule's
+//! own memory (cooldowns, counters). Never touches presence or relays.
+
+use crate::clock::Instant;
+use crate::config::{normalize_plate, ActionKind, Conditions, EventWord, RuleConfig};
+use crate::decode::{Alarm, EventKind, Plate, Rect, SmartStatus, TargetClass};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub(crate) struct Rule {
+    pub name: String,
+    pub mask: u32,
+    /// Camera indices.
+    pub cameras: Vec<usize>,
+    /// Zone indices.
+    pub zones: Vec<usize>,
+    pub when: Conditions,
+    pub relay: String,
+    pub action: ActionKind,
+    pub cooldown: Option<Duration>,
+    pub plate_cooldown: Option<Duration>,
+    pub last_fired: Option<Instant>,
+    pub plate_fired: HashMap<String, Instant>,
+    pub matched: u64,
+    pub commands: u64,
+}
+
+/// Bits of the traject-driven words.
+pub(crate) const TRAJECT_BITS: u32 = (1 << EventWord::Presence as u32)
+    | (1 << EventWord::ZoneEntry as u32)
+    | (1 << EventWord::ZoneExit as u32);
+
+impl Rule {
+    pub fn compile(r: &RuleConfig, camera_index: &dyn Fn(&str) -> Option<usize>, zone_index: &dyn Fn(&str) -> Option<usize>) -> Rule {
+        Rule {
+            name: r.name.clone(),
+            mask: r.when.events.iter().fold(0, |m, e| m | e.bit()),
+            // Validation guarantees every name resolves.
+            cameras: r.when.cameras.iter().filter_map(|c| camera_index(c)).collect(),
+            zones: r.when.zones.iter().filter_map(|z| zone_index(z)).collect(),
+            when: r.when.clone(),
+            relay: r.then.relay.clone(),
+            action: r.then.action,
+            cooldown: r.then.cooldown,
+            plate_cooldown: r.then.plate_cooldown,
+            last_fired: None,
+            plate_fired: HashMap::new(),
+            matched: 0,
+            commands: 0,
+        }
+    }
+
+    pub fn has(&self, w: EventWord) -> bool {
+        self.mask & w.bit() != 0
+    }
+
+    pub fn is_hold(&self) -> bool {
+        matches!(self.action, ActionKind::Hold { .. })
+    }
+
+    /// Conditions on a target's class and box (not zones: those need presence or geometry).
+    pub fn target_ok(&self, class: TargetClass, rect: Option<&Rect>) -> bool {
+        let w = &self.when;
+        if !w.classes.is_empty() && !w.classes.contains(&class) {
+            return false;
+        }
+        if w.min_area.is_some() || w.max_area.is_some() || w.min_aspect.is_some() || w.max_aspect.is_some() {
+            let Some(r) = rect else { return false };
+            let area = r.area_fraction();
+            if w.min_area.is_some_and(|m| area < m) || w.max_area.is_some_and(|m| area > m) {
+                return false;
+            }
+            if w.min_aspect.is_some() || w.max_aspect.is_some() {
+                if r.height() == 0 {
+                    return false;
+                }
+                let aspect = r.width() as f64 / r.height() as f64;
+                if w.min_aspect.is_some_and(|m| aspect < m) || w.max_aspect.is_some_and(|m| aspect > m) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Does this rule look at targets at all (class, box or zone conditions)?
+    pub fn needs_target(&self) -> bool {
+        let w = &self.when;
+        !w.classes.is_empty()
+            || !self.zones.is_empty()
+            || w.min_area.is_some()
+            || w.max_area.is_some()
+            || w.min_aspect.is_some()
+            || w.max_aspect.is_some()
+    }
+
+    pub fn plate_ok(&self, plate: Option<&Plate>) -> bool {
+        let w = &self.when;
+        let plate_conditions = !w.plates.is_empty()
+            || w.plate_pattern.is_some()
+            || !w.plate_groups.is_empty()
+            || w.direction.is_some()
+            || w.min_confidence.is_some();
+        let Some(p) = plate else { return !plate_conditions };
+        if !w.plates.is_empty() || w.plate_pattern.is_some() {
+            let n = normalize_plate(&p.number);
+            if !w.plates.is_empty() && !w.plates.contains(&n) {
+                return false;
+            }
+            if let Some(pat) = &w.plate_pattern {
+                if !pat.regex.is_match(&n) {
+                    return false;
+                }
+            }
+        }
+        if !w.plate_groups.is_empty() {
+            let in_group = |g: &str| {
+                p.list.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(g))
+                    || p.group.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(g))
+            };
+            if !w.plate_groups.iter().any(|g| in_group(g)) {
+                return false;
+            }
+        }
+        if let Some(d) = w.direction {
+            if p.direction != Some(d) {
+                return false;
+            }
+        }
+        if let Some(m) = w.min_confidence {
+            if !p.confidence.is_some_and(|c| c >= m) {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn alarm_ok(&self, a: &Alarm) -> bool {
+        a.active == self.when.alarm_state
+            && (self.when.alarms.is_empty() || self.when.alarms.iter().any(|n| n.eq_ignore_ascii_case(&a.name)))
+    }
+}
+
+/// The event-word bits a discrete (non-traject, non-alarm) event kind answers to.
+pub(crate) fn kind_bits(kind: &EventKind, status: Option<SmartStatus>) -> u32 {
+    use EventWord as W;
+    // A camera's "stop" message closes an event already reported; it must not fire again.
+    if status == Some(SmartStatus::Stop) && *kind != EventKind::ZoneExit {
+        return 0;
+    }
+    match kind {
+        EventKind::Intrusion => W::Intrusion.bit(),
+        EventKind::LineCrossing => W::LineCrossing.bit(),
+        EventKind::ZoneEntry => W::ZoneEntry.bit(),
+        EventKind::ZoneExit => W::ZoneExit.bit(),
+        EventKind::Loitering => W::Loitering.bit(),
+        EventKind::IllegalParking => W::IllegalParking.bit(),
+        EventKind::Plate => W::Plate.bit(),
+        EventKind::Face => W::Face.bit(),
+        EventKind::FaceMatch => W::Face.bit() | W::FaceMatch.bit(),
+        EventKind::CountingByLine => W::Counting.bit() | W::CountingByLine.bit(),
+        EventKind::CountingByArea => W::Counting.bit() | W::CountingByArea.bit(),
+        EventKind::Metadata => W::Metadata.bit(),
+        EventKind::Motion => W::Motion.bit(),
+        EventKind::Sensor => W::Sensor.bit(),
+        EventKind::Tamper => W::Tamper.bit(),
+        EventKind::ObjectRemoval => W::ObjectRemoval.bit(),
+        EventKind::CrowdDensity => W::CrowdDensity.bit(),
+        EventKind::PeopleCounting => W::PeopleCounting.bit(),
+        EventKind::PeopleIntrusion => W::PeopleIntrusion.bit(),
+        EventKind::DeviceOffline => W::CameraOffline.bit(),
+        EventKind::Keepalive | EventKind::AlarmStatus | EventKind::Traject | EventKind::Unknown(_) => 0,
+    }
+}

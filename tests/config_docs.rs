@@ -1,0 +1,66 @@
+//! The reference (docs/rules.md) lists every key the parser accepts with the same
+//! type and default, the example file is valid, and `camrelay check` says so.
+
+use camrelay::config::schema::{markdown_table, KEYS, SECTIONS};
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_reference_lists_every_key_with_its_default() {
+    let docs = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();
+    for (id, heading) in SECTIONS {
+        let table = markdown_table(id);
+        assert!(
+            docs.contains(&format!("### `{heading}`")) && docs.contains(&table),
+            "docs/rules.md must hold the table of {heading} exactly as:\n{table}"
+        );
+    }
+    assert!(KEYS.iter().all(|k| SECTIONS.iter().any(|(id, _)| *id == k.section)));
+}
+
+#[test]
+fn check_accepts_the_example_and_says_what_it_does() {
+    let out = Command::new(env!("CARGO_BIN_EXE_camrelay"))
+        .arg("check")
+        .arg(root().join("rules.example.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("is valid: 3 relay(s), 3 camera(s), 1 zone(s), 3 rule(s)."), "{stdout}");
+    assert!(stdout.contains(
+        "1. \"porch light at night\": When a person is present in zone \"porch\", between sunset-30m and sunrise+15m (Europe/Berlin): keep relay \"porch_light\" on until 1m after the last match."
+    ), "{stdout}");
+    assert!(stdout.contains("at most once per plate every 30s."), "{stdout}");
+}
+
+#[test]
+fn check_fails_with_the_located_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, "[[relay]]\nname = \"gate\"\nline = 27\nmax_on = \"3s\"\nmaxon = \"3s\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_camrelay")).arg("check").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "camrelay: {}:5:1: unknown key \"maxon\" in [[relay]] #1; did you mean \"max_on\"?\n  |\n5 | maxon = \"3s\"\n  | ^^^^^\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn load_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    let good = std::fs::read_to_string(root().join("rules.example.toml")).unwrap();
+    std::fs::write(&path, format!("{good}\n[[rule]]\nwhen = {{ event = \"plate\" }}\nthen = {{ relay = \"nope\", action = \"on\" }}\n")).unwrap();
+    assert!(camrelay::config::load(&path).is_err(), "one bad rule refuses the whole file");
+    assert!(camrelay::config::load(&root().join("rules.example.toml")).is_ok());
+}

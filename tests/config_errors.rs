@@ -1,0 +1,1093 @@
+//! Every way a rules file can be wrong gets one exact message: file, line,
+//! column, the key, what would be valid, and the user's line with a caret.
+
+use camrelay::config::{parse, ConfigError};
+use std::path::Path;
+
+fn error_of(text: &str) -> String {
+    match parse(text, Path::new("rules.toml")) {
+        Ok(_) => panic!("expected the rules file to be refused:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn unknown_key_suggests() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relya = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:10: unknown key "relya" in [[rule]] "porch" then; did you mean "relay"?
+   |
+21 | then = { relya = "porch_light", action = "hold", hold = "30s" }
+   |          ^^^^^"##
+    );
+}
+
+#[test]
+fn unknown_key_lists_valid_keys() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+colour = "red"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:8:1: unknown key "colour" in [[relay]] #1; valid keys: name, line, chip, active_low, max_on, min_off, interlock, interlock_wait
+  |
+8 | colour = "red"
+  | ^^^^^^"##
+    );
+}
+
+#[test]
+fn unknown_section() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rules]]
+name = "x"
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:18:3: unknown section "rules"; did you mean "rule"?
+   |
+18 | [[rules]]
+   |   ^^^^^"##
+    );
+}
+
+#[test]
+fn unknown_relay() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_lamp", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:18: [[rule]] "porch" then names relay "porch_lamp", which no [[relay]] defines; defined: "porch_light"
+   |
+21 | then = { relay = "porch_lamp", action = "hold", hold = "30s" }
+   |                  ^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn unknown_zone() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "garden" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:37: [[rule]] "porch" when names zone "garden", which no [[zone]] defines; defined: "porch"
+   |
+20 | when = { event = "presence", zone = "garden" }
+   |                                     ^^^^^^^^"##
+    );
+}
+
+#[test]
+fn unknown_camera_in_zone() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "drivewya"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:15:10: [[zone]] "porch" names camera "drivewya", which no [[camera]] defines; did you mean "driveway"?
+   |
+15 | camera = "drivewya"
+   |          ^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn polygon_too_few_points() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:16:11: the polygon of [[zone]] "porch" has 2 points; a zone needs at least 3 corners
+   |
+16 | polygon = [[1000, 5000], [6000, 5000]]
+   |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn polygon_point_outside() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10001], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:16:47: point [6000, 10001] of [[zone]] "porch" is outside the picture: coordinates run from 0 to 10000
+   |
+16 | polygon = [[1000, 5000], [6000, 5000], [6000, 10001], [1000, 10000]]
+   |                                               ^^^^^"##
+    );
+}
+
+#[test]
+fn polygon_self_intersecting() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 10000], [6000, 5000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:16:11: the polygon of [[zone]] "porch" crosses itself: edge [1000, 5000]–[6000, 10000] meets edge [6000, 5000]–[1000, 10000]; list the corners in order around the zone
+   |
+16 | polygon = [[1000, 5000], [6000, 10000], [6000, 5000], [1000, 10000]]
+   |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn hold_without_duration() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "hold" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:42: action = "hold" in [[rule]] "porch" then needs "hold", how long to stay on after the last match, e.g. hold = "30s"
+   |
+21 | then = { relay = "porch_light", action = "hold" }
+   |                                          ^^^^^^"##
+    );
+}
+
+#[test]
+fn pulse_without_duration() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "pulse" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:42: action = "pulse" in [[rule]] "porch" then needs "duration", how long the pulse lasts, e.g. duration = "1s"
+   |
+21 | then = { relay = "porch_light", action = "pulse" }
+   |                                          ^^^^^^^"##
+    );
+}
+
+#[test]
+fn pulse_with_hold() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "pulse", duration = "1s", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:68: "hold" does not go with action = "pulse" in [[rule]] "porch" then: only action = "hold" stays on after the last match; for a pulse use "duration"
+   |
+21 | then = { relay = "porch_light", action = "pulse", duration = "1s", hold = "30s" }
+   |                                                                    ^^^^"##
+    );
+}
+
+#[test]
+fn hold_with_cooldown() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "30s", cooldown = "1m" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:64: "cooldown" does not go with action = "hold" in [[rule]] "porch" then: every match extends a hold; use action = "pulse" with a duration to switch on once per cooldown
+   |
+21 | then = { relay = "porch_light", action = "hold", hold = "30s", cooldown = "1m" }
+   |                                                                ^^^^^^^^"##
+    );
+}
+
+#[test]
+fn retrigger_without_pulse() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "on", retrigger = "restart" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:48: "retrigger" does not go with action = "on" in [[rule]] "porch" then: only pulses can be retriggered
+   |
+21 | then = { relay = "porch_light", action = "on", retrigger = "restart" }
+   |                                                ^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn relay_without_max_on() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:4:1: [[relay]] "porch_light" has no "max_on": every relay needs a safety limit, e.g. max_on = "15m" for a light or "3s" for a gate
+  |
+4 | [[relay]]
+  | ^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn hold_longer_than_max_on() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "20m" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:50: "hold" = "20m" is longer than relay "porch_light" max_on = "15m"; the safety limit would always cut it: shorten it or raise max_on
+   |
+21 | then = { relay = "porch_light", action = "hold", hold = "20m" }
+   |                                                  ^^^^"##
+    );
+}
+
+#[test]
+fn bad_duration() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "30x" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:57: invalid duration for "hold": "30x": unknown unit "x"; use ms, s, m, h or d
+   |
+21 | then = { relay = "porch_light", action = "hold", hold = "30x" }
+   |                                                         ^^^^^"##
+    );
+}
+
+#[test]
+fn unknown_event() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presense" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:18: unknown event "presense" in [[rule]] "porch" when; did you mean "presence"?
+   |
+20 | when = { event = "presense" }
+   |                  ^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn missing_event() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:8: [[rule]] "porch" when needs "event", e.g. event = "presence"; valid events: presence, zone_entry, zone_exit, intrusion, line_crossing, loitering, illegal_parking, plate, face, face_match, counting, counting_by_line, counting_by_area, metadata, motion, sensor, tamper, object_removal, crowd_density, people_counting, people_intrusion, alarm, camera_offline
+   |
+20 | when = { zone = "porch" }
+   |        ^^^^^^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn dwell_needs_presence() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "intrusion", dwell = "5s" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:31: "dwell" in [[rule]] "porch" when applies to event = "presence" only (time spent in the zone)
+   |
+20 | when = { event = "intrusion", dwell = "5s" }
+   |                               ^^^^^"##
+    );
+}
+
+#[test]
+fn plate_needs_plate_event() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", plate = "AB 123" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:30: "plate" in [[rule]] "porch" when applies to event = "plate" only
+   |
+20 | when = { event = "presence", plate = "AB 123" }
+   |                              ^^^^^"##
+    );
+}
+
+#[test]
+fn schedule_needs_timezone() {
+    let text = r##"
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", after = "22:00" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:18:30: rule "porch" has a schedule but [site] has no "timezone"; add [site] timezone = "Europe/Berlin" (your zone) so times mean local time
+   |
+18 | when = { event = "presence", after = "22:00" }
+   |                              ^^^^^"##
+    );
+}
+
+#[test]
+fn sun_needs_location() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", after = "sunset" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:30: "after" uses the sun, which needs [site] latitude and longitude (e.g. latitude = 52.52, longitude = 13.405)
+   |
+20 | when = { event = "presence", after = "sunset" }
+   |                              ^^^^^"##
+    );
+}
+
+#[test]
+fn bad_time() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", after = "25:00" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:38: "after" in [[rule]] "porch" when cannot be "25:00"; write a local time like "22:30", or "sunset", "sunrise" with an optional offset like "sunset-30m"
+   |
+20 | when = { event = "presence", after = "25:00" }
+   |                                      ^^^^^^^"##
+    );
+}
+
+#[test]
+fn bad_timezone() {
+    let text = r##"[site]
+timezone = "Europe/Berln"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:2:12: unknown time zone "Europe/Berln"; did you mean "Europe/Berlin"?
+  |
+2 | timezone = "Europe/Berln"
+  |            ^^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn duplicate_relay() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[relay]]
+name = "porch_light"
+line = 18
+max_on = "1m"
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:19:8: there is already a relay named "porch_light"; names must be unique
+   |
+19 | name = "porch_light"
+   |        ^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn toml_syntax() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:18:8: unclosed array table, expected `]`
+   |
+18 | [[rule]
+   |        ^"##
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = true
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:6:8: "line" in [[relay]] "porch_light" must be a line offset (17) or a line name ("GPIO17"), found a boolean
+  |
+6 | line = true
+  |        ^^^^"##
+    );
+}
+
+#[test]
+fn bad_class() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", class = "persn" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:38: "class" in [[rule]] "porch" when cannot be "persn"; did you mean "person"?
+   |
+20 | when = { event = "presence", class = "persn" }
+   |                                      ^^^^^^^"##
+    );
+}
+
+#[test]
+fn nvr_without_channel() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+nvr = "192.168.1.30"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:11:7: [[camera]] "driveway" names an "nvr" but no "channel"; add e.g. channel = 1
+   |
+11 | nvr = "192.168.1.30"
+   |       ^^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn area_out_of_range() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", min_area = 5 }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:41: "min_area" is a fraction of the picture between 0 and 1 (0.05 = 5%), found 5
+   |
+20 | when = { event = "presence", min_area = 5 }
+   |                                         ^"##
+    );
+}
+
+#[test]
+fn bad_plate_pattern() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "plate", plate_pattern = "AB(" }
+then = { relay = "porch_light", action = "pulse", duration = "1s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:43: "plate_pattern" in [[rule]] "porch" when is not a valid pattern: found open group without closing ')'
+   |
+20 | when = { event = "plate", plate_pattern = "AB(" }
+   |                                           ^^^^^"##
+    );
+}
+
+#[test]
+fn plate_cooldown_needs_plate() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "pulse", duration = "1s", plate_cooldown = "1m" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:21:68: "plate_cooldown" in [[rule]] "porch" then needs event = "plate" (it remembers each plate)
+   |
+21 | then = { relay = "porch_light", action = "pulse", duration = "1s", plate_cooldown = "1m" }
+   |                                                                    ^^^^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn zone_with_alarm() {
+    let text = r##"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "15m"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch"
+when = { event = "alarm", zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"##;
+    assert_eq!(
+        error_of(text),
+        r##"rules.toml:20:27: "zone" in [[rule]] "porch" when needs targets, which "alarm" and "camera_offline" events do not have; put those events in a rule of their own
+   |
+20 | when = { event = "alarm", zone = "porch" }
+   |                           ^^^^"##
+    );
+}
+
+#[test]
+fn errors_carry_line_column_and_key() {
+    let text = "[[relay]]\nname = \"gate\"\nline = 27\nmax_on = \"3s\"\nmaxon = \"3s\"\n";
+    match parse(text, Path::new("rules.toml")) {
+        Err(ConfigError::At { line, column, key, .. }) => {
+            assert_eq!((line, column, key.as_str()), (5, 1, "maxon"));
+        }
+        other => panic!("expected a located error, got {other:?}"),
+    }
+}

@@ -3,6 +3,7 @@
 #
 #   scripts/build-deb.sh                          arm64 (aarch64-unknown-linux-gnu)
 #   scripts/build-deb.sh armv7-unknown-linux-gnueabihf aarch64-unknown-linux-musl
+#   scripts/build-deb.sh --no-build TARGET        package the binary already built
 #
 # For each target: cargo build --release (linkers from .cargo/config.toml),
 # then cargo deb --no-build, then scripts/check-deb.sh on the result. Packages
@@ -19,6 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_DEB_VERSION=3.8.0
+build=1
+if [ "${1:-}" = --no-build ]; then build=0; shift; fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(aarch64-unknown-linux-gnu)
 
@@ -58,8 +61,10 @@ fi
 status=0
 for triple in "${targets[@]}"; do
     echo "== $triple"
-    rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
-    cargo build --release --locked --target "$triple"
+    if [ "$build" = 1 ]; then
+        rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+        cargo build --release --locked --target "$triple"
+    fi
     variant=()
     case "$triple" in *-musl*) variant=(--variant static) ;; esac
     deb=$(cargo deb --no-build --no-strip --target "$triple" "${variant[@]}" --output target/debian/ | tail -1)

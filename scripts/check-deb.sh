@@ -41,7 +41,15 @@ if [ "$machine" = ARM ]; then
 fi
 if readelf -l "$bin" | grep -q 'Requesting program interpreter'; then
     floor=$(readelf -V --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V -u | tail -1)
-    echo "info: dynamically linked, glibc floor $floor; Depends: $(dpkg-deb -f "$deb" Depends)"
+    depends=$(dpkg-deb -f "$deb" Depends)
+    echo "info: dynamically linked, glibc floor $floor; Depends: $depends"
+    # The package must not promise an older libc than the binary needs.
+    want=$(echo "$depends" | grep -o 'libc6[^,]*(>= [0-9.]*)' | grep -o '[0-9][0-9.]*)' | tr -d ')')
+    if [ -n "$want" ] && [ "$(printf '%s\n%s\n' "$floor" "$want" | sort -V | head -1)" = "$floor" ]; then
+        ok "Depends libc6 (>= $want) covers the glibc floor $floor"
+    else
+        bad "Depends '$depends' does not require libc6 >= $floor"
+    fi
 else
     echo "info: statically linked; Depends: $(dpkg-deb -f "$deb" Depends)"
 fi
@@ -57,9 +65,10 @@ check "/etc/camrelay/rules.toml present" test -f "$tmp/root/etc/camrelay/rules.t
 check "/etc/camrelay/rules.toml listed in conffiles" grep -qx /etc/camrelay/rules.toml "$tmp/control/conffiles"
 check "packaged rules use backend = \"cdev\"" grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*"cdev"' "$tmp/root/etc/camrelay/rules.toml"
 check "packaged rules do not use the mock backend" bash -c "! grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*\"mock\"' '$tmp/root/etc/camrelay/rules.toml'"
-check "udev rule for group gpio" grep -q 'GROUP="gpio"' "$tmp/root/lib/udev/rules.d/60-camrelay-gpio.rules"
+check "udev rule for group gpio" grep -q 'GROUP="gpio"' "$tmp/root/usr/lib/udev/rules.d/60-camrelay-gpio.rules"
 
-check "postinst creates the camrelay system user" grep -q 'adduser .*--system .*camrelay' "$tmp/control/postinst"
+check "postinst creates the camrelay system user" grep -q 'adduser --quiet --system --group' "$tmp/control/postinst"
+check "postinst creates group gpio when missing" grep -q 'addgroup --quiet --system gpio' "$tmp/control/postinst"
 check "postinst adds camrelay to group gpio" grep -q 'adduser --quiet camrelay gpio' "$tmp/control/postinst"
 check "postinst enables the unit" grep -q 'deb-systemd-helper enable camrelay.service' "$tmp/control/postinst"
 check "postinst does not start the unit on first install" bash -c "! grep -q 'deb-systemd-invoke \$_dh_action camrelay.service' '$tmp/control/postinst'"

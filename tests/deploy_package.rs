@@ -148,7 +148,7 @@ fn package_ships_binary_conffile_udev_rule_and_enabled_unit() {
     let dest = |d: &str| assets.iter().find(|(_, to)| to == d).map(|(from, _)| from.clone());
     assert_eq!(dest("usr/bin/").as_deref(), Some("target/release/camrelay"));
     assert_eq!(dest("etc/camrelay/rules.toml").as_deref(), Some("target/deb-assets/rules.toml"));
-    assert!(dest("lib/udev/rules.d/60-camrelay-gpio.rules").is_some());
+    assert!(dest("usr/lib/udev/rules.d/60-camrelay-gpio.rules").is_some());
     for (from, _) in &assets {
         if !from.starts_with("target/") {
             assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(from).exists(), "asset {from} missing");

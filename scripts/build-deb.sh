@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Build the camrelay Debian package for Raspberry Pi targets with cargo-deb.
+#
+#   scripts/build-deb.sh                          arm64 (aarch64-unknown-linux-gnu)
+#   scripts/build-deb.sh armv7-unknown-linux-gnueabihf aarch64-unknown-linux-musl
+#   scripts/build-deb.sh --no-build TARGET        package the binary already built
+#
+# For each target: cargo build --release (linkers from .cargo/config.toml),
+# then cargo deb --no-build, then scripts/check-deb.sh on the result. Packages
+# land in target/debian/. musl targets use the `static` variant (no libc6
+# dependency). The Debian architecture follows the target: aarch64 → arm64,
+# armv7 → armhf.
+#
+# The packaged /etc/camrelay/rules.toml is rules.example.toml (or
+# $CAMRELAY_RULES_SRC) with `backend = "mock"` turned into `backend = "cdev"`
+# and `mock_log` commented out: the example runs the demo on any machine, the
+# package drives real GPIO. It is checked with `camrelay check` (host build)
+# unless CAMRELAY_SKIP_RULES_CHECK=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_DEB_VERSION=3.8.0
+build=1
+if [ "${1:-}" = --no-build ]; then build=0; shift; fi
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(aarch64-unknown-linux-gnu)
+
+# cargo-deb, pinned.
+if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    echo "== cargo install cargo-deb --version $CARGO_DEB_VERSION"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+fi
+
+# The packaged rules file.
+src="${CAMRELAY_RULES_SRC:-rules.example.toml}"
+if [ ! -f "$src" ]; then
+    echo "build-deb: $src not found (set CAMRELAY_RULES_SRC to the rules file to package)" >&2
+    exit 1
+fi
+mkdir -p target/deb-assets
+out=target/deb-assets/rules.toml
+{
+    echo "# camrelay rules: /etc/camrelay/rules.toml (installed from rules.example.toml)."
+    echo "# Edit, then: camrelay check /etc/camrelay/rules.toml && systemctl reload camrelay"
+    echo "# Reference: /usr/share/doc/camrelay/deploy.md"
+    echo
+    sed -E \
+        -e 's/^([[:space:]]*backend[[:space:]]*=[[:space:]]*)"mock"/\1"cdev"/' \
+        -e 's/^([[:space:]]*mock_log[[:space:]]*=)/# (mock backend only) \1/' \
+        "$src"
+} > "$out"
+if grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*"mock"' "$out"; then
+    echo "build-deb: $out still selects the mock backend" >&2
+    exit 1
+fi
+echo "== packaged rules: $out (from $src, backend cdev)"
+if [ "${CAMRELAY_SKIP_RULES_CHECK:-0}" != 1 ]; then
+    cargo run --quiet --locked -- check "$out"
+fi
+
+status=0
+for triple in "${targets[@]}"; do
+    echo "== $triple"
+    if [ "$build" = 1 ]; then
+        rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+        cargo build --release --locked --target "$triple"
+    fi
+    variant=()
+    case "$triple" in *-musl*) variant=(--variant static) ;; esac
+    deb=$(cargo deb --no-build --no-strip --target "$triple" "${variant[@]}" --output target/debian/ | tail -1)
+    echo "   $deb"
+    scripts/check-deb.sh "$deb" || status=1
+done
+exit "$status"

@@ -8,6 +8,7 @@ pub mod api;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod engine;
 pub mod ingest;

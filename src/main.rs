@@ -55,14 +55,13 @@ fn safe_state(config: &std::path::Path) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::SafeState { config } => safe_state(&config),
         Command::Inspect { files } => inspect(&files),
         Command::Check { file } => camrelay::config::run_check(&file),
         Command::Replay { config, captures, json } => camrelay::replay::run_cli(&config, &captures, json),
-        Command::Run { .. } => {
-            Err(anyhow::anyhow!("not built yet"))
-        }
+        Command::Run { config } => camrelay::daemon::run(&config).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -93,4 +92,23 @@ fn inspect(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Logs go to stderr. Under systemd (JOURNAL_STREAM set) the journal adds its own
+/// timestamps, so they are left out there. `CAMRELAY_LOG` (or `RUST_LOG`) sets the
+/// filter, e.g. `CAMRELAY_LOG=debug` to see one line per decoded post.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("CAMRELAY_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if camrelay::systemd::stderr_is_journal() {
+        builder.without_time().with_ansi(false).init();
+    } else {
+        builder.init();
+    }
 }

@@ -1,5 +1,262 @@
 //! The management API: health, status, manual relay control and metrics.
 //!
 //! Owns the second HTTP listener (loopback by default) and token checks. It
-//! must never switch a relay except through the controller's manual override,
+//! must never switch a relay itself: every request goes to the core task as an
+//! [`ApiRequest`], and manual control passes through the controller's override,
 //! which the safety limits still bound.
+//!
+//! Access: `GET /health` is always open. `GET /api/status` and `GET /metrics`
+//! are open to loopback peers and need the token from anywhere else.
+//! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>`;
+//! with no token configured it is refused (401).
+
+mod metrics;
+
+pub use metrics::render_core_metrics;
+
+use crate::config::ApiConfig;
+use crate::engine::RuleCounter;
+use crate::ingest::{DeviceStatus, IngestShared};
+use crate::relays::controller::{Manual, RelayStatus};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// A question or order for the core task, which owns the engine and the relays.
+#[derive(Debug)]
+pub enum ApiRequest {
+    Status(oneshot::Sender<Status>),
+    Manual { relay: String, request: Manual, reply: oneshot::Sender<Result<(), String>> },
+    Metrics(oneshot::Sender<String>),
+}
+
+/// `GET /api/status`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub relays: Vec<RelayStatus>,
+    pub devices: Vec<DeviceStatus>,
+    pub rules: Vec<RuleCounter>,
+    /// Sections changed by a reload that take effect only after a restart.
+    pub pending_restart: Vec<String>,
+    pub uptime_ms: u64,
+}
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    core: mpsc::Sender<ApiRequest>,
+    ingest: Arc<IngestShared>,
+    token: Option<Arc<str>>,
+}
+
+impl ApiState {
+    pub fn new(core: mpsc::Sender<ApiRequest>, ingest: Arc<IngestShared>, token: Option<String>) -> Self {
+        ApiState { core, ingest, token: token.map(Arc::from) }
+    }
+}
+
+/// The configured token: `token`, else the first line of `token_file`.
+pub fn load_token(config: &ApiConfig) -> std::io::Result<Option<String>> {
+    if let Some(token) = &config.token {
+        return Ok(Some(token.clone()).filter(|t| !t.is_empty()));
+    }
+    match &config.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            Ok(text.lines().next().map(|l| l.trim().to_string()).filter(|t| !t.is_empty()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Serve the API until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/api/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/api/relays/{name}", post(control))
+        .with_state(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Compare in constant time, so the token cannot be guessed byte by byte from timings.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0xff);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+enum Access {
+    Granted,
+    Refused(Response),
+}
+
+fn check_token(state: &ApiState, headers: &HeaderMap) -> Access {
+    let Some(expected) = &state.token else {
+        return Access::Refused(error(
+            StatusCode::UNAUTHORIZED,
+            "no API token is configured; set [api] token or token_file to allow manual control",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Access::Granted
+    } else {
+        Access::Refused(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+    }
+}
+
+fn read_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
+    if peer.ip().is_loopback() {
+        Access::Granted
+    } else {
+        check_token(state, headers)
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn ask<T>(
+    state: &ApiState,
+    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+) -> Result<T, Response> {
+    let (tx, rx) = oneshot::channel();
+    let unavailable = || error(StatusCode::SERVICE_UNAVAILABLE, "camrelay is shutting down");
+    state.core.send(make(tx)).await.map_err(|_| unavailable())?;
+    rx.await.map_err(|_| unavailable())
+}
+
+async fn status(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Access::Refused(r) = read_access(&state, peer, &headers) {
+        return r;
+    }
+    match ask(&state, ApiRequest::Status).await {
+        Ok(status) => Json(status).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn metrics(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Access::Refused(r) = read_access(&state, peer, &headers) {
+        return r;
+    }
+    match ask(&state, ApiRequest::Metrics).await {
+        Ok(mut text) => {
+            state.ingest.stats.render_prometheus(&mut text);
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Body of `POST /api/relays/{name}`: `{"action": "on" | "off" | "pulse" | "release", "duration": "2s"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlBody {
+    action: String,
+    duration: Option<String>,
+}
+
+fn parse_control(body: &ControlBody) -> Result<Manual, String> {
+    match body.action.as_str() {
+        "on" => Ok(Manual::On),
+        "off" => Ok(Manual::Off),
+        "release" => Ok(Manual::Release),
+        "pulse" => {
+            let text = body
+                .duration
+                .as_deref()
+                .ok_or("pulse needs a duration, e.g. {\"action\": \"pulse\", \"duration\": \"1s\"}")?;
+            crate::config::parse_duration(text).map(Manual::Pulse)
+        }
+        other => Err(format!("unknown action {other:?}; use on, off, pulse or release")),
+    }
+}
+
+async fn control(
+    State(state): State<ApiState>,
+    Path(relay): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Access::Refused(r) = check_token(&state, &headers) {
+        return r;
+    }
+    let body: ControlBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    };
+    let request = match parse_control(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    match ask(&state, |reply| ApiRequest::Manual { relay: relay.clone(), request, reply }).await {
+        Ok(Ok(())) => Json(serde_json::json!({ "relay": relay, "accepted": body.action })).into_response(),
+        Ok(Err(e)) => error(StatusCode::NOT_FOUND, &e),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn control_bodies_parse_to_manual_requests() {
+        let body = |a: &str, d: Option<&str>| ControlBody { action: a.into(), duration: d.map(Into::into) };
+        assert_eq!(parse_control(&body("on", None)), Ok(Manual::On));
+        assert_eq!(
+            parse_control(&body("pulse", Some("1500ms"))),
+            Ok(Manual::Pulse(std::time::Duration::from_millis(1500)))
+        );
+        assert_eq!(
+            parse_control(&body("pulse", None)),
+            Err("pulse needs a duration, e.g. {\"action\": \"pulse\", \"duration\": \"1s\"}".into())
+        );
+        assert_eq!(
+            parse_control(&body("blink", None)),
+            Err("unknown action \"blink\"; use on, off, pulse or release".into())
+        );
+    }
+}

@@ -8,7 +8,10 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 /// The sun on one day at one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SunTimes {
-    Normal { rise: DateTime<Utc>, set: DateTime<Utc> },
+    Normal {
+        rise: DateTime<Utc>,
+        set: DateTime<Utc>,
+    },
     /// Midnight sun: the sun does not set that day.
     AlwaysUp,
     /// Polar night: the sun does not rise that day.

@@ -1,0 +1,301 @@
+//! `camrelay run`: the runtime that wires ingest → decode → engine → relays.
+//!
+//! Owns the real clocks, signals (SIGTERM/SIGINT stop, SIGHUP reload), the
+//! timer loop, offline detection and systemd notifications. One task owns the
+//! engine and the relay controller, so every decision happens in one order and
+//! nothing else can touch a line. It must never decide what a rule means or how
+//! a line is driven: that is the engine's and the controller's job.
+
+use crate::api::{self, ApiRequest};
+use crate::clock::{Instant, Now, SystemClock};
+use crate::config::{self, Config};
+use crate::decode::{Device, Event, EventKind};
+use crate::engine::Engine;
+use crate::ingest::{self, IngestShared, Received};
+use crate::relays::{self, controller::Controller};
+use crate::systemd;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+
+/// How often devices are checked for silence (the limit itself is `server.offline_after`).
+const OFFLINE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Everything the core loop owns. Only this task calls the engine and the controller.
+struct Core {
+    config_path: PathBuf,
+    config: Config,
+    engine: Engine,
+    controller: Controller,
+    clock: SystemClock,
+    shared: Arc<IngestShared>,
+    /// Settings changed in the file that only take effect after a restart.
+    pending_restart: Vec<String>,
+}
+
+/// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(config_path.to_path_buf(), config))
+}
+
+async fn run_async(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
+    let clock = SystemClock::start();
+
+    // Relays first: a GPIO problem must stop startup before anything is accepted.
+    let backend = relays::open_backend(&config.gpio, &config.relays)
+        .context("cannot open the GPIO lines for the relays")?;
+    let controller = Controller::new(&config.relays, backend, clock.instant())
+        .context("cannot set up the relay controller")?;
+
+    let posts = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen for posts on {} ([server] listen)", config.server.listen))?;
+    let api_listener = TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("cannot listen for the API on {} ([api] listen)", config.api.listen))?;
+    let post_addr = posts.local_addr().context("listener has no address")?;
+    let api_addr = api_listener.local_addr().context("listener has no address")?;
+
+    let token = api::load_token(&config.api).context("cannot read the API token ([api] token_file)")?;
+    if token.is_none() {
+        tracing::warn!("no [api] token or token_file set: manual relay control over the API is refused");
+    }
+
+    let shared = Arc::new(IngestShared::new());
+    let (event_tx, mut event_rx) = mpsc::channel::<Received>(1024);
+    let (api_tx, mut api_rx) = mpsc::channel::<ApiRequest>(64);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let ingest_task = tokio::spawn(ingest::serve(
+        posts,
+        config.server.clone(),
+        clock,
+        event_tx,
+        shared.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    let api_task = tokio::spawn(api::serve(
+        api_listener,
+        api::ApiState::new(api_tx, shared.clone(), token),
+        stopped(stop_rx.clone()),
+    ));
+
+    tracing::info!(posts = %post_addr, api = %api_addr, config = %config_path.display(), "camrelay running");
+    eprintln!("camrelay: listening for posts on {post_addr}, API on {api_addr}");
+
+    let engine = Engine::new(&config);
+    let mut core =
+        Core { config_path, config, engine, controller, clock, shared, pending_restart: Vec::new() };
+
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let watchdog = systemd::watchdog_interval().map(|d| d / 2);
+    let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    let mut offline_tick = tokio::time::interval(OFFLINE_CHECK_EVERY);
+    notify(systemd::notify_ready());
+
+    let mut ingest_task = ingest_task;
+    let outcome: anyhow::Result<()> = loop {
+        let deadline = core.next_deadline();
+        let sleep = match deadline {
+            Some(at) => tokio::time::sleep_until(core.clock.to_std(at).into()),
+            None => tokio::time::sleep(Duration::from_secs(3600)),
+        };
+        tokio::select! {
+            biased;
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break Ok(()); }
+            _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break Ok(()); }
+            _ = sighup.recv() => core.reload(),
+            received = event_rx.recv() => match received {
+                Some(received) => core.on_event(&received),
+                None => break Err(anyhow::anyhow!("the ingest server stopped unexpectedly")),
+            },
+            request = api_rx.recv() => if let Some(request) = request { core.on_api(request) },
+            _ = sleep => core.tick(),
+            _ = offline_tick.tick() => core.check_offline(),
+            _ = watchdog_tick.tick(), if watchdog.is_some() => notify(systemd::notify_watchdog()),
+            result = &mut ingest_task => break match result {
+                Ok(Ok(())) => Err(anyhow::anyhow!("the ingest server stopped unexpectedly")),
+                Ok(Err(e)) => Err(anyhow::Error::new(e).context("the ingest server failed")),
+                Err(e) => Err(anyhow::anyhow!("the ingest server crashed: {e}")),
+            },
+        }
+    };
+
+    // Safe state before anything else, whatever ended the loop.
+    notify(systemd::notify_stopping());
+    let now = core.clock.instant();
+    core.controller.all_off(now, if outcome.is_ok() { "shutdown" } else { "fatal error" });
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
+    drop(core);
+    tracing::info!("every relay is off; exiting");
+    outcome
+}
+
+/// systemd notifications are best effort: a lost one must never stop the relays' owner.
+fn notify(result: std::io::Result<bool>) {
+    if let Err(e) = result {
+        tracing::debug!("systemd notification failed: {e}");
+    }
+}
+
+/// A future that completes when the stop flag is raised.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Core {
+    fn next_deadline(&self) -> Option<Instant> {
+        match (self.engine.next_deadline(), self.controller.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn now(&self) -> Now {
+        self.clock.now()
+    }
+
+    fn on_event(&mut self, received: &Received) {
+        // The event's own arrival time, so queueing delay never shortens a hold.
+        let now = Now { at: received.at, wall: received.wall };
+        let commands = self.engine.handle(&received.event, Some(received.source.ip()), now);
+        self.apply(commands, self.clock.instant());
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        let commands = self.engine.tick(now);
+        self.apply(commands, now.at);
+        self.controller.tick(now.at);
+    }
+
+    fn apply(&mut self, commands: Vec<crate::command::Command>, at: Instant) {
+        for command in commands {
+            tracing::info!(relay = %command.relay, action = ?command.action, why = %command.why, "rule fired");
+            self.controller.apply(&command, at);
+        }
+        self.controller.tick(at);
+    }
+
+    fn check_offline(&mut self) {
+        let now = self.now();
+        let gone = self.shared.devices.check_offline(now.at, self.config.server.offline_after);
+        for device in gone {
+            let event = offline_event(device);
+            let commands = self.engine.handle(&event, None, now);
+            self.apply(commands, now.at);
+        }
+    }
+
+    fn on_api(&mut self, request: ApiRequest) {
+        let now = self.now();
+        match request {
+            ApiRequest::Status(reply) => {
+                let _ = reply.send(api::Status {
+                    relays: self.controller.status(now.at),
+                    devices: self.shared.devices.snapshot(),
+                    rules: self.engine.counters(),
+                    pending_restart: self.pending_restart.clone(),
+                    uptime_ms: now.at.as_millis(),
+                });
+            }
+            ApiRequest::Manual { relay, request, reply } => {
+                let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
+                if result.is_ok() {
+                    tracing::info!(relay = %relay, request = ?request, "manual control");
+                }
+                self.controller.tick(now.at);
+                let _ = reply.send(result);
+            }
+            ApiRequest::Metrics(reply) => {
+                let mut out = String::new();
+                api::render_core_metrics(&mut out, &self.controller, &self.engine, now.at);
+                let _ = reply.send(out);
+            }
+        }
+    }
+
+    /// Re-read the rules file: all of it or nothing. The old rules stay in force on error.
+    fn reload(&mut self) {
+        notify(systemd::notify_reloading());
+        let new = match config::load(&self.config_path) {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::error!("reload refused, the previous rules stay in force: {e}");
+                notify(systemd::notify_ready());
+                return;
+            }
+        };
+        let now = self.now();
+        if let Err(e) = self.controller.reconfigure(&new.relays, now.at) {
+            tracing::error!("reload refused, the previous rules stay in force: {e}");
+            notify(systemd::notify_ready());
+            return;
+        }
+        self.pending_restart = restart_needed(&self.config, &new);
+        for what in &self.pending_restart {
+            tracing::warn!("reload: {what} changed; this takes effect after a restart");
+        }
+        self.engine.reload(&new);
+        // Settings that need a restart keep their running values, so status tells the truth.
+        let mut applied = new;
+        applied.server = self.config.server.clone();
+        applied.api = self.config.api.clone();
+        applied.gpio = self.config.gpio.clone();
+        self.config = applied;
+        tracing::info!(path = %self.config_path.display(), "rules reloaded");
+        notify(systemd::notify_ready());
+    }
+}
+
+/// Which sections changed in a way a running process cannot apply.
+fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.server != new.server {
+        out.push("[server]".to_string());
+    }
+    if old.api != new.api {
+        out.push("[api]".to_string());
+    }
+    if old.gpio != new.gpio {
+        out.push("[gpio]".to_string());
+    }
+    out
+}
+
+/// The event rules see when a device went silent (`event = "camera_offline"`).
+fn offline_event(device: Device) -> Event {
+    Event {
+        dialect: crate::decode::Dialect::Empty,
+        version: None,
+        device,
+        kind: EventKind::DeviceOffline,
+        smart_type: None,
+        time: None,
+        status: None,
+        event_id: None,
+        targets: Vec::new(),
+        region: None,
+        plate: None,
+        faces: Vec::new(),
+        alarms: Vec::new(),
+        images: Vec::new(),
+    }
+}

@@ -12,9 +12,10 @@ use crate::config::{self, Config};
 use crate::decode::{Device, Event, EventKind};
 use crate::engine::Engine;
 use crate::ingest::{self, IngestShared, Received};
-use crate::relays::{self, controller::Controller};
+use crate::relays::{self, controller::Controller, Backend};
 use crate::systemd;
 use anyhow::Context;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,11 +50,33 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 }
 
 async fn run_async(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
-    let clock = SystemClock::start();
-
     // Relays first: a GPIO problem must stop startup before anything is accepted.
     let backend = relays::open_backend(&config.gpio, &config.relays)
         .context("cannot open the GPIO lines for the relays")?;
+    serve(config_path, config, backend, std::future::pending(), |started| {
+        eprintln!("camrelay: listening for posts on {}, API on {}", started.posts, started.api);
+    })
+    .await
+}
+
+/// Where a started daemon listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    pub posts: SocketAddr,
+    pub api: SocketAddr,
+}
+
+/// The daemon on an already opened backend, until SIGTERM, SIGINT or `stop`
+/// completes; every relay is off when this returns. `started` is called once
+/// both listeners are bound. Benchmarks and tests embed the daemon through this.
+pub async fn serve(
+    config_path: PathBuf,
+    config: Config,
+    backend: Box<dyn Backend>,
+    stop: impl std::future::Future<Output = ()>,
+    started: impl FnOnce(Started),
+) -> anyhow::Result<()> {
+    let clock = SystemClock::start();
     let controller = Controller::new(&config.relays, backend, clock.instant())
         .context("cannot set up the relay controller")?;
 
@@ -91,7 +114,7 @@ async fn run_async(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     ));
 
     tracing::info!(posts = %post_addr, api = %api_addr, config = %config_path.display(), "camrelay running");
-    eprintln!("camrelay: listening for posts on {post_addr}, API on {api_addr}");
+    started(Started { posts: post_addr, api: api_addr });
 
     let engine = Engine::new(&config);
     let mut core =
@@ -106,6 +129,7 @@ async fn run_async(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     notify(systemd::notify_ready());
 
     let mut ingest_task = ingest_task;
+    let mut stop = std::pin::pin!(stop);
     let outcome: anyhow::Result<()> = loop {
         let deadline = core.next_deadline();
         let sleep = match deadline {
@@ -116,6 +140,7 @@ async fn run_async(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             biased;
             _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break Ok(()); }
             _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break Ok(()); }
+            _ = &mut stop => { tracing::info!("stop requested"); break Ok(()); }
             _ = sighup.recv() => core.reload(),
             received = event_rx.recv() => match received {
                 Some(received) => core.on_event(&received),

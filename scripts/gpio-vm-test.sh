@@ -8,6 +8,8 @@
 #   scripts/gpio-vm-test.sh                 everything
 #   scripts/gpio-vm-test.sh --backend-only  only the cdev backend tests
 #   scripts/gpio-vm-test.sh --no-install    never call apt-get or rustup
+#   GPIO_VM_CAMRELAY=path/to/aarch64/camrelay scripts/gpio-vm-test.sh
+#                                           test that binary instead of the debug build
 #
 # Prints one line per check (PASS name / FAIL name: reason) and a summary
 # line. Exit status: 0 all passed; 1 a check failed or the guest gave no
@@ -34,7 +36,7 @@ for arg in "$@"; do
     case "$arg" in
         --backend-only) mode=backend-only ;;
         --no-install) install=0 ;;
-        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -127,7 +129,8 @@ if ! cargo test --no-run --target $TARGET --test gpio_cdev --message-format=json
     exit 1
 fi
 test_bin=$(grep '"name":"gpio_cdev"' "$CACHE/cargo.json" | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
-camrelay_bin=$ROOT/target/$TARGET/debug/camrelay
+# GPIO_VM_CAMRELAY: put another aarch64 camrelay build in the guest (a release build, say).
+camrelay_bin=${GPIO_VM_CAMRELAY:-$ROOT/target/$TARGET/debug/camrelay}
 if [ -z "$test_bin" ] || [ ! -x "$test_bin" ] || [ ! -x "$camrelay_bin" ]; then
     echo "GPIO-VM: FAIL — cargo did not produce the gpio_cdev test binary and camrelay for $TARGET"
     exit 1

@@ -96,14 +96,22 @@ if [ ! -s "$CACHE/vmlinuz" ] || [ ! -x "$CACHE/busybox" ]; then
         kpkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }' || true)
     fi
     [ -n "$kpkg" ] || skip "$KERNEL_META (apt-cache knows no such package)"
+    krel=${kpkg#linux-image-}
+    krel=${krel%:arm64}
     say "apt-get download busybox-static:arm64 $kpkg"
     (cd "$CACHE/debs" && rm -f ./*.deb && apt-get download busybox-static:arm64 "$kpkg" >/dev/null 2>&1) ||
         skip "busybox-static:arm64 / $kpkg (apt-get download failed)"
     rm -rf "$CACHE/x" && mkdir -p "$CACHE/x"
-    for deb in "$CACHE"/debs/*.deb; do dpkg-deb -x "$deb" "$CACHE/x"; done
+    dpkg-deb -x "$CACHE"/debs/busybox-static_*.deb "$CACHE/x"
+    # Only the kernel image and its config, and stop reading once both are
+    # out (they come first): the modules are most of the package.
+    dpkg-deb --fsys-tarfile "$CACHE"/debs/linux-image-*.deb 2>/dev/null |
+        tar -x -C "$CACHE/x" --occurrence=1 "./boot/vmlinuz-$krel" "./boot/config-$krel" 2>/dev/null || true
+    [ -s "$CACHE/x/boot/vmlinuz-$krel" ] && [ -x "$CACHE/x/bin/busybox" ] ||
+        skip "$kpkg / busybox-static:arm64 (the packages did not hold boot/vmlinuz-$krel and bin/busybox)"
     cp "$CACHE/x/bin/busybox" "$CACHE/busybox"
-    cp "$CACHE"/x/boot/vmlinuz-* "$CACHE/vmlinuz"
-    cp "$CACHE"/x/boot/config-* "$CACHE/kernel.config"
+    cp "$CACHE/x/boot/config-$krel" "$CACHE/kernel.config"
+    cp "$CACHE/x/boot/vmlinuz-$krel" "$CACHE/vmlinuz"
     rm -rf "$CACHE/x" "$CACHE/debs"
 fi
 # The PL061 driver must be built in: the initramfs carries no modules.
@@ -121,6 +129,7 @@ say "kernel ${kver:-?}, tools ready after $(elapsed)"
 # test binary and camrelay (integration tests build the package's binaries).
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-aarch64-linux-gnu-gcc}
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS:--C debuginfo=0}
+export CARGO_INCREMENTAL=0
 say "cargo test --no-run --target $TARGET --test gpio_cdev"
 if ! cargo test --no-run --target $TARGET --test gpio_cdev --message-format=json-render-diagnostics \
     >"$CACHE/cargo.json" 2>"$CACHE/cargo.log"; then

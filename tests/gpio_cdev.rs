@@ -419,3 +419,30 @@ fn without_any_chip_open_reports_that_none_exist() {
          Set [gpio] chip (or the relay's chip) to one of them"
     );
 }
+
+/// Run unprivileged (the VM runs it as uid 1000 with CAMRELAY_TEST_UNPRIVILEGED=1):
+/// a chip the user may not open is refused with the `gpio` group hint.
+#[test]
+fn without_permission_the_error_names_the_gpio_group_and_udev_rule() {
+    let _guard = LINES.lock().unwrap_or_else(|e| e.into_inner());
+    if std::env::var_os("CAMRELAY_TEST_UNPRIVILEGED").is_none() {
+        println!("not applicable: run unprivileged with CAMRELAY_TEST_UNPRIVILEGED=1 (the VM does)");
+        return;
+    }
+    let paths = gpiocdev::chip::chips().unwrap_or_default();
+    let Some(path) = paths.first() else {
+        println!("{SKIP}");
+        return;
+    };
+    let path = path.display().to_string();
+    let relays = [relay("light", "0", None, false)];
+    for chip in [path.as_str(), "9030000.pl061"] {
+        let err = open_err(&gpio(Some(chip)), &relays);
+        let message = err.to_string();
+        match err {
+            GpioError::PermissionDenied { path: denied } => assert_eq!(denied, path, "chip {chip}"),
+            other => panic!("chip {chip}: expected PermissionDenied, got {other:?}: {other}"),
+        }
+        assert!(message.contains("`gpio` group") && message.contains("udev rule"), "{message}");
+    }
+}

@@ -125,7 +125,9 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
         let event = crate::decode::decode(&p.body).map_err(|e| e.to_string());
         let from_event = event.as_ref().ok().and_then(|e| e.time).and_then(|t| match t {
             DeviceTime::UnixMicros(us) => Utc.timestamp_millis_opt(us.div_euclid(1000)).single(),
-            DeviceTime::Local(naive) => site.timezone.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)),
+            DeviceTime::Local(naive) => {
+                site.timezone.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
+            }
         });
         let wall = p
             .wall_ms
@@ -153,25 +155,27 @@ pub fn replay_inputs(config: &Config, inputs: &[Input]) -> Timeline {
     let Some(first) = inputs.first() else { return tl };
     let origin = first.wall;
     tl.start = Some(origin);
-    let clock = |at: Instant| Now { at, wall: origin + chrono::Duration::milliseconds(at.as_millis() as i64) };
+    let clock =
+        |at: Instant| Now { at, wall: origin + chrono::Duration::milliseconds(at.as_millis() as i64) };
     let instant_of =
         |wall: DateTime<Utc>| Instant::from_millis((wall - origin).num_milliseconds().max(0) as u64);
 
-    let advance = |engine: &mut Engine, model: &mut RelayModel, tl: &mut Timeline, until: Instant, inclusive: bool| {
-        // Bounded: each round retires at least one deadline.
-        for _ in 0..1_000_000 {
-            let next = [engine.next_deadline(), model.next_deadline()].into_iter().flatten().min();
-            match next {
-                Some(d) if d < until || (inclusive && d == until) => {
-                    let now = clock(d);
-                    let cmds = engine.tick(now);
-                    record(tl, model, cmds, now);
-                    model.settle(now, &mut tl.transitions);
+    let advance =
+        |engine: &mut Engine, model: &mut RelayModel, tl: &mut Timeline, until: Instant, inclusive: bool| {
+            // Bounded: each round retires at least one deadline.
+            for _ in 0..1_000_000 {
+                let next = [engine.next_deadline(), model.next_deadline()].into_iter().flatten().min();
+                match next {
+                    Some(d) if d < until || (inclusive && d == until) => {
+                        let now = clock(d);
+                        let cmds = engine.tick(now);
+                        record(tl, model, cmds, now);
+                        model.settle(now, &mut tl.transitions);
+                    }
+                    _ => break,
                 }
-                _ => break,
             }
-        }
-    };
+        };
 
     for input in inputs {
         let at = instant_of(input.wall);
@@ -284,7 +288,11 @@ impl RelayModel {
                 wall: now.wall,
                 relay: r.name.clone(),
                 on: want,
-                reason: if want { c.why.to_string() } else { off_reason.unwrap_or_else(|| c.why.to_string()) },
+                reason: if want {
+                    c.why.to_string()
+                } else {
+                    off_reason.unwrap_or_else(|| c.why.to_string())
+                },
                 why: Some(c.why.clone()),
             });
         }
@@ -312,7 +320,8 @@ impl RelayModel {
                 });
                 continue;
             }
-            let ended: Vec<String> = r.holds.iter().filter(|(_, u)| **u <= now.at).map(|(k, _)| k.clone()).collect();
+            let ended: Vec<String> =
+                r.holds.iter().filter(|(_, u)| **u <= now.at).map(|(k, _)| k.clone()).collect();
             r.holds.retain(|_, u| *u > now.at);
             let pulse_ended = r.pulse_until.is_some_and(|u| u <= now.at);
             if pulse_ended {
@@ -328,7 +337,14 @@ impl RelayModel {
                 } else {
                     "released".to_string()
                 };
-                out.push(Transition { at: now.at, wall: now.wall, relay: r.name.clone(), on: false, reason, why: None });
+                out.push(Transition {
+                    at: now.at,
+                    wall: now.wall,
+                    relay: r.name.clone(),
+                    on: false,
+                    reason,
+                    why: None,
+                });
             }
         }
     }
@@ -442,7 +458,10 @@ pub fn run_cli(config: &Path, captures: &[PathBuf], json: bool) -> anyhow::Resul
     let cfg = crate::config::load(config)?;
     let posts = load_posts(captures)?;
     if posts.is_empty() {
-        anyhow::bail!("no posts found in {}", captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!(
+            "no posts found in {}",
+            captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     let tl = replay(&cfg, &posts);
     if json {

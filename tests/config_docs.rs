@@ -42,7 +42,8 @@ fn check_accepts_the_example_and_says_what_it_does() {
 fn check_fails_with_the_located_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules.toml");
-    std::fs::write(&path, "[[relay]]\nname = \"gate\"\nline = 27\nmax_on = \"3s\"\nmaxon = \"3s\"\n").unwrap();
+    std::fs::write(&path, "[[relay]]\nname = \"gate\"\nline = 27\nmax_on = \"3s\"\nmaxon = \"3s\"\n")
+        .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_camrelay")).arg("check").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -124,7 +124,12 @@ fn to_event(s: &Step) -> Event {
                 .map(|(id, c, r)| Target {
                     id: Some(*id),
                     class: [TargetClass::Person, TargetClass::Vehicle, TargetClass::Motor][*c as usize],
-                    rect: Some(Rect { x1: r[0].min(r[2]), y1: r[1].min(r[3]), x2: r[0].max(r[2]), y2: r[1].max(r[3]) }),
+                    rect: Some(Rect {
+                        x1: r[0].min(r[2]),
+                        y1: r[1].min(r[3]),
+                        x2: r[0].max(r[2]),
+                        y2: r[1].max(r[3]),
+                    }),
                 })
                 .collect()
         }
@@ -225,23 +230,25 @@ fn winding_number(p: (f64, f64), poly: &[(f64, f64)]) -> i32 {
 
 /// Star-shaped (so simple) polygons around a centre, with random radii.
 fn polygon() -> impl Strategy<Value = Vec<Point>> {
-    (2000u32..8000, 2000u32..8000, prop::collection::vec((0u32..3600, 200u32..2000), 3..12)).prop_map(|(cx, cy, spokes)| {
-        let mut spokes = spokes;
-        spokes.sort_by_key(|(a, _)| *a);
-        spokes.dedup_by_key(|(a, _)| *a);
-        let mut pts: Vec<Point> = spokes
-            .iter()
-            .map(|(a, r)| {
-                let ang = (*a as f64 / 10.0).to_radians();
-                Point {
-                    x: (cx as f64 + *r as f64 * ang.cos()).round().clamp(0.0, 10_000.0) as u32,
-                    y: (cy as f64 + *r as f64 * ang.sin()).round().clamp(0.0, 10_000.0) as u32,
-                }
-            })
-            .collect();
-        pts.dedup();
-        pts
-    })
+    (2000u32..8000, 2000u32..8000, prop::collection::vec((0u32..3600, 200u32..2000), 3..12)).prop_map(
+        |(cx, cy, spokes)| {
+            let mut spokes = spokes;
+            spokes.sort_by_key(|(a, _)| *a);
+            spokes.dedup_by_key(|(a, _)| *a);
+            let mut pts: Vec<Point> = spokes
+                .iter()
+                .map(|(a, r)| {
+                    let ang = (*a as f64 / 10.0).to_radians();
+                    Point {
+                        x: (cx as f64 + *r as f64 * ang.cos()).round().clamp(0.0, 10_000.0) as u32,
+                        y: (cy as f64 + *r as f64 * ang.sin()).round().clamp(0.0, 10_000.0) as u32,
+                    }
+                })
+                .collect();
+            pts.dedup();
+            pts
+        },
+    )
 }
 
 proptest! {

@@ -96,7 +96,10 @@ const OUT: Rect = Rect { x1: 7000, y1: 6000, x2: 8000, y2: 9000 };
 
 fn traject(targets: &[(u32, TargetClass, Rect)]) -> Event {
     let mut e = event(EventKind::Traject);
-    e.targets = targets.iter().map(|(id, class, r)| Target { id: Some(*id), class: *class, rect: Some(*r) }).collect();
+    e.targets = targets
+        .iter()
+        .map(|(id, class, r)| Target { id: Some(*id), class: *class, rect: Some(*r) })
+        .collect();
     e
 }
 
@@ -273,10 +276,13 @@ fn cooldown_per_plate_lets_the_next_car_through() {
         "[[rule]]\nname = \"gate\"\nwhen = { event = \"plate\" }\nthen = { relay = \"gate\", action = \"pulse\", duration = \"1s\", plate_cooldown = \"30s\" }\n",
     );
     let mut e = Engine::new(&cfg);
-    let posts = [(0, "B-AB 123"), (1_000, "bab123"), (6_000, "M XY 9"), (29_999, "BAB 123"), (30_000, "B AB123")];
+    let posts =
+        [(0, "B-AB 123"), (1_000, "bab123"), (6_000, "M XY 9"), (29_999, "BAB 123"), (30_000, "B AB123")];
     let fired: Vec<Option<String>> = posts
         .iter()
-        .map(|(ms, p)| e.handle(&plate_event(p, None), None, at(*ms)).first().and_then(|c| c.why.plate.clone()))
+        .map(|(ms, p)| {
+            e.handle(&plate_event(p, None), None, at(*ms)).first().and_then(|c| c.why.plate.clone())
+        })
         .collect();
     assert_eq!(fired, [Some("BAB123".into()), None, Some("MXY9".into()), None, Some("BAB123".into())]);
 }
@@ -362,8 +368,12 @@ fn two_rules_on_one_relay_keep_it_on_while_either_holds() {
             (61_000, false, "hold of rule \"cars\" ended")
         ]
     );
-    let porch: Vec<u64> =
-        tl.commands.iter().filter(|c| c.command.why.rule == "porch").map(|c| hold_until(&c.command)).collect();
+    let porch: Vec<u64> = tl
+        .commands
+        .iter()
+        .filter(|c| c.command.why.rule == "porch")
+        .map(|c| hold_until(&c.command))
+        .collect();
     assert_eq!(porch.last(), Some(&42_000));
 }
 
@@ -429,7 +439,7 @@ fn target_conditions_class_area_and_aspect() {
         "[presence]\ninertia = 1\n[[rule]]\nname = \"tall people\"\nwhen = { event = \"presence\", class = [\"person\", \"motor\"], min_area = 0.01, max_area = 0.5, max_aspect = 0.6 }\nthen = { relay = \"porch_light\", action = \"hold\", hold = \"10s\" }\n",
     );
     let cases = [
-        (TargetClass::Person, rect(3000, 6000, 4000, 9000), true),   // area 0.03, aspect 0.33
+        (TargetClass::Person, rect(3000, 6000, 4000, 9000), true), // area 0.03, aspect 0.33
         (TargetClass::Vehicle, rect(3000, 6000, 4000, 9000), false), // class
         (TargetClass::Motor, rect(3000, 6000, 4000, 9000), true),
         (TargetClass::Person, rect(3000, 6000, 3500, 7000), false), // area 0.005
@@ -438,7 +448,11 @@ fn target_conditions_class_area_and_aspect() {
     ];
     for (class, r, expected) in cases {
         let mut e = Engine::new(&cfg);
-        assert_eq!(!e.handle(&traject(&[(1, class, r)]), None, at(0)).is_empty(), expected, "{class:?} {r:?}");
+        assert_eq!(
+            !e.handle(&traject(&[(1, class, r)]), None, at(0)).is_empty(),
+            expected,
+            "{class:?} {r:?}"
+        );
     }
 }
 
@@ -475,7 +489,10 @@ then = { relay = "gate", action = "pulse", duration = "1s" }
     assert!(fires(Plate { list: Some("blackList".into()), ..good.clone() }).is_empty());
     assert!(fires(Plate { direction: Some(PlateDirection::Leave), ..good.clone() }).is_empty());
     assert!(fires(Plate { confidence: Some(80.0), ..good.clone() }).is_empty());
-    assert!(fires(Plate { confidence: None, ..good.clone() }).is_empty(), "no confidence fails min_confidence");
+    assert!(
+        fires(Plate { confidence: None, ..good.clone() }).is_empty(),
+        "no confidence fails min_confidence"
+    );
     assert!(fires(Plate { number: "BAB124".into(), ..good.clone() }).is_empty());
     assert_eq!(fires(Plate { number: "HH AB 7".into(), ..Plate::default() }), ["pattern"]);
 }
@@ -507,9 +524,15 @@ then = { relay = "porch_light", action = "on" }
         Alarm { name: "motionAlarm".into(), id: Some(1), active: true },
     ];
     let rules = |cmds: Vec<Command>| cmds.into_iter().map(|c| (c.why.rule, c.why.event)).collect::<Vec<_>>();
-    assert_eq!(rules(e.handle(&ev, None, at(0))), [("perimeter on".into(), "alarm perimeterAlarm=true".into())]);
+    assert_eq!(
+        rules(e.handle(&ev, None, at(0))),
+        [("perimeter on".into(), "alarm perimeterAlarm=true".into())]
+    );
     ev.alarms = vec![Alarm { name: "motionAlarm".into(), id: Some(1), active: false }];
-    assert_eq!(rules(e.handle(&ev, None, at(100))), [("motion off".into(), "alarm motionAlarm=false".into())]);
+    assert_eq!(
+        rules(e.handle(&ev, None, at(100))),
+        [("motion off".into(), "alarm motionAlarm=false".into())]
+    );
 
     // The NVR reports its channel 3 lost.
     let mut nvr = event(EventKind::AlarmStatus);
@@ -596,11 +619,9 @@ fn reload_keeps_presence_for_cameras_that_remain() {
     assert_eq!(hold_until(&cmds[0]), 45_300, "still in the zone: no new inertia after reload");
     assert_eq!(e.counters()[0].matched, 2, "counters survive a reload under the same rule name");
 
-    let no_camera = parse(
-        "[[relay]]\nname = \"porch_light\"\nline = 17\nmax_on = \"15m\"\n",
-        Path::new("x.toml"),
-    )
-    .unwrap();
+    let no_camera =
+        parse("[[relay]]\nname = \"porch_light\"\nline = 17\nmax_on = \"15m\"\n", Path::new("x.toml"))
+            .unwrap();
     e.reload(&no_camera);
     assert_eq!(e.next_deadline(), None, "tracks of a removed camera are dropped");
 }

@@ -48,7 +48,11 @@ fn scripted_event(post: &Post) -> Event {
     Event {
         dialect: Dialect::Ipc,
         version: Some("1.7".into()),
-        device: Device { mac: Some("58:5b:69:5f:42:1b".into()), name: Some("FaceCam".into()), ..Device::default() },
+        device: Device {
+            mac: Some("58:5b:69:5f:42:1b".into()),
+            name: Some("FaceCam".into()),
+            ..Device::default()
+        },
         kind: EventKind::Traject,
         smart_type: None,
         time: None,
@@ -91,7 +95,7 @@ fn scripted_porch_walk_prints_the_expected_timeline() {
     // The car (target 2158) never produced a command.
     assert!(tl.commands.iter().all(|c| c.command.why.target == Some(2157)));
     let json = tl.to_json_lines();
-    let last = json.lines().filter(|l| l.contains("\"type\":\"switch\"")).last().unwrap();
+    let last = json.lines().rfind(|l| l.contains("\"type\":\"switch\"")).unwrap();
     assert!(last.starts_with("{\"type\":\"switch\",\"at_ms\":83100,"), "{last}");
 }
 
@@ -116,10 +120,17 @@ fn files_without_times_follow_file_order_at_100ms_steps() {
     use camrelay::replay::decode_posts;
     let posts: Vec<Post> = ["b.xml", "a.xml", "c.xml"]
         .iter()
-        .map(|n| Post { label: n.to_string(), wall_ms: None, seq: 0, source: None, body: b"not xml at all <".to_vec() })
+        .map(|n| Post {
+            label: n.to_string(),
+            wall_ms: None,
+            seq: 0,
+            source: None,
+            body: b"not xml at all <".to_vec(),
+        })
         .collect();
     let inputs = decode_posts(&posts, &example().site);
-    let placed: Vec<(&str, i64)> = inputs.iter().map(|i| (i.label.as_str(), i.wall.timestamp_millis())).collect();
+    let placed: Vec<(&str, i64)> =
+        inputs.iter().map(|i| (i.label.as_str(), i.wall.timestamp_millis())).collect();
     assert_eq!(placed, [("b.xml", 0), ("a.xml", 100), ("c.xml", 200)]);
     let tl = replay_inputs(&example(), &inputs);
     assert_eq!((tl.posts, tl.events, tl.errors.len(), tl.transitions.len()), (3, 0, 3, 0));

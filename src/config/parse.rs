@@ -15,6 +15,8 @@ use toml::Spanned;
 
 type Value<'i> = Spanned<DeValue<'i>>;
 type R<T> = Result<T, Diag>;
+/// A value with where it was written.
+type At<T> = (T, Range<usize>);
 
 /// The largest coordinate of the cameras' normalized picture space.
 pub const MAX_COORD: u32 = 10_000;
@@ -137,7 +139,8 @@ impl<'a, 'i> Tbl<'a, 'i> {
 
     fn duration(&self, key: &str) -> R<Option<(Duration, Range<usize>)>> {
         let Some((s, span)) = self.str(key).map_err(|mut d| {
-            d.message = format!("\"{key}\" in {} must be a duration like \"500ms\", \"30s\" or \"15m\"", self.label);
+            d.message =
+                format!("\"{key}\" in {} must be a duration like \"500ms\", \"30s\" or \"15m\"", self.label);
             d
         })?
         else {
@@ -149,7 +152,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
     }
 
     /// A string or a list of strings.
-    fn strings(&self, key: &str) -> R<Option<(Vec<(&'a str, Range<usize>)>, Range<usize>)>> {
+    fn strings(&self, key: &str) -> R<Option<At<Vec<At<&'a str>>>>> {
         let Some(v) = self.get(key) else { return Ok(None) };
         let expected = "a string or a list of strings";
         match v.get_ref() {
@@ -163,7 +166,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
                     }
                 }
                 if out.is_empty() {
-                    return Err(Diag::new(v.span(), key, format!("\"{key}\" in {} is an empty list; leave it out to match any", self.label)));
+                    return Err(Diag::new(
+                        v.span(),
+                        key,
+                        format!("\"{key}\" in {} is an empty list; leave it out to match any", self.label),
+                    ));
                 }
                 Ok(Some((out, v.span())))
             }
@@ -172,7 +179,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
     }
 
     /// An integer or a list of integers.
-    fn ints(&self, key: &str) -> R<Option<Vec<(i64, Range<usize>)>>> {
+    fn ints(&self, key: &str) -> R<Option<Vec<At<i64>>>> {
         let Some(v) = self.get(key) else { return Ok(None) };
         let one = |item: &Value| -> R<(i64, Range<usize>)> {
             match item.get_ref() {
@@ -240,9 +247,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
                 let hint = match did_you_mean(key, names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
-                    None => format!(
-                        "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [site], [presence], [[rule]]"
-                    ),
+                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [site], [presence], [[rule]]".to_string(),
                 };
                 return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
             }
@@ -283,7 +288,8 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let vs = v.span();
                 if vs.start <= d.span.start && d.span.end <= vs.end {
                     let key: &str = k.get_ref().as_ref();
-                    let example = super::schema::keys_of(section).find(|kd| kd.key == key).map(|kd| kd.default);
+                    let example =
+                        super::schema::keys_of(section).find(|kd| kd.key == key).map(|kd| kd.default);
                     d.message = match example {
                         Some(ex) if ex.starts_with('"') => {
                             format!("\"{key}\" in [{section}]: {}; write e.g. {key} = {ex}", d.message)
@@ -342,12 +348,20 @@ struct Builder {
 fn unique<'x>(seen: impl Iterator<Item = &'x str>, name: &str, span: Range<usize>, what: &str) -> R<()> {
     let mut seen = seen;
     if seen.any(|n| n == name) {
-        return Err(Diag::new(span, "name", format!("there is already a {what} named \"{name}\"; names must be unique")));
+        return Err(Diag::new(
+            span,
+            "name",
+            format!("there is already a {what} named \"{name}\"; names must be unique"),
+        ));
     }
     Ok(())
 }
 
-fn positive(d: Option<(Duration, Range<usize>)>, key: &str, label: &str) -> R<Option<(Duration, Range<usize>)>> {
+fn positive(
+    d: Option<(Duration, Range<usize>)>,
+    key: &str,
+    label: &str,
+) -> R<Option<(Duration, Range<usize>)>> {
     if let Some((dur, span)) = &d {
         if dur.is_zero() {
             return Err(Diag::new(span.clone(), key, format!("\"{key}\" in {label} must be longer than 0s")));
@@ -364,7 +378,11 @@ impl Builder {
         }
         if let Some((n, span)) = t.int("inertia")? {
             if !(1..=100).contains(&n) {
-                return Err(Diag::new(span, "inertia", format!("\"inertia\" must be between 1 and 100 posts, found {n}")));
+                return Err(Diag::new(
+                    span,
+                    "inertia",
+                    format!("\"inertia\" must be between 1 and 100 posts, found {n}"),
+                ));
             }
             self.cfg.presence.inertia = n as u32;
         }
@@ -377,12 +395,20 @@ impl Builder {
         let lon = t.number("longitude")?;
         if let Some((v, span)) = &lat {
             if !(-90.0..=90.0).contains(v) {
-                return Err(Diag::new(span.clone(), "latitude", format!("\"latitude\" must be between -90 and 90 degrees (north positive), found {v}")));
+                return Err(Diag::new(
+                    span.clone(),
+                    "latitude",
+                    format!("\"latitude\" must be between -90 and 90 degrees (north positive), found {v}"),
+                ));
             }
         }
         if let Some((v, span)) = &lon {
             if !(-180.0..=180.0).contains(v) {
-                return Err(Diag::new(span.clone(), "longitude", format!("\"longitude\" must be between -180 and 180 degrees (east positive), found {v}")));
+                return Err(Diag::new(
+                    span.clone(),
+                    "longitude",
+                    format!("\"longitude\" must be between -180 and 180 degrees (east positive), found {v}"),
+                ));
             }
         }
         match (&lat, &lon) {
@@ -418,7 +444,11 @@ impl Builder {
                 DeValue::Integer(_) => {
                     let (n, span) = t.int("line")?.ok_or_else(|| t.missing("line", "17"))?;
                     let n = u32::try_from(n).map_err(|_| {
-                        Diag::new(span, "line", format!("\"line\" in {label} must be a line offset from 0 up, found {n}"))
+                        Diag::new(
+                            span,
+                            "line",
+                            format!("\"line\" in {label} must be a line offset from 0 up, found {n}"),
+                        )
                     })?;
                     LineRef::Offset(n)
                 }
@@ -443,7 +473,11 @@ impl Builder {
         let interlock_wait = t.duration("interlock_wait")?;
         if interlock.is_none() {
             if let Some((_, span)) = &interlock_wait {
-                return Err(Diag::new(span.clone(), "interlock_wait", format!("\"interlock_wait\" in {label} needs \"interlock\" (the group it waits on)")));
+                return Err(Diag::new(
+                    span.clone(),
+                    "interlock_wait",
+                    format!("\"interlock_wait\" in {label} needs \"interlock\" (the group it waits on)"),
+                ));
             }
         }
         self.cfg.relays.push(RelayConfig {
@@ -479,7 +513,11 @@ impl Builder {
         let ip = match t.str("ip")? {
             None => None,
             Some((s, span)) => Some(s.trim().parse::<IpAddr>().map_err(|_| {
-                Diag::new(span, "ip", format!("\"ip\" in {label} must be an IP address like \"192.168.1.20\", found \"{s}\""))
+                Diag::new(
+                    span,
+                    "ip",
+                    format!("\"ip\" in {label} must be an IP address like \"192.168.1.20\", found \"{s}\""),
+                )
             })?),
         };
         let serial = t.str("serial")?.map(|(s, _)| s.to_string());
@@ -488,14 +526,39 @@ impl Builder {
         let channel = match t.int("channel")? {
             None => None,
             Some((n, span)) => Some(u32::try_from(n).map_err(|_| {
-                Diag::new(span, "channel", format!("\"channel\" in {label} must be a channel number from 0 up, found {n}"))
+                Diag::new(
+                    span,
+                    "channel",
+                    format!("\"channel\" in {label} must be a channel number from 0 up, found {n}"),
+                )
             })?),
         };
         if let (Some((_, span)), None) = (&nvr, channel) {
-            return Err(Diag::new(span.clone(), "nvr", format!("{label} names an \"nvr\" but no \"channel\"; add e.g. channel = 1")));
+            return Err(Diag::new(
+                span.clone(),
+                "nvr",
+                format!("{label} names an \"nvr\" but no \"channel\"; add e.g. channel = 1"),
+            ));
         }
-        let nvr = nvr.map(|(s, _)| if s.contains(':') || s.contains('-') && s.len() == 17 { normalize_mac(&s) } else { s });
-        self.cfg.cameras.push(CameraConfig { name: name.to_string(), mac, ip, serial, device_name, nvr, channel });
+        let nvr =
+            nvr.map(
+                |(s, _)| {
+                    if s.contains(':') || s.contains('-') && s.len() == 17 {
+                        normalize_mac(&s)
+                    } else {
+                        s
+                    }
+                },
+            );
+        self.cfg.cameras.push(CameraConfig {
+            name: name.to_string(),
+            mac,
+            ip,
+            serial,
+            device_name,
+            nvr,
+            channel,
+        });
         Ok(())
     }
 
@@ -516,9 +579,16 @@ impl Builder {
             Some(("bottom_center", _)) => Anchor::BottomCenter,
             Some(("center", _)) => Anchor::Center,
             Some(("box", _)) => Anchor::Box,
-            Some((other, span)) => return Err(bad_word(span, "anchor", other, &label, &["bottom_center", "center", "box"])),
+            Some((other, span)) => {
+                return Err(bad_word(span, "anchor", other, &label, &["bottom_center", "center", "box"]))
+            }
         };
-        self.cfg.zones.push(ZoneConfig { name: name.to_string(), camera: camera.to_string(), polygon, anchor });
+        self.cfg.zones.push(ZoneConfig {
+            name: name.to_string(),
+            camera: camera.to_string(),
+            polygon,
+            anchor,
+        });
         Ok(())
     }
 
@@ -526,7 +596,14 @@ impl Builder {
         if self.cfg.cameras.iter().any(|c| c.name == camera) {
             return Ok(());
         }
-        Err(unknown_ref(span, "camera", camera, label, self.cfg.cameras.iter().map(|c| c.name.as_str()), "[[camera]]"))
+        Err(unknown_ref(
+            span,
+            "camera",
+            camera,
+            label,
+            self.cfg.cameras.iter().map(|c| c.name.as_str()),
+            "[[camera]]",
+        ))
     }
 
     fn rule(&mut self, t: Tbl, index: usize) -> R<()> {
@@ -571,7 +648,11 @@ impl Builder {
             return Err(Diag::new(
                 t.span.clone(),
                 "event",
-                format!("{} needs \"event\", e.g. event = \"presence\"; valid events: {}", t.label, words.join(", ")),
+                format!(
+                    "{} needs \"event\", e.g. event = \"presence\"; valid events: {}",
+                    t.label,
+                    words.join(", ")
+                ),
             ));
         };
         for (w, span) in events {
@@ -584,7 +665,11 @@ impl Builder {
                 None => {
                     let message = match did_you_mean(w, words.iter().copied()) {
                         Some(s) => format!("unknown event \"{w}\" in {}; did you mean \"{s}\"?", t.label),
-                        None => format!("unknown event \"{w}\" in {}; valid events: {}", t.label, words.join(", ")),
+                        None => format!(
+                            "unknown event \"{w}\" in {}; valid events: {}",
+                            t.label,
+                            words.join(", ")
+                        ),
                     };
                     return Err(Diag::new(span, "event", message));
                 }
@@ -603,19 +688,21 @@ impl Builder {
         if let Some(chs) = t.ints("channel")? {
             for (n, span) in chs {
                 c.channels.push(u32::try_from(n).map_err(|_| {
-                    Diag::new(span, "channel", format!("\"channel\" in {} must be a channel number from 0 up, found {n}", t.label))
+                    Diag::new(
+                        span,
+                        "channel",
+                        format!("\"channel\" in {} must be a channel number from 0 up, found {n}", t.label),
+                    )
                 })?);
             }
         }
         let target_key = |key: &str| -> R<()> {
-            if has_targetless {
-                if t.get(key).is_some() {
-                    return Err(Diag::new(
-                        t.key_span(key),
-                        key,
-                        format!("\"{key}\" in {} needs targets, which \"alarm\" and \"camera_offline\" events do not have; put those events in a rule of their own", t.label),
-                    ));
-                }
+            if has_targetless && t.get(key).is_some() {
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" in {} needs targets, which \"alarm\" and \"camera_offline\" events do not have; put those events in a rule of their own", t.label),
+                ));
             }
             Ok(())
         };
@@ -627,7 +714,15 @@ impl Builder {
                     "vehicle" | "car" => TargetClass::Vehicle,
                     "motor" | "bike" | "motorcycle" => TargetClass::Motor,
                     "unknown" => TargetClass::Unknown,
-                    other => return Err(bad_word(span, "class", other, t.label, &["person", "vehicle", "motor", "unknown"])),
+                    other => {
+                        return Err(bad_word(
+                            span,
+                            "class",
+                            other,
+                            t.label,
+                            &["person", "vehicle", "motor", "unknown"],
+                        ))
+                    }
                 };
                 if !c.classes.contains(&class) {
                     c.classes.push(class);
@@ -638,7 +733,14 @@ impl Builder {
             target_key("zone")?;
             for (z, span) in zones {
                 let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
-                    return Err(unknown_ref(span, "zone", z, t.label, self.cfg.zones.iter().map(|zc| zc.name.as_str()), "[[zone]]"));
+                    return Err(unknown_ref(
+                        span,
+                        "zone",
+                        z,
+                        t.label,
+                        self.cfg.zones.iter().map(|zc| zc.name.as_str()),
+                        "[[zone]]",
+                    ));
                 };
                 if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
                     return Err(Diag::new(
@@ -654,33 +756,66 @@ impl Builder {
             if let Some((v, span)) = t.number(key)? {
                 target_key(key)?;
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(Diag::new(span, key, format!("\"{key}\" is a fraction of the picture between 0 and 1 (0.05 = 5%), found {v}")));
+                    return Err(Diag::new(
+                        span,
+                        key,
+                        format!(
+                            "\"{key}\" is a fraction of the picture between 0 and 1 (0.05 = 5%), found {v}"
+                        ),
+                    ));
                 }
-                if key == "min_area" { c.min_area = Some(v) } else { c.max_area = Some(v) }
+                if key == "min_area" {
+                    c.min_area = Some(v)
+                } else {
+                    c.max_area = Some(v)
+                }
             }
         }
         for key in ["min_aspect", "max_aspect"] {
             if let Some((v, span)) = t.number(key)? {
                 target_key(key)?;
                 if v <= 0.0 {
-                    return Err(Diag::new(span, key, format!("\"{key}\" is box width / height and must be above 0, found {v}")));
+                    return Err(Diag::new(
+                        span,
+                        key,
+                        format!("\"{key}\" is box width / height and must be above 0, found {v}"),
+                    ));
                 }
-                if key == "min_aspect" { c.min_aspect = Some(v) } else { c.max_aspect = Some(v) }
+                if key == "min_aspect" {
+                    c.min_aspect = Some(v)
+                } else {
+                    c.max_aspect = Some(v)
+                }
             }
         }
         if let (Some(lo), Some(hi)) = (c.min_area, c.max_area) {
             if lo > hi {
-                return Err(Diag::new(t.key_span("max_area"), "max_area", format!("\"max_area\" ({hi}) is below \"min_area\" ({lo}); nothing could match")));
+                return Err(Diag::new(
+                    t.key_span("max_area"),
+                    "max_area",
+                    format!("\"max_area\" ({hi}) is below \"min_area\" ({lo}); nothing could match"),
+                ));
             }
         }
         if let (Some(lo), Some(hi)) = (c.min_aspect, c.max_aspect) {
             if lo > hi {
-                return Err(Diag::new(t.key_span("max_aspect"), "max_aspect", format!("\"max_aspect\" ({hi}) is below \"min_aspect\" ({lo}); nothing could match")));
+                return Err(Diag::new(
+                    t.key_span("max_aspect"),
+                    "max_aspect",
+                    format!("\"max_aspect\" ({hi}) is below \"min_aspect\" ({lo}); nothing could match"),
+                ));
             }
         }
         if let Some((d, span)) = t.duration("dwell")? {
             if !only(&[EventWord::Presence]) {
-                return Err(Diag::new(t.key_span("dwell"), "dwell", format!("\"dwell\" in {} applies to event = \"presence\" only (time spent in the zone)", t.label)));
+                return Err(Diag::new(
+                    t.key_span("dwell"),
+                    "dwell",
+                    format!(
+                        "\"dwell\" in {} applies to event = \"presence\" only (time spent in the zone)",
+                        t.label
+                    ),
+                ));
             }
             let _ = span;
             c.dwell = Some(d);
@@ -689,14 +824,22 @@ impl Builder {
         let plate_keys = ["plate", "plate_pattern", "plate_group", "direction", "min_confidence"];
         for key in plate_keys {
             if t.get(key).is_some() && !only(&[EventWord::Plate]) {
-                return Err(Diag::new(t.key_span(key), key, format!("\"{key}\" in {} applies to event = \"plate\" only", t.label)));
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" in {} applies to event = \"plate\" only", t.label),
+                ));
             }
         }
         if let Some((plates, _)) = t.strings("plate")? {
             for (p, span) in plates {
                 let n = normalize_plate(p);
                 if n.is_empty() {
-                    return Err(Diag::new(span, "plate", format!("\"plate\" in {} has an empty plate number", t.label)));
+                    return Err(Diag::new(
+                        span,
+                        "plate",
+                        format!("\"plate\" in {} has an empty plate number", t.label),
+                    ));
                 }
                 c.plates.push(n);
             }
@@ -705,7 +848,11 @@ impl Builder {
             let regex = regex_lite::Regex::new(p).map_err(|e| {
                 let first = e.to_string();
                 let first = first.lines().last().unwrap_or("").trim().to_string();
-                Diag::new(span, "plate_pattern", format!("\"plate_pattern\" in {} is not a valid pattern: {first}", t.label))
+                Diag::new(
+                    span,
+                    "plate_pattern",
+                    format!("\"plate_pattern\" in {} is not a valid pattern: {first}", t.label),
+                )
             })?;
             c.plate_pattern = Some(PlatePattern { source: p.to_string(), regex });
         }
@@ -716,18 +863,28 @@ impl Builder {
             None => None,
             Some(("approach", _)) => Some(PlateDirection::Approach),
             Some(("leave" | "away", _)) => Some(PlateDirection::Leave),
-            Some((other, span)) => return Err(bad_word(span, "direction", other, t.label, &["approach", "leave"])),
+            Some((other, span)) => {
+                return Err(bad_word(span, "direction", other, t.label, &["approach", "leave"]))
+            }
         };
         if let Some((v, span)) = t.number("min_confidence")? {
             if !(0.0..=100.0).contains(&v) {
-                return Err(Diag::new(span, "min_confidence", format!("\"min_confidence\" is a percentage between 0 and 100, found {v}")));
+                return Err(Diag::new(
+                    span,
+                    "min_confidence",
+                    format!("\"min_confidence\" is a percentage between 0 and 100, found {v}"),
+                ));
             }
             c.min_confidence = Some(v as f32);
         }
 
         for key in ["alarm", "alarm_state"] {
             if t.get(key).is_some() && !only(&[EventWord::Alarm]) {
-                return Err(Diag::new(t.key_span(key), key, format!("\"{key}\" in {} applies to event = \"alarm\" only", t.label)));
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" in {} applies to event = \"alarm\" only", t.label),
+                ));
             }
         }
         if let Some((alarms, _)) = t.strings("alarm")? {
@@ -743,7 +900,13 @@ impl Builder {
                 let mut mask = 0u8;
                 for (d, span) in list {
                     mask |= day_mask(d).ok_or_else(|| {
-                        bad_word(span, "days", d, t.label, &["mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekend"])
+                        bad_word(
+                            span,
+                            "days",
+                            d,
+                            t.label,
+                            &["mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekend"],
+                        )
                     })?;
                 }
                 Some(mask)
@@ -751,7 +914,8 @@ impl Builder {
         };
         if after.is_some() || before.is_some() || days.is_some() {
             if !self.site_tz_set {
-                let key = ["after", "before", "days"].into_iter().find(|k| t.get(k).is_some()).unwrap_or("after");
+                let key =
+                    ["after", "before", "days"].into_iter().find(|k| t.get(k).is_some()).unwrap_or("after");
                 return Err(Diag::new(
                     t.key_span(key),
                     key,
@@ -777,7 +941,14 @@ impl Builder {
     fn action(&self, t: &Tbl, when: &Conditions) -> R<ActionConfig> {
         let (relay_name, rspan) = t.req_str("relay", "\"porch_light\"")?;
         let Some(relay) = self.cfg.relays.iter().find(|r| r.name == relay_name) else {
-            return Err(unknown_ref(rspan, "relay", relay_name, t.label, self.cfg.relays.iter().map(|r| r.name.as_str()), "[[relay]]"));
+            return Err(unknown_ref(
+                rspan,
+                "relay",
+                relay_name,
+                t.label,
+                self.cfg.relays.iter().map(|r| r.name.as_str()),
+                "[[relay]]",
+            ));
         };
         let actions = ["hold", "pulse", "on", "off", "toggle"];
         let (word, aspan) = t.req_str("action", "\"hold\"")?;
@@ -787,13 +958,23 @@ impl Builder {
         let hold = positive(t.duration("hold")?, "hold", t.label)?;
         let duration = positive(t.duration("duration")?, "duration", t.label)?;
         let conflict = |key: &str, why: &str| -> Diag {
-            Diag::new(t.key_span(key), key, format!("\"{key}\" does not go with action = \"{word}\" in {}: {why}", t.label))
+            Diag::new(
+                t.key_span(key),
+                key,
+                format!("\"{key}\" does not go with action = \"{word}\" in {}: {why}", t.label),
+            )
         };
         if word != "hold" && hold.is_some() {
-            return Err(conflict("hold", "only action = \"hold\" stays on after the last match; for a pulse use \"duration\""));
+            return Err(conflict(
+                "hold",
+                "only action = \"hold\" stays on after the last match; for a pulse use \"duration\"",
+            ));
         }
         if word != "pulse" && duration.is_some() {
-            return Err(conflict("duration", "only action = \"pulse\" has a duration; for hold use \"hold\""));
+            return Err(conflict(
+                "duration",
+                "only action = \"pulse\" has a duration; for hold use \"hold\"",
+            ));
         }
         if word != "pulse" && t.get("retrigger").is_some() {
             return Err(conflict("retrigger", "only pulses can be retriggered"));
@@ -804,7 +985,14 @@ impl Builder {
             return Err(conflict("cooldown", "every match extends a hold; use action = \"pulse\" with a duration to switch on once per cooldown"));
         }
         if plate_cooldown.is_some() && !when.events.iter().all(|e| *e == EventWord::Plate) {
-            return Err(Diag::new(t.key_span("plate_cooldown"), "plate_cooldown", format!("\"plate_cooldown\" in {} needs event = \"plate\" (it remembers each plate)", t.label)));
+            return Err(Diag::new(
+                t.key_span("plate_cooldown"),
+                "plate_cooldown",
+                format!(
+                    "\"plate_cooldown\" in {} needs event = \"plate\" (it remembers each plate)",
+                    t.label
+                ),
+            ));
         }
         let too_long = |key: &str, d: Duration| -> R<()> {
             if d > relay.max_on {
@@ -837,7 +1025,9 @@ impl Builder {
                 let retrigger = match t.str("retrigger")? {
                     None | Some(("single", _)) => Retrigger::Single,
                     Some(("restart", _)) => Retrigger::Restart,
-                    Some((other, span)) => return Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"])),
+                    Some((other, span)) => {
+                        return Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"]))
+                    }
                 };
                 ActionKind::Pulse { duration: d, retrigger }
             }
@@ -915,7 +1105,11 @@ fn time_spec(s: &str, span: Range<usize>, key: &str, label: &str) -> R<TimeSpec>
                 };
                 let d = parse_duration(d.trim()).map_err(|_| bad())?;
                 if d > Duration::from_secs(12 * 3600) {
-                    return Err(Diag::new(span, key, format!("\"{key}\" in {label}: the offset in \"{s}\" is more than 12h")));
+                    return Err(Diag::new(
+                        span,
+                        key,
+                        format!("\"{key}\" in {label}: the offset in \"{s}\" is more than 12h"),
+                    ));
                 }
                 sign * d.as_millis() as i64
             };
@@ -923,7 +1117,9 @@ fn time_spec(s: &str, span: Range<usize>, key: &str, label: &str) -> R<TimeSpec>
         }
     }
     let parts: Vec<&str> = t.split(':').collect();
-    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if !(2..=3).contains(&parts.len())
+        || parts.iter().any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(bad());
     }
     let nums: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(99)).collect();
@@ -956,7 +1152,11 @@ fn polygon(t: &Tbl, v: &Value) -> R<Vec<Point>> {
                     return Err(Diag::new(
                         c.span(),
                         "polygon",
-                        format!("point [{}] of {} is outside the picture: coordinates run from 0 to 10000", item_text(pair), t.label),
+                        format!(
+                            "point [{}] of {} is outside the picture: coordinates run from 0 to 10000",
+                            item_text(pair),
+                            t.label
+                        ),
                     ))
                 }
             }
@@ -967,7 +1167,12 @@ fn polygon(t: &Tbl, v: &Value) -> R<Vec<Point>> {
         return Err(Diag::new(
             v.span(),
             "polygon",
-            format!("the polygon of {} has {} point{}; a zone needs at least 3 corners", t.label, points.len(), if points.len() == 1 { "" } else { "s" }),
+            format!(
+                "the polygon of {} has {} point{}; a zone needs at least 3 corners",
+                t.label,
+                points.len(),
+                if points.len() == 1 { "" } else { "s" }
+            ),
         ));
     }
     if let Some((i, j)) = crate::engine::geometry::self_intersection(&points) {

@@ -52,7 +52,8 @@ fn days_text(mask: u8) -> Option<String> {
         0b110_0000 => Some("at weekends".into()),
         m => {
             let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-            let days: Vec<String> = (0..7).filter(|i| m & (1 << i) != 0).map(|i| names[i].to_string()).collect();
+            let days: Vec<String> =
+                (0..7).filter(|i| m & (1 << i) != 0).map(|i| names[i].to_string()).collect();
             Some(format!("on {}", list_or(&days, "and")))
         }
     }
@@ -75,7 +76,8 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
             EventWord::ZoneExit => format!("{class} leaves"),
             EventWord::Plate => "a plate is read".to_string(),
             EventWord::Alarm => {
-                let names = if w.alarms.is_empty() { "any alarm".to_string() } else { list_or(&w.alarms, "or") };
+                let names =
+                    if w.alarms.is_empty() { "any alarm".to_string() } else { list_or(&w.alarms, "or") };
                 format!("{names} turns {}", if w.alarm_state { "on" } else { "off" })
             }
             EventWord::CameraOffline => "a camera goes offline".to_string(),
@@ -115,7 +117,10 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
         plate_bits.push(format!("is on list {}", list_or(&quoted(&w.plate_groups), "or")));
     }
     if let Some(d) = w.direction {
-        plate_bits.push(format!("is {}", if d == crate::decode::PlateDirection::Approach { "approaching" } else { "leaving" }));
+        plate_bits.push(format!(
+            "is {}",
+            if d == crate::decode::PlateDirection::Approach { "approaching" } else { "leaving" }
+        ));
     }
     if let Some(c) = w.min_confidence {
         plate_bits.push(format!("was read with at least {c}% confidence"));
@@ -172,7 +177,9 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
                 Retrigger::Restart => "a match during the pulse restarts it",
             }
         ),
-        ActionKind::On => format!("switch relay \"{relay}\" on until a rule switches it off (at most {max_on})"),
+        ActionKind::On => {
+            format!("switch relay \"{relay}\" on until a rule switches it off (at most {max_on})")
+        }
         ActionKind::Off => format!("switch relay \"{relay}\" off"),
         ActionKind::Toggle => format!("toggle relay \"{relay}\" (on for at most {max_on})"),
     };
@@ -272,7 +279,13 @@ pub fn summary(c: &Config, path: &Path) -> String {
             Anchor::Center => "the centre of a target's box",
             Anchor::Box => "the whole box of a target",
         };
-        let _ = writeln!(s, "  {} on camera {}: {} corners; in the zone means {anchor} is inside", z.name, z.camera, z.polygon.len());
+        let _ = writeln!(
+            s,
+            "  {} on camera {}: {} corners; in the zone means {anchor} is inside",
+            z.name,
+            z.camera,
+            z.polygon.len()
+        );
     }
     if !c.rules.is_empty() {
         let _ = writeln!(s, "\nRules:");

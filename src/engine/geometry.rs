@@ -16,7 +16,11 @@ fn cross(o: Point, a: Point, b: Point) -> i64 {
 /// `p` lies on the closed segment `a`–`b`.
 #[inline]
 pub fn on_segment(p: Point, a: Point, b: Point) -> bool {
-    cross(a, b, p) == 0 && p.x >= a.x.min(b.x) && p.x <= a.x.max(b.x) && p.y >= a.y.min(b.y) && p.y <= a.y.max(b.y)
+    cross(a, b, p) == 0
+        && p.x >= a.x.min(b.x)
+        && p.x <= a.x.max(b.x)
+        && p.y >= a.y.min(b.y)
+        && p.y <= a.y.max(b.y)
 }
 
 /// The closed segments `a`–`b` and `c`–`d` share at least one point.
@@ -65,7 +69,8 @@ pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
 pub fn box_in_polygon(r: &Rect, poly: &[Point]) -> bool {
     let (x1, x2) = (r.x1.min(r.x2), r.x1.max(r.x2));
     let (y1, y2) = (r.y1.min(r.y2), r.y1.max(r.y2));
-    let corners = [Point { x: x1, y: y1 }, Point { x: x2, y: y1 }, Point { x: x2, y: y2 }, Point { x: x1, y: y2 }];
+    let corners =
+        [Point { x: x1, y: y1 }, Point { x: x2, y: y1 }, Point { x: x2, y: y2 }, Point { x: x1, y: y2 }];
     if !corners.iter().all(|c| point_in_polygon(*c, poly)) {
         return false;
     }
@@ -175,7 +180,16 @@ mod tests {
     #[test]
     fn box_inside_concave_polygon() {
         // A U shape: the notch cuts into the middle from the top.
-        let u = vec![p(0, 0), p(3000, 0), p(3000, 6000), p(6000, 6000), p(6000, 0), p(9000, 0), p(9000, 9000), p(0, 9000)];
+        let u = vec![
+            p(0, 0),
+            p(3000, 0),
+            p(3000, 6000),
+            p(6000, 6000),
+            p(6000, 0),
+            p(9000, 0),
+            p(9000, 9000),
+            p(0, 9000),
+        ];
         assert!(box_in_polygon(&Rect { x1: 500, y1: 500, x2: 2500, y2: 8000 }, &u));
         // Corners all inside the legs and bottom, but the notch runs through it.
         assert!(!box_in_polygon(&Rect { x1: 1000, y1: 5000, x2: 8000, y2: 8000 }, &u));

@@ -25,7 +25,9 @@ pub mod sun;
 
 use crate::clock::{Instant, Now};
 use crate::command::{Action, Command, Why};
-use crate::config::{normalize_plate, ActionKind, Anchor, CameraConfig, Config, EventWord, PresenceConfig, SiteConfig};
+use crate::config::{
+    normalize_plate, ActionKind, Anchor, CameraConfig, Config, EventWord, PresenceConfig, SiteConfig,
+};
 use crate::decode::{Device, Event, EventKind, Point, Target};
 use presence::{Track, ZoneState};
 use rules::{kind_bits, Rule, TRAJECT_BITS};
@@ -108,7 +110,12 @@ impl Engine {
             .zones
             .iter()
             .filter_map(|z| {
-                Some(Zone { name: z.name.clone(), camera: cam_idx(&z.camera)?, polygon: z.polygon.clone(), anchor: z.anchor })
+                Some(Zone {
+                    name: z.name.clone(),
+                    camera: cam_idx(&z.camera)?,
+                    polygon: z.polygon.clone(),
+                    anchor: z.anchor,
+                })
             })
             .collect();
         self.camera_zones = vec![Vec::new(); self.cameras.len()];
@@ -129,8 +136,10 @@ impl Engine {
     pub fn reload(&mut self, config: &Config) {
         let old_cameras: Vec<String> = self.cameras.iter().map(|c| c.name.clone()).collect();
         let old_zones: Vec<String> = self.zones.iter().map(|z| z.name.clone()).collect();
-        let old_rules: Vec<(String, u64, u64)> = self.rules.iter().map(|r| (r.name.clone(), r.matched, r.commands)).collect();
-        let old_cooldowns: Vec<_> = self.rules.iter().map(|r| (r.last_fired, r.plate_fired.clone())).collect();
+        let old_rules: Vec<(String, u64, u64)> =
+            self.rules.iter().map(|r| (r.name.clone(), r.matched, r.commands)).collect();
+        let old_cooldowns: Vec<_> =
+            self.rules.iter().map(|r| (r.last_fired, r.plate_fired.clone())).collect();
         self.install(config);
         for r in self.rules.iter_mut() {
             if let Some(i) = old_rules.iter().position(|(n, _, _)| *n == r.name) {
@@ -156,14 +165,21 @@ impl Engine {
             };
             let Some(new_cam) = new_cam else { continue };
             let mut nt = t.clone();
-            nt.zones = zone_map.iter().map(|o| o.and_then(|i| t.zones.get(i).copied()).unwrap_or(ZoneState::OUTSIDE)).collect();
-            nt.latched = rule_map.iter().map(|o| o.and_then(|i| t.latched.get(i).copied()).unwrap_or(false)).collect();
+            nt.zones = zone_map
+                .iter()
+                .map(|o| o.and_then(|i| t.zones.get(i).copied()).unwrap_or(ZoneState::OUTSIDE))
+                .collect();
+            nt.latched =
+                rule_map.iter().map(|o| o.and_then(|i| t.latched.get(i).copied()).unwrap_or(false)).collect();
             self.tracks.insert((new_cam, id), nt);
         }
     }
 
     pub fn counters(&self) -> Vec<RuleCounter> {
-        self.rules.iter().map(|r| RuleCounter { rule: r.name.clone(), matched: r.matched, commands: r.commands }).collect()
+        self.rules
+            .iter()
+            .map(|r| RuleCounter { rule: r.name.clone(), matched: r.matched, commands: r.commands })
+            .collect()
     }
 
     /// The earliest instant at which [`Engine::tick`] has something to do
@@ -176,13 +192,6 @@ impl Engine {
     pub fn tick(&mut self, now: Now) -> Vec<Command> {
         let mut out = Vec::new();
         self.expire(now, &mut out);
-        for r in self.rules.iter_mut() {
-            if let Some(cd) = r.plate_cooldown {
-                if r.plate_fired.len() > 256 {
-                    r.plate_fired.retain(|_, t| *t + cd > now.at);
-                }
-            }
-        }
         out
     }
 
@@ -233,6 +242,12 @@ impl Engine {
             d.name.as_deref().unwrap_or(""),
             source.map(|s| s.to_string()).unwrap_or_default()
         );
+        if self.unknown_devices.len() >= 1024 && !self.unknown_devices.contains_key(&key) {
+            // Bounded memory against a flood of made-up devices: start over,
+            // dropping the presence of unconfigured devices only.
+            self.unknown_devices.clear();
+            self.tracks.retain(|(cam, _), _| *cam < UNKNOWN_DEVICE_BASE);
+        }
         let next = UNKNOWN_DEVICE_BASE + self.unknown_devices.len() as u32;
         *self.unknown_devices.entry(key).or_insert(next)
     }
@@ -369,7 +384,12 @@ impl Engine {
         }
     }
 
-    fn find_target(&self, rule: &Rule, targets: &[Target], cam: Option<usize>) -> Option<(Option<u32>, Option<usize>)> {
+    fn find_target(
+        &self,
+        rule: &Rule,
+        targets: &[Target],
+        cam: Option<usize>,
+    ) -> Option<(Option<u32>, Option<usize>)> {
         for t in targets {
             if !rule.target_ok(t.class, t.rect.as_ref()) {
                 continue;
@@ -399,7 +419,13 @@ impl Engine {
                 let ctx = self.ctx(cam, channel, now);
                 for ri in 0..self.rules.len() {
                     if self.rules[ri].has(EventWord::CameraOffline) && self.event_ok(ri, &ctx) {
-                        let subject = Subject { event: "camera_offline", camera: &label, target: None, zone: None, plate: None };
+                        let subject = Subject {
+                            event: "camera_offline",
+                            camera: &label,
+                            target: None,
+                            zone: None,
+                            plate: None,
+                        };
                         self.fire(ri, &subject, now, out);
                     }
                 }
@@ -411,7 +437,8 @@ impl Engine {
             for ri in 0..self.rules.len() {
                 let rule = &self.rules[ri];
                 if rule.has(EventWord::Alarm) && rule.alarm_ok(alarm) && self.event_ok(ri, &ctx) {
-                    let subject = Subject { event: &word, camera: &label, target: None, zone: None, plate: None };
+                    let subject =
+                        Subject { event: &word, camera: &label, target: None, zone: None, plate: None };
                     self.fire(ri, &subject, now, out);
                 }
             }
@@ -450,6 +477,10 @@ impl Engine {
                 if now.at < *last + cd {
                     return;
                 }
+            }
+            if rule.plate_fired.len() >= 256 {
+                // Bounded memory whatever plates arrive: forget the ones no longer cooling down.
+                rule.plate_fired.retain(|_, t| *t + cd > now.at);
             }
             rule.plate_fired.insert(p.to_string(), now.at);
         }
@@ -500,8 +531,13 @@ impl Engine {
                         && rule.target_ok(track.class, track.rect.as_ref())
                         && self.event_ok(ri, &ctx)
                     {
-                        let subject =
-                            Subject { event: "zone_exit", camera: &track.camera, target: Some(key.1), zone: Some(z), plate: None };
+                        let subject = Subject {
+                            event: "zone_exit",
+                            camera: &track.camera,
+                            target: Some(key.1),
+                            zone: Some(z),
+                            plate: None,
+                        };
                         self.fire(ri, &subject, now, out);
                     }
                 }

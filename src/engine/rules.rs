@@ -33,7 +33,11 @@ pub(crate) const TRAJECT_BITS: u32 = (1 << EventWord::Presence as u32)
     | (1 << EventWord::ZoneExit as u32);
 
 impl Rule {
-    pub fn compile(r: &RuleConfig, camera_index: &dyn Fn(&str) -> Option<usize>, zone_index: &dyn Fn(&str) -> Option<usize>) -> Rule {
+    pub fn compile(
+        r: &RuleConfig,
+        camera_index: &dyn Fn(&str) -> Option<usize>,
+        zone_index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Rule {
         Rule {
             name: r.name.clone(),
             mask: r.when.events.iter().fold(0, |m, e| m | e.bit()),
@@ -139,7 +143,8 @@ impl Rule {
 
     pub fn alarm_ok(&self, a: &Alarm) -> bool {
         a.active == self.when.alarm_state
-            && (self.when.alarms.is_empty() || self.when.alarms.iter().any(|n| n.eq_ignore_ascii_case(&a.name)))
+            && (self.when.alarms.is_empty()
+                || self.when.alarms.iter().any(|n| n.eq_ignore_ascii_case(&a.name)))
     }
 }
 

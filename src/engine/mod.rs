@@ -122,7 +122,8 @@ impl Engine {
         for (i, z) in self.zones.iter().enumerate() {
             self.camera_zones[z.camera].push(i);
         }
-        let zone_idx = |n: &str| config.zones.iter().position(|z| z.name == n);
+        let zones = &self.zones;
+        let zone_idx = |n: &str| zones.iter().position(|z| z.name == n);
         self.rules = config.rules.iter().map(|r| Rule::compile(r, &cam_idx, &zone_idx)).collect();
         self.site = config.site.clone();
         self.presence = config.presence;

@@ -129,11 +129,13 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
                 site.timezone.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
             }
         });
-        let wall = p
-            .wall_ms
-            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-            .or(from_event)
-            .unwrap_or_else(|| prev.map(|t| t + chrono::Duration::milliseconds(100)).unwrap_or_default());
+        let wall =
+            p.wall_ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()).or(from_event).unwrap_or_else(
+                || {
+                    prev.and_then(|t| t.checked_add_signed(chrono::Duration::milliseconds(100)))
+                        .unwrap_or_default()
+                },
+            );
         prev = Some(wall);
         inputs.push(Input { label: p.label.clone(), wall, source: p.source, event });
     }
@@ -155,8 +157,12 @@ pub fn replay_inputs(config: &Config, inputs: &[Input]) -> Timeline {
     let Some(first) = inputs.first() else { return tl };
     let origin = first.wall;
     tl.start = Some(origin);
-    let clock =
-        |at: Instant| Now { at, wall: origin + chrono::Duration::milliseconds(at.as_millis() as i64) };
+    let clock = |at: Instant| Now {
+        at,
+        wall: origin
+            .checked_add_signed(chrono::Duration::milliseconds(at.as_millis().min(i64::MAX as u64) as i64))
+            .unwrap_or(origin),
+    };
     let instant_of =
         |wall: DateTime<Utc>| Instant::from_millis((wall - origin).num_milliseconds().max(0) as u64);
 

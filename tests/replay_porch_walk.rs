@@ -95,22 +95,15 @@ fn scripted_porch_walk_prints_the_expected_timeline() {
     // The car (target 2158) never produced a command.
     assert!(tl.commands.iter().all(|c| c.command.why.target == Some(2157)));
     let json = tl.to_json_lines();
-    let last = json.lines().filter(|l| l.contains("\"type\":\"switch\"")).last().unwrap();
+    let last = json.lines().rfind(|l| l.contains("\"type\":\"switch\"")).unwrap();
     assert!(last.starts_with("{\"type\":\"switch\",\"at_ms\":83100,"), "{last}");
 }
 
-/// The same capture through the real decoder. While the decoder is not merged
-/// into this branch, `decode()` is a stub and this test says so and stops.
+/// The same capture through the real decoder.
 #[test]
 fn porch_walk_through_the_decoder_prints_the_same_timeline() {
     let cfg = example();
     let posts = load_posts(&[capture_dir()]).unwrap();
-    if let Err(e) = camrelay::decode::decode(&posts[0].body) {
-        if e.to_string().contains("decoder not built yet") {
-            eprintln!("SKIPPED: the decoder is a stub in this branch ({e})");
-            return;
-        }
-    }
     let tl = replay(&cfg, &posts);
     assert_eq!(tl.to_text(&cfg.site), EXPECTED);
 }

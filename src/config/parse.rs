@@ -15,6 +15,8 @@ use toml::Spanned;
 
 type Value<'i> = Spanned<DeValue<'i>>;
 type R<T> = Result<T, Diag>;
+/// A value with where it was written.
+type At<T> = (T, Range<usize>);
 
 /// The largest coordinate of the cameras' normalized picture space.
 pub const MAX_COORD: u32 = 10_000;
@@ -150,7 +152,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
     }
 
     /// A string or a list of strings.
-    fn strings(&self, key: &str) -> R<Option<(Vec<(&'a str, Range<usize>)>, Range<usize>)>> {
+    fn strings(&self, key: &str) -> R<Option<At<Vec<At<&'a str>>>>> {
         let Some(v) = self.get(key) else { return Ok(None) };
         let expected = "a string or a list of strings";
         match v.get_ref() {
@@ -177,7 +179,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
     }
 
     /// An integer or a list of integers.
-    fn ints(&self, key: &str) -> R<Option<Vec<(i64, Range<usize>)>>> {
+    fn ints(&self, key: &str) -> R<Option<Vec<At<i64>>>> {
         let Some(v) = self.get(key) else { return Ok(None) };
         let one = |item: &Value| -> R<(i64, Range<usize>)> {
             match item.get_ref() {
@@ -245,9 +247,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
                 let hint = match did_you_mean(key, names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
-                    None => format!(
-                        "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [site], [presence], [[rule]]"
-                    ),
+                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [site], [presence], [[rule]]".to_string(),
                 };
                 return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
             }
@@ -697,14 +697,12 @@ impl Builder {
             }
         }
         let target_key = |key: &str| -> R<()> {
-            if has_targetless {
-                if t.get(key).is_some() {
-                    return Err(Diag::new(
-                        t.key_span(key),
-                        key,
-                        format!("\"{key}\" in {} needs targets, which \"alarm\" and \"camera_offline\" events do not have; put those events in a rule of their own", t.label),
-                    ));
-                }
+            if has_targetless && t.get(key).is_some() {
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" in {} needs targets, which \"alarm\" and \"camera_offline\" events do not have; put those events in a rule of their own", t.label),
+                ));
             }
             Ok(())
         };

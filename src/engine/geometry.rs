@@ -109,6 +109,10 @@ pub fn target_in_zone(r: &Rect, anchor: Anchor, poly: &[Point]) -> bool {
 /// that meet anywhere but at the corner they share, or `None` for a simple polygon.
 pub fn self_intersection(poly: &[Point]) -> Option<(usize, usize)> {
     let n = poly.len();
+    if n < 3 {
+        // Not a polygon at all: the caller reports the point count.
+        return None;
+    }
     let edge = |i: usize| (poly[i], poly[(i + 1) % n]);
     for i in 0..n {
         let (a, b) = edge(i);

@@ -122,7 +122,8 @@ impl Engine {
         for (i, z) in self.zones.iter().enumerate() {
             self.camera_zones[z.camera].push(i);
         }
-        let zone_idx = |n: &str| config.zones.iter().position(|z| z.name == n);
+        let zones = &self.zones;
+        let zone_idx = |n: &str| zones.iter().position(|z| z.name == n);
         self.rules = config.rules.iter().map(|r| Rule::compile(r, &cam_idx, &zone_idx)).collect();
         self.site = config.site.clone();
         self.presence = config.presence;
@@ -192,13 +193,6 @@ impl Engine {
     pub fn tick(&mut self, now: Now) -> Vec<Command> {
         let mut out = Vec::new();
         self.expire(now, &mut out);
-        for r in self.rules.iter_mut() {
-            if let Some(cd) = r.plate_cooldown {
-                if r.plate_fired.len() > 256 {
-                    r.plate_fired.retain(|_, t| *t + cd > now.at);
-                }
-            }
-        }
         out
     }
 
@@ -249,6 +243,12 @@ impl Engine {
             d.name.as_deref().unwrap_or(""),
             source.map(|s| s.to_string()).unwrap_or_default()
         );
+        if self.unknown_devices.len() >= 1024 && !self.unknown_devices.contains_key(&key) {
+            // Bounded memory against a flood of made-up devices: start over,
+            // dropping the presence of unconfigured devices only.
+            self.unknown_devices.clear();
+            self.tracks.retain(|(cam, _), _| *cam < UNKNOWN_DEVICE_BASE);
+        }
         let next = UNKNOWN_DEVICE_BASE + self.unknown_devices.len() as u32;
         *self.unknown_devices.entry(key).or_insert(next)
     }
@@ -478,6 +478,10 @@ impl Engine {
                 if now.at < *last + cd {
                     return;
                 }
+            }
+            if rule.plate_fired.len() >= 256 {
+                // Bounded memory whatever plates arrive: forget the ones no longer cooling down.
+                rule.plate_fired.retain(|_, t| *t + cd > now.at);
             }
             rule.plate_fired.insert(p.to_string(), now.at);
         }

@@ -76,10 +76,11 @@ impl Daemon {
         });
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let line =
-                rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
-                    panic!("camrelay did not start; stderr: {:?}", log_lines.lock().unwrap())
-                });
+            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("camrelay did not start; stderr: {:?}", log_lines.lock().map(|v| v.clone()));
+            };
             if let Some(rest) = line.strip_prefix("camrelay: listening for posts on ") {
                 let (posts, api) = rest.split_once(", API on ").expect("listening line");
                 return Daemon {

@@ -7,7 +7,8 @@
 #
 # For each target: cargo build --release (linkers from .cargo/config.toml),
 # then cargo deb --no-build, then scripts/check-deb.sh on the result. Packages
-# land in target/debian/. musl targets use the `static` variant (no libc6
+# land in target/debian/<target>/ (the gnu and the static musl arm64 packages
+# share a file name). musl targets use the `static` variant (no libc6
 # dependency). The Debian architecture follows the target: aarch64 → arm64,
 # armv7 → armhf.
 #
@@ -67,7 +68,7 @@ for triple in "${targets[@]}"; do
     fi
     variant=()
     case "$triple" in *-musl*) variant=(--variant static) ;; esac
-    deb=$(cargo deb --no-build --no-strip --target "$triple" "${variant[@]}" --output target/debian/ | tail -1)
+    deb=$(cargo deb --no-build --no-strip --target "$triple" "${variant[@]}" --output "target/debian/$triple/" | tail -1)
     echo "   $deb"
     scripts/check-deb.sh "$deb" || status=1
 done

@@ -7,9 +7,11 @@
 #
 # For each target: cargo build --release (linkers from .cargo/config.toml),
 # then cargo deb --no-build, then scripts/check-deb.sh on the result. Packages
-# land in target/debian/. musl targets use the `static` variant (no libc6
-# dependency). The Debian architecture follows the target: aarch64 → arm64,
-# armv7 → armhf.
+# land in target/debian/<target>/ (the gnu and the static musl arm64 packages
+# share a file name). musl targets use the `static` variant (no libc6
+# dependency); ARMv6 uses the `armv6` variant (libc6 >= 2.28, its zig-linked
+# floor) and must be built beforehand. The Debian architecture follows the
+# target: aarch64 → arm64, armv7 and armv6 → armhf.
 #
 # The packaged /etc/camrelay/rules.toml is rules.example.toml (or
 # $CAMRELAY_RULES_SRC) with `backend = "mock"` turned into `backend = "cdev"`
@@ -61,13 +63,20 @@ fi
 status=0
 for triple in "${targets[@]}"; do
     echo "== $triple"
+    if [ "$build" = 1 ] && [ "$triple" = arm-unknown-linux-gnueabihf ]; then
+        echo "build-deb: build ARMv6 first (scripts/cross-check.sh --zig, or cross), then: $0 --no-build $triple" >&2
+        exit 1
+    fi
     if [ "$build" = 1 ]; then
         rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
         cargo build --release --locked --target "$triple"
     fi
     variant=()
-    case "$triple" in *-musl*) variant=(--variant static) ;; esac
-    deb=$(cargo deb --no-build --no-strip --target "$triple" "${variant[@]}" --output target/debian/ | tail -1)
+    case "$triple" in
+        *-musl*) variant=(--variant static) ;;
+        arm-unknown-linux-gnueabihf) variant=(--variant armv6) ;;
+    esac
+    deb=$(cargo deb --no-build --no-strip --target "$triple" "${variant[@]}" --output "target/debian/$triple/" | tail -1)
     echo "   $deb"
     scripts/check-deb.sh "$deb" || status=1
 done

@@ -6,7 +6,9 @@
 #
 #   scripts/cross-check.sh              install what is missing, build, test, report
 #   scripts/cross-check.sh --no-tests   builds and report only
-#   scripts/cross-check.sh --no-install never call apt-get or rustup
+#   scripts/cross-check.sh --no-install never call apt-get, rustup or pip
+#   scripts/cross-check.sh --zig        also build ARMv6 (Pi Zero / 1) with zig as
+#                                       the linker (ziglang + cargo-zigbuild from PyPI)
 #   scripts/cross-check.sh --floor BIN  print the glibc floor of one binary
 #
 # Linkers and qemu runners come from .cargo/config.toml. Exit status is
@@ -18,10 +20,12 @@ cd "$(dirname "$0")/.."
 
 install=1
 tests=1
+zig=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-tests) tests=0 ;;
         --no-install) install=0 ;;
+        --zig) zig=1 ;;
         --floor) shift; floor_only="$1" ;;
         -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -184,27 +188,51 @@ build_target aarch64-unknown-linux-musl || true
 build_target armv7-unknown-linux-musleabihf || true
 
 # ARMv6 (Pi Zero / 1): only with a real ARMv6 toolchain, which Debian lacks
-# (its arm-linux-gnueabihf gcc and libc are ARMv7/Thumb-2). `cross` has one.
-echo "== arm-unknown-linux-gnueabihf (ARMv6)"
-if command -v cross >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-    if cross build --release --locked --target arm-unknown-linux-gnueabihf; then
-        bin=target/arm-unknown-linux-gnueabihf/release/camrelay
-        arch=$(readelf -A "$bin" | sed -n 's/.*Tag_CPU_arch: //p' | head -1)
-        floor=$(glibc_floor "$bin")
-        size=$(stat -c %s "$bin")
-        if [ "$arch" = v6 ]; then
-            report arm-unknown-linux-gnueabihf "$(awk -v s="$size" 'BEGIN{printf "%.2f MB", s/1048576}')" "$floor" \
-                "Pi OS: $(pi_os_for "$floor"); Tag_CPU_arch v6"
-        else
-            report arm-unknown-linux-gnueabihf "-" "-" "WRONG ARCH: Tag_CPU_arch ${arch:-missing}, want v6"
-            failed=1
-        fi
+# (its arm-linux-gnueabihf gcc and libc are ARMv7/Thumb-2). Two ways:
+#  --zig: zig links against a glibc 2.28 it builds for ARMv6 itself, and the
+#         Rust standard library is compiled from rust-src (-Zbuild-std, with
+#         RUSTC_BOOTSTRAP=1 on the stable compiler) because rustup has no
+#         prebuilt rust-std for this target here;
+#  cross: its container image carries an ARMv6 toolchain (needs Docker/Podman).
+armv6=arm-unknown-linux-gnueabihf
+armv6_check() {
+    local bin="$1" how="$2" arch floor size
+    arch=$(readelf -A "$bin" | sed -n 's/.*Tag_CPU_arch: //p' | head -1)
+    floor=$(glibc_floor "$bin")
+    size=$(stat -c %s "$bin")
+    if [ "$arch" = v6 ]; then
+        echo "   $bin: $size bytes, glibc floor $floor, Tag_CPU_arch v6 ($how)"
+        report "$armv6" "$(awk -v s="$size" 'BEGIN{printf "%.2f MB", s/1048576}')" "$floor" \
+            "Pi OS: $(pi_os_for "$floor"); Tag_CPU_arch v6 ($how)"
     else
-        report arm-unknown-linux-gnueabihf "-" "-" "BUILD FAILED (cross)"
+        report "$armv6" "-" "-" "WRONG ARCH: Tag_CPU_arch ${arch:-missing}, want v6 ($how)"
+        failed=1
+    fi
+}
+echo "== $armv6 (ARMv6)"
+if [ "$zig" = 1 ]; then
+    venv=target/zig-venv
+    if [ ! -x "$venv/bin/cargo-zigbuild" ] && [ "$install" = 1 ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q ziglang==0.17.0 cargo-zigbuild==0.24.0
+    fi
+    if [ "$install" = 1 ]; then rustup component add rust-src >/dev/null 2>&1 || true; fi
+    if [ -x "$venv/bin/cargo-zigbuild" ] && PATH="$PWD/$venv/bin:$PATH" RUSTC_BOOTSTRAP=1 \
+        cargo zigbuild --release --locked --target "$armv6.2.28" -Zbuild-std=std,panic_abort; then
+        armv6_check "target/$armv6/release/camrelay" "zig, glibc 2.28"
+    else
+        report "$armv6" "-" "-" "BUILD FAILED (zig: needs python3-venv, PyPI and the rust-src component)"
+        failed=1
+    fi
+elif command -v cross >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    if cross build --release --locked --target "$armv6"; then
+        armv6_check "target/$armv6/release/camrelay" cross
+    else
+        report "$armv6" "-" "-" "BUILD FAILED (cross)"
     fi
 else
-    report arm-unknown-linux-gnueabihf "-" "-" \
-        "NOT BUILT here: needs an ARMv6 toolchain (Debian's is ARMv7); run 'cross build --release --target arm-unknown-linux-gnueabihf' where Docker or Podman runs"
+    report "$armv6" "-" "-" \
+        "NOT BUILT: needs an ARMv6 toolchain (Debian's is ARMv7): run with --zig, or 'cross build --release --target $armv6' where Docker runs"
 fi
 
 # ---------------------------------------------------------------- report

@@ -1,9 +1,10 @@
 //! The reference (docs/rules.md) lists every key the parser accepts with the same
 //! type and default, the example file is valid, and `camrelay check` says so.
 
+mod common;
+
 use camrelay::config::schema::{markdown_table, KEYS, SECTIONS};
 use std::path::Path;
-use std::process::Command;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,11 +25,8 @@ fn the_reference_lists_every_key_with_its_default() {
 
 #[test]
 fn check_accepts_the_example_and_says_what_it_does() {
-    let out = Command::new(env!("CARGO_BIN_EXE_camrelay"))
-        .arg("check")
-        .arg(root().join("rules.example.toml"))
-        .output()
-        .unwrap();
+    let out =
+        common::camrelay_command().arg("check").arg(root().join("rules.example.toml")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("is valid: 3 relay(s), 3 camera(s), 1 zone(s), 3 rule(s)."), "{stdout}");
@@ -44,7 +42,7 @@ fn check_fails_with_the_located_message() {
     let path = dir.path().join("rules.toml");
     std::fs::write(&path, "[[relay]]\nname = \"gate\"\nline = 27\nmax_on = \"3s\"\nmaxon = \"3s\"\n")
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_camrelay")).arg("check").arg(&path).output().unwrap();
+    let out = common::camrelay_command().arg("check").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(

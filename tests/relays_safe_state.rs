@@ -1,10 +1,11 @@
 //! `camrelay safe-state --config FILE` through the real binary.
 
 use std::path::Path;
-use std::process::Command;
+
+mod common;
 
 fn camrelay(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_camrelay")).args(args).output().expect("camrelay runs")
+    common::camrelay_command().args(args).output().expect("camrelay runs")
 }
 
 #[test]

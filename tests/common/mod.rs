@@ -11,6 +11,22 @@ use std::time::{Duration, Instant};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
+/// The `camrelay` binary as a command. Under `scripts/cross-check.sh` the
+/// binary is an aarch64 one and `CAMRELAY_TEST_RUNNER` names the emulator.
+pub fn camrelay_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_camrelay");
+    let runner = std::env::var("CAMRELAY_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut c = Command::new(emulator);
+            c.args(words).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
 pub fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(Path::new(FIXTURES).join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
 }
@@ -51,7 +67,7 @@ impl Daemon {
             .replace("{RECORD_DIR}", &dir.path().join("record").display().to_string());
         let config_path = dir.path().join("rules.toml");
         std::fs::write(&config_path, text).expect("write rules");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_camrelay"));
+        let mut command = camrelay_command();
         command
             .arg("run")
             .arg("--config")

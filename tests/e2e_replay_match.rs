@@ -114,7 +114,7 @@ fn clock_offset(d: &Daemon) -> ClockOffset {
         let json: serde_json::Value = serde_json::from_str(&r.body).expect("status JSON");
         let daemon_ms = json["uptime_ms"].as_i64().expect("uptime_ms");
         let rtt = after - before;
-        if best.as_ref().is_none_or(|(b, _)| rtt < *b) {
+        if best.as_ref().map_or(true, |(b, _)| rtt < *b) {
             best = Some((rtt, ClockOffset { at: before + rtt / 2, daemon_ms }));
         }
     }

@@ -4,6 +4,10 @@
 //! [`config`] is read by all of them; [`clock`] and [`command`] are the plain
 //! types on the arrows.
 
+// No panic path reachable from the network or a rules file: input errors are
+// typed errors, never unwrap/expect/panic (tests may use them).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod api;
 pub mod clock;
 pub mod command;

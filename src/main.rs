@@ -1,5 +1,7 @@
 //! The `camrelay` binary: command-line parsing and error reporting at the edge.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -370,3 +370,25 @@ then = { relay = "siren", action = "pulse", duration = "100ms" }
     let json = status_json(&d);
     assert_eq!(json["devices"][0]["online"], serde_json::Value::Bool(false), "{json}");
 }
+
+#[test]
+fn sigterm_during_a_pulse_ends_with_the_relay_off_before_the_pulse_would() {
+    let extra = r#"
+[[rule]]
+name = "gate for residents"
+when = { event = "plate", plate_group = "whiteList" }
+then = { relay = "gate", action = "pulse", duration = "3s" }
+"#;
+    let mut d = Daemon::start(&rules(extra));
+    timed_post(&d, &fixture("ipc-v1x/lpr.xml"));
+    let log = d.wait_log(Duration::from_secs(10), |l| for_relay(l, "gate").iter().any(|c| c.on));
+    let on_ms = for_relay(&log, "gate")[1].ms;
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    let log = d.mock_log();
+    let gate = for_relay(&log, "gate");
+    let last = gate.last().expect("gate logged");
+    assert_eq!((last.on, last.reason.as_str()), (false, "shutdown"), "{gate:#?}");
+    assert!(last.ms < on_ms + 3000, "cut by the shutdown, not by the end of the pulse: {gate:#?}");
+}

@@ -143,21 +143,19 @@ pub(crate) fn parse_bool(text: &[u8]) -> Result<bool, ValueError> {
 /// pairs is kept as sent (lower-cased) rather than refused.
 pub(crate) fn normalize_mac(text: &str) -> String {
     let t = text.trim();
-    let hex: Vec<u8> = t.bytes().filter(u8::is_ascii_hexdigit).collect();
+    let hex_digits = t.bytes().filter(u8::is_ascii_hexdigit).count();
     let separators_ok = t.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'-');
-    if hex.len() == 12 && separators_ok {
-        let mut out = String::with_capacity(17);
-        for (i, pair) in hex.chunks(2).enumerate() {
-            if i > 0 {
-                out.push(':');
-            }
-            out.push(char::from(pair[0].to_ascii_lowercase()));
-            out.push(char::from(pair[1].to_ascii_lowercase()));
-        }
-        out
-    } else {
-        t.to_ascii_lowercase()
+    if hex_digits != 12 || !separators_ok {
+        return t.to_ascii_lowercase();
     }
+    let mut out = String::with_capacity(17);
+    for (i, b) in t.bytes().filter(u8::is_ascii_hexdigit).enumerate() {
+        if i > 0 && i % 2 == 0 {
+            out.push(':');
+        }
+        out.push(char::from(b.to_ascii_lowercase()));
+    }
+    out
 }
 
 #[cfg(test)]

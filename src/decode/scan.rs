@@ -258,6 +258,9 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
             }
             Ok(XmlEvent::End(e)) => {
                 let name = e.name().into_inner();
+                // `before` may sit on skipped whitespace or past a consumed `<`;
+                // the name's own position is exact.
+                let before = offset_in(body, name).map_or(before, |at| at.saturating_sub(2));
                 if s.depth == 0 {
                     return Err(DecodeError::NotXml {
                         offset: before,
@@ -280,7 +283,10 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
             }
             Ok(XmlEvent::Text(t)) => s.text(borrowed(t.into_inner(), before)?, false, before)?,
             Ok(XmlEvent::CData(c)) => s.text(borrowed(c.into_inner(), before)?, true, before)?,
-            Ok(XmlEvent::DocType(_)) => return Err(DecodeError::Doctype { offset: before }),
+            Ok(XmlEvent::DocType(d)) => {
+                let at = offset_in(body, &d).and_then(|p| body[..p].iter().rposition(|&b| b == b'<'));
+                return Err(DecodeError::Doctype { offset: at.unwrap_or(before) });
+            }
             Ok(XmlEvent::Decl(_)) | Ok(XmlEvent::PI(_)) | Ok(XmlEvent::Comment(_)) => {}
             Ok(XmlEvent::Eof) => {
                 return Err(if s.depth == 0 {
@@ -409,10 +415,10 @@ impl<'a> Scanner<'a> {
 
     fn start(&mut self, e: &BytesStart, before: usize) -> Result<(), DecodeError> {
         let name = e.name().into_inner();
-        if self.depth == MAX_DEPTH {
-            return Err(DecodeError::TooDeep { offset: before, limit: MAX_DEPTH });
-        }
         let name_at = offset_in(self.body, name).unwrap_or(before);
+        if self.depth == MAX_DEPTH {
+            return Err(DecodeError::TooDeep { offset: name_at.saturating_sub(1), limit: MAX_DEPTH });
+        }
         let raw_tag = Tag::of(name);
         let (tag, parent) = if self.depth == 0 {
             match raw_tag {
@@ -427,7 +433,12 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 Tag::DeviceInfoRoot => self.raw.root = Root::DeviceInfo,
-                _ => return Err(DecodeError::UnknownRoot { offset: name_at, found: lossy(name) }),
+                _ => {
+                    return Err(DecodeError::UnknownRoot {
+                        offset: name_at.saturating_sub(1),
+                        found: lossy(name),
+                    })
+                }
             }
             (raw_tag, Tag::Other)
         } else {

@@ -164,3 +164,20 @@ fn error_reasons_are_stable_words() {
         assert_eq!(refused(body).reason(), reason, "{}", String::from_utf8_lossy(body));
     }
 }
+
+#[test]
+fn leaf_fields_in_every_shape_decode_alike() {
+    let shapes: [&[u8]; 5] = [
+        b"<config><deviceName>Yard</deviceName></config>",
+        b"<config><deviceName><![CDATA[Yard]]></deviceName></config>",
+        b"<config><deviceName>\n  <![CDATA[Yard]]>\n</deviceName ></config>",
+        b"<config><deviceName>  Yard\n</deviceName></config>",
+        b"<config><deviceName>Y<!-- c -->ard</deviceName></config>",
+    ];
+    for (i, body) in shapes.iter().enumerate() {
+        let e = decode(body).unwrap_or_else(|e| panic!("shape {i}: {e}"));
+        // The commented shape is two text nodes: the last one is kept.
+        let want = if i == 4 { "ard" } else { "Yard" };
+        assert_eq!(e.device.name.as_deref(), Some(want), "shape {i}");
+    }
+}

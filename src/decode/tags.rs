@@ -249,6 +249,58 @@ impl Tag {
         }
     }
 
+    /// Elements whose text the decoder reads and which normally hold nothing
+    /// but that text: candidates for `scan`'s leaf fast path.
+    #[inline]
+    pub(crate) fn is_leaf(self) -> bool {
+        matches!(
+            self,
+            Tag::MessageType
+                | Tag::SmartType
+                | Tag::CurrentTime
+                | Tag::DataTime
+                | Tag::Status
+                | Tag::DeviceName
+                | Tag::DeviceNo
+                | Tag::Sn
+                | Tag::Mac
+                | Tag::MacAddress
+                | Tag::Ip
+                | Tag::IpAddress
+                | Tag::ChannelId
+                | Tag::TargetId
+                | Tag::EventId
+                | Tag::TargetType
+                | Tag::X1
+                | Tag::Y1
+                | Tag::X2
+                | Tag::Y2
+                | Tag::X
+                | Tag::Y
+                | Tag::SourceBase64Length
+                | Tag::SourceBase64Data
+                | Tag::TargetBase64Length
+                | Tag::TargetBase64Data
+                | Tag::PlateNumber
+                | Tag::VehicleListType
+                | Tag::VehicleDirect
+                | Tag::Type
+                | Tag::CarType
+                | Tag::Color
+                | Tag::Brand
+                | Tag::Model
+                | Tag::LicensePlateNumber
+                | Tag::GroupName
+                | Tag::CarOwner
+                | Tag::Age
+                | Tag::Sex
+                | Tag::Glasses
+                | Tag::Mask
+                | Tag::Alarm
+                | Tag::AlarmItem
+        )
+    }
+
     /// Lists whose `item` children are targets or events.
     #[inline]
     pub(crate) fn is_list(self) -> bool {

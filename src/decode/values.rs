@@ -143,6 +143,17 @@ pub(crate) fn parse_bool(text: &[u8]) -> Result<bool, ValueError> {
 /// pairs is kept as sent (lower-cased) rather than refused.
 pub(crate) fn normalize_mac(text: &str) -> String {
     let t = text.trim();
+    let canonical = t.len() == 17
+        && t.bytes().enumerate().all(|(i, b)| {
+            if i % 3 == 2 {
+                b == b':'
+            } else {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+            }
+        });
+    if canonical {
+        return t.to_owned();
+    }
     let hex_digits = t.bytes().filter(u8::is_ascii_hexdigit).count();
     let separators_ok = t.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'-');
     if hex_digits != 12 || !separators_ok {
@@ -211,6 +222,8 @@ mod tests {
     #[test]
     fn macs_normalized() {
         assert_eq!(normalize_mac("58:5B:69:40:F4:0D"), "58:5b:69:40:f4:0d");
+        assert_eq!(normalize_mac(" 58:5b:69:40:f4:0d"), "58:5b:69:40:f4:0d");
+        assert_eq!(normalize_mac("58:5b:69:40:f4:0g"), "58:5b:69:40:f4:0g");
         assert_eq!(normalize_mac("58-5B-69-40-F4-0D"), "58:5b:69:40:f4:0d");
         assert_eq!(normalize_mac("585B6940F40D"), "58:5b:69:40:f4:0d");
         assert_eq!(normalize_mac(" Not-A-Mac "), "not-a-mac");

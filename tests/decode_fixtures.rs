@@ -508,7 +508,8 @@ fn image_bytes_refuses_placeholders_and_bad_ranges() {
     let (body2, e2) = load("nvr-v2/vehicle-lpr.xml");
     // "BASE64_JPEG_PLATE_CROP" has underscores: not base64.
     assert!(matches!(image_bytes(&body2, &e2.images[1]), Err(ImageError::Base64(_))));
-    let outside = ImageRef { role: ImageRole::Overview, declared_len: None, range: 10..body.len() + 1, target: None };
+    let outside =
+        ImageRef { role: ImageRole::Overview, declared_len: None, range: 10..body.len() + 1, target: None };
     assert_eq!(
         image_bytes(&body, &outside),
         Err(ImageError::OutOfRange { start: 10, end: body.len() + 1, len: body.len() })

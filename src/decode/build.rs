@@ -126,10 +126,19 @@ pub(crate) fn build(mut raw: Raw) -> Event {
     let plate_event = kind == EventKind::Plate;
     let face_event = matches!(kind, EventKind::Face | EventKind::FaceMatch);
 
+    let has_secondary = raw.items.iter().any(|it| !is_primary(it.list));
     let mut targets: Vec<Target> = Vec::new();
-    // Whether each target's class came from its own item (so a join does not override it).
+    // Whether each target's class came from its own item (so a join does not
+    // override it); only kept when there is something to join.
     let mut class_known: Vec<bool> = Vec::new();
-    let mut item_target: Vec<Option<usize>> = vec![None; raw.items.len()];
+    // Item → target index, only needed to point images at their targets.
+    let mut item_target: Vec<Option<usize>> =
+        if raw.images.is_empty() { Vec::new() } else { vec![None; raw.items.len()] };
+    let link = |item_target: &mut Vec<Option<usize>>, item: usize, target: usize| {
+        if let Some(slot) = item_target.get_mut(item) {
+            *slot = Some(target);
+        }
+    };
 
     for (i, item) in raw.items.iter().enumerate().filter(|(_, it)| is_primary(it.list)) {
         let default_class = match item.list {
@@ -140,12 +149,13 @@ pub(crate) fn build(mut raw: Raw) -> Event {
         let class = item.class.or(default_class);
         // NVR plate boxes are pixels, not the 0–10000 space targets live in.
         let rect = if item.list == Tag::LicensePlateListInfo { None } else { item.rect.rect() };
-        item_target[i] = Some(targets.len());
+        link(&mut item_target, i, targets.len());
         targets.push(Target { id: item.target_id, class: class.unwrap_or(TargetClass::Unknown), rect });
-        class_known.push(class.is_some());
+        if has_secondary {
+            class_known.push(class.is_some());
+        }
     }
 
-    let has_secondary = raw.items.iter().any(|it| !is_primary(it.list));
     if has_secondary {
         // Only posts with two lists to join pay for an index; a traject post never does.
         let mut by_id: BTreeMap<u32, usize> = BTreeMap::new();
@@ -164,7 +174,7 @@ pub(crate) fn build(mut raw: Raw) -> Event {
                 if targets[t].rect.is_none() {
                     targets[t].rect = rect;
                 }
-                item_target[i] = Some(t);
+                link(&mut item_target, i, t);
                 continue;
             }
             // The LPR post's first listInfo item only carries the overview image.
@@ -182,7 +192,7 @@ pub(crate) fn build(mut raw: Raw) -> Event {
             let class = item.class.or(plate_event.then_some(TargetClass::Vehicle));
             targets.push(Target { id: item.target_id, class: class.unwrap_or(TargetClass::Unknown), rect });
             class_known.push(class.is_some());
-            item_target[i] = Some(t);
+            link(&mut item_target, i, t);
         }
     }
 

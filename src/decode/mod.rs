@@ -69,6 +69,12 @@ impl DecodeError {
 /// One pass of quick-xml over `body`: linear in its length, refusing DOCTYPE
 /// and nesting deeper than [`MAX_DEPTH`] as soon as they appear. Images are
 /// located, not copied (see [`ImageRef::range`] and [`image_bytes`]).
+///
+/// Lenient where devices differ, strict where input is hostile: a UTF-8 BOM,
+/// comments and processing instructions around the root are fine; nothing
+/// after the root's end tag is read; the camera's `<types>` capability list
+/// is stepped over without being checked when it is plain markup; unknown
+/// elements are ignored and unknown `smartType`s become [`EventKind::Unknown`].
 pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
     if body.trim_ascii().is_empty() {
         return Ok(Event::empty_keepalive());

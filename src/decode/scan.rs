@@ -7,6 +7,14 @@
 //! range computed from the slice quick-xml hands back), numbers are parsed from
 //! the raw bytes, and only string fields are UTF-8 checked and unescaped.
 //! Dialect and kind decisions are left to `build`.
+//!
+//! Why not the obvious way (unescape every text, build a tree or a serde
+//! struct, let quick-xml check end names): each of those allocates or copies
+//! per node, and on a 1.5 KB traject post that alone costs more than
+//! tokenizing. Here the per-node work is a tag lookup and a stack push; leaf
+//! fields are read straight to their end tag (`leaf_text`), and the unused
+//! `<types>` block is stepped over (`skip_unused`), both falling back to the
+//! tokenizer on anything unusual. Every byte is still looked at once.
 
 use super::model::{Alarm, Device, DeviceTime, Face, Plate, Point, Rect, SmartStatus, TargetClass};
 use super::tags::Tag;
@@ -173,6 +181,23 @@ fn borrowed(content: Cow<'_, [u8]>, at: usize) -> Result<&'_ [u8], DecodeError> 
     }
 }
 
+/// Byte equality for element names (a few bytes): inline, where `==` on
+/// slices of unknown length calls `memcmp` once per end tag.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -182,6 +207,10 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
     // End names are checked against our own stack, which already holds them
     // as ranges; quick-xml's check would copy every name into a second buffer.
     reader.config_mut().check_end_names = false;
+    // Indentation between elements is half of all events in a pretty-printed
+    // post; skipping it inside the tokenizer spares a dispatch per node (text
+    // ends are trimmed by `text` only for the fields it reads).
+    reader.config_mut().trim_text_start = true;
     let mut s = Scanner {
         body,
         depth: 0,
@@ -209,23 +238,44 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
             has_alarm_status: false,
         },
     };
+    // Bytes stepped over by `skip_unused` and `leaf_text`, which quick-xml's own positions miss.
+    let mut skipped = 0usize;
     loop {
-        let before = reader.buffer_position() as usize;
-        let event = match reader.read_event() {
-            Ok(event) => event,
-            Err(e) => return Err(s.xml_error(e, reader.error_position() as usize)),
-        };
-        match event {
-            XmlEvent::Start(e) => s.start(&e, before)?,
-            XmlEvent::Empty(e) => {
+        let before = body.len() - reader.get_ref().len();
+        // One match on the result: binding the event first costs a copy of it
+        // per node, which shows on a 1.5 KB post.
+        match reader.read_event() {
+            Err(e) => return Err(s.xml_error(e, reader.error_position() as usize + skipped)),
+            Ok(XmlEvent::Start(e)) => {
+                s.start(&e, before)?;
+                let rest: &'_ [u8] = reader.get_ref();
+                if s.never_read() {
+                    if let Some(len) = skip_unused(rest, e.name().into_inner()) {
+                        *reader.get_mut() = &rest[len..];
+                        skipped += len;
+                        s.pop();
+                    }
+                } else if s.tags[s.depth - 1].is_leaf() {
+                    if let Some(leaf) = leaf_text(rest, e.name().into_inner()) {
+                        s.text(leaf.content, leaf.cdata, before)?;
+                        *reader.get_mut() = &rest[leaf.len..];
+                        skipped += leaf.len;
+                        s.pop();
+                    }
+                }
+            }
+            Ok(XmlEvent::Empty(e)) => {
                 s.start(&e, before)?;
                 s.pop();
                 if s.depth == 0 {
                     return Ok(s.raw);
                 }
             }
-            XmlEvent::End(e) => {
+            Ok(XmlEvent::End(e)) => {
                 let name = e.name().into_inner();
+                // `before` may sit on skipped whitespace or past a consumed `<`;
+                // the name's own position is exact.
+                let before = offset_in(body, name).map_or(before, |at| at.saturating_sub(2));
                 if s.depth == 0 {
                     return Err(DecodeError::NotXml {
                         offset: before,
@@ -233,7 +283,7 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
                     });
                 }
                 let open = s.open_name(s.depth - 1);
-                if name != open {
+                if !same_bytes(name, open) {
                     return Err(DecodeError::NotXml {
                         offset: before,
                         reason: format!("</{}> does not close <{}>", lossy(name), lossy(open)),
@@ -246,11 +296,14 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
                     return Ok(s.raw);
                 }
             }
-            XmlEvent::Text(t) => s.text(borrowed(t.into_inner(), before)?, false, before)?,
-            XmlEvent::CData(c) => s.text(borrowed(c.into_inner(), before)?, true, before)?,
-            XmlEvent::DocType(_) => return Err(DecodeError::Doctype { offset: before }),
-            XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
-            XmlEvent::Eof => {
+            Ok(XmlEvent::Text(t)) => s.text(borrowed(t.into_inner(), before)?, false, before)?,
+            Ok(XmlEvent::CData(c)) => s.text(borrowed(c.into_inner(), before)?, true, before)?,
+            Ok(XmlEvent::DocType(d)) => {
+                let at = offset_in(body, &d).and_then(|p| body[..p].iter().rposition(|&b| b == b'<'));
+                return Err(DecodeError::Doctype { offset: at.unwrap_or(before) });
+            }
+            Ok(XmlEvent::Decl(_)) | Ok(XmlEvent::PI(_)) | Ok(XmlEvent::Comment(_)) => {}
+            Ok(XmlEvent::Eof) => {
                 return Err(if s.depth == 0 {
                     DecodeError::NotXml { offset: body.len(), reason: "no root element".into() }
                 } else {
@@ -259,6 +312,86 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
             }
         }
     }
+}
+
+/// Length of `rest` up to and including `</name>`, when the element's content
+/// is plain markup: no comment, CDATA, processing instruction or nested
+/// `<name`, any of which could hide or fake the end tag (then `None`, and the
+/// tokenizer walks it as usual). One memchr pass over the `<`s; the content is
+/// not checked for well-formedness, which is the price of never reading it.
+///
+/// The `<types>` capability list is a third of every traject post: tokenizing
+/// it would cost more than decoding everything else.
+/// The content of a leaf element read without the tokenizer.
+struct Leaf<'b> {
+    content: &'b [u8],
+    cdata: bool,
+    /// Bytes from the end of the start tag to just past the end tag.
+    len: usize,
+}
+
+/// For an element whose start tag was just read: its content, when that is a
+/// single text node, or a single CDATA section with only whitespace around it,
+/// directly followed by the element's own end tag. One memchr to the next `<`
+/// (or one pass to `]]>`), instead of two more tokenizer events and their
+/// dispatch; a leaf field costs a third of what it would. Anything else (a
+/// child, a comment, mixed content, a wrong end tag) is `None` and left to the
+/// tokenizer, which then reports whatever is wrong with it.
+#[inline]
+fn leaf_text<'b>(rest: &'b [u8], name: &[u8]) -> Option<Leaf<'b>> {
+    let lt = memchr::memchr(b'<', rest)?;
+    let (content, cdata, after) = match rest[lt + 1..].strip_prefix(b"![CDATA[") {
+        Some(section) => {
+            if !rest[..lt].trim_ascii().is_empty() {
+                return None;
+            }
+            let start = lt + 9;
+            let end = memchr::memchr_iter(b'>', section).find(|&i| i >= 2 && &section[i - 2..i] == b"]]")?;
+            let after = start + end + 1;
+            let spaces = rest[after..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+            (&section[..end - 2], true, after + spaces)
+        }
+        None => (&rest[..lt], false, lt),
+    };
+    let tail = strip_name(rest.get(after..)?.strip_prefix(b"</")?, name)?;
+    let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    (tail.get(spaces) == Some(&b'>')).then_some(Leaf {
+        content,
+        cdata,
+        len: after + 2 + name.len() + spaces + 1,
+    })
+}
+
+#[inline]
+fn strip_name<'b>(text: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
+    let head = text.get(..name.len())?;
+    same_bytes(head, name).then(|| &text[name.len()..])
+}
+
+fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
+    for at in memchr::memchr_iter(b'<', rest) {
+        let after = &rest[at + 1..];
+        match after.first()? {
+            b'!' | b'?' => return None,
+            b'/' => {
+                let Some(tail) = strip_name(&after[1..], name) else { continue };
+                let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                match tail.get(spaces) {
+                    Some(b'>') => return Some(at + 2 + name.len() + spaces + 1),
+                    Some(_) if spaces == 0 => continue, // `</typesX>`: another element
+                    _ => return None,
+                }
+            }
+            _ => {
+                if let Some(tail) = strip_name(after, name) {
+                    if matches!(tail.first(), None | Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\r' | b'\n')) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 impl<'a> Scanner<'a> {
@@ -282,6 +415,19 @@ impl<'a> Scanner<'a> {
                 DecodeError::Truncated { offset: self.body.len(), open }
             }
             other => DecodeError::NotXml { offset: at, reason: other.to_string() },
+        }
+    }
+
+    /// Whether the element just opened holds nothing the model keeps: the
+    /// `<types>` capability list, fields of a list item this decoder does not
+    /// know, and the traject `point` (always observed as zero).
+    fn never_read(&self) -> bool {
+        let d = self.depth;
+        let parent = if d >= 2 { self.tags[d - 2] } else { Tag::Other };
+        match self.tags[d - 1] {
+            Tag::Types => d == 2,
+            Tag::Other | Tag::Point => parent == Tag::ListItem,
+            _ => false,
         }
     }
 
@@ -324,10 +470,10 @@ impl<'a> Scanner<'a> {
 
     fn start(&mut self, e: &BytesStart, before: usize) -> Result<(), DecodeError> {
         let name = e.name().into_inner();
-        if self.depth == MAX_DEPTH {
-            return Err(DecodeError::TooDeep { offset: before, limit: MAX_DEPTH });
-        }
         let name_at = offset_in(self.body, name).unwrap_or(before);
+        if self.depth == MAX_DEPTH {
+            return Err(DecodeError::TooDeep { offset: name_at.saturating_sub(1), limit: MAX_DEPTH });
+        }
         let raw_tag = Tag::of(name);
         let (tag, parent) = if self.depth == 0 {
             match raw_tag {
@@ -342,7 +488,12 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 Tag::DeviceInfoRoot => self.raw.root = Root::DeviceInfo,
-                _ => return Err(DecodeError::UnknownRoot { offset: name_at, found: lossy(name) }),
+                _ => {
+                    return Err(DecodeError::UnknownRoot {
+                        offset: name_at.saturating_sub(1),
+                        found: lossy(name),
+                    })
+                }
             }
             (raw_tag, Tag::Other)
         } else {
@@ -547,7 +698,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn device_field(&mut self, tag: Tag, text: &[u8], cdata: bool, at: usize) -> Result<(), DecodeError> {
+    fn device_field(&mut self, tag: Tag, text: &'a [u8], cdata: bool, at: usize) -> Result<(), DecodeError> {
         match tag {
             Tag::DeviceNo => {
                 self.raw.device.device_no = Some(values::parse_u32(text).map_err(|r| self.bad_value(at, r))?);
@@ -555,13 +706,16 @@ impl<'a> Scanner<'a> {
             Tag::ChannelId => {
                 self.raw.device.channel = Some(values::parse_u32(text).map_err(|r| self.bad_value(at, r))?);
             }
+            Tag::Mac | Tag::MacAddress => {
+                let mac = values::normalize_mac(&self.text_str(text, cdata, at)?);
+                self.raw.device.mac = Some(mac);
+            }
             _ => {
                 let s = self.string(text, cdata, at)?;
                 let device = &mut self.raw.device;
                 match tag {
                     Tag::DeviceName => device.name = Some(s),
                     Tag::Sn => device.serial = Some(s),
-                    Tag::Mac | Tag::MacAddress => device.mac = Some(values::normalize_mac(&s)),
                     _ => device.ip = Some(s),
                 }
             }
@@ -639,18 +793,23 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// The only place text becomes a `String`: UTF-8 checked, and unescaped
-    /// only when it holds a reference (CDATA is taken as is).
-    fn string(&self, text: &[u8], cdata: bool, at: usize) -> Result<String, DecodeError> {
+    /// The only place text becomes a string: UTF-8 checked, and unescaped only
+    /// when it holds a reference (CDATA is taken as is). Borrowed from the body
+    /// unless unescaping had to build a new one.
+    fn text_str(&self, text: &'a [u8], cdata: bool, at: usize) -> Result<Cow<'a, str>, DecodeError> {
         let s = std::str::from_utf8(text).map_err(|e| DecodeError::InvalidUtf8 {
             offset: at + e.valid_up_to(),
             field: self.field_name(),
         })?;
         if cdata || !s.contains('&') {
-            return Ok(s.to_owned());
+            return Ok(Cow::Borrowed(s));
         }
         quick_xml::escape::unescape(s)
-            .map(|c| c.trim().to_owned())
+            .map(|c| Cow::Owned(c.trim().to_owned()))
             .map_err(|e| self.bad_value(at, &e.to_string()))
+    }
+
+    fn string(&self, text: &'a [u8], cdata: bool, at: usize) -> Result<String, DecodeError> {
+        self.text_str(text, cdata, at).map(Cow::into_owned)
     }
 }

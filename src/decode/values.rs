@@ -143,21 +143,30 @@ pub(crate) fn parse_bool(text: &[u8]) -> Result<bool, ValueError> {
 /// pairs is kept as sent (lower-cased) rather than refused.
 pub(crate) fn normalize_mac(text: &str) -> String {
     let t = text.trim();
-    let hex: Vec<u8> = t.bytes().filter(u8::is_ascii_hexdigit).collect();
-    let separators_ok = t.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'-');
-    if hex.len() == 12 && separators_ok {
-        let mut out = String::with_capacity(17);
-        for (i, pair) in hex.chunks(2).enumerate() {
-            if i > 0 {
-                out.push(':');
+    let canonical = t.len() == 17
+        && t.bytes().enumerate().all(|(i, b)| {
+            if i % 3 == 2 {
+                b == b':'
+            } else {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
             }
-            out.push(char::from(pair[0].to_ascii_lowercase()));
-            out.push(char::from(pair[1].to_ascii_lowercase()));
-        }
-        out
-    } else {
-        t.to_ascii_lowercase()
+        });
+    if canonical {
+        return t.to_owned();
     }
+    let hex_digits = t.bytes().filter(u8::is_ascii_hexdigit).count();
+    let separators_ok = t.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'-');
+    if hex_digits != 12 || !separators_ok {
+        return t.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(17);
+    for (i, b) in t.bytes().filter(u8::is_ascii_hexdigit).enumerate() {
+        if i > 0 && i % 2 == 0 {
+            out.push(':');
+        }
+        out.push(char::from(b.to_ascii_lowercase()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -213,6 +222,8 @@ mod tests {
     #[test]
     fn macs_normalized() {
         assert_eq!(normalize_mac("58:5B:69:40:F4:0D"), "58:5b:69:40:f4:0d");
+        assert_eq!(normalize_mac(" 58:5b:69:40:f4:0d"), "58:5b:69:40:f4:0d");
+        assert_eq!(normalize_mac("58:5b:69:40:f4:0g"), "58:5b:69:40:f4:0g");
         assert_eq!(normalize_mac("58-5B-69-40-F4-0D"), "58:5b:69:40:f4:0d");
         assert_eq!(normalize_mac("585B6940F40D"), "58:5b:69:40:f4:0d");
         assert_eq!(normalize_mac(" Not-A-Mac "), "not-a-mac");

@@ -1,20 +1,17 @@
 //! `camrelay inspect FILE...`: one JSON object per file on stdout, the reason
 //! for each failure on stderr, and a non-zero exit when any file failed.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn fixture(rel: &str) -> PathBuf {
+fn fixture_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }
 
 fn inspect(files: &[PathBuf]) -> (bool, Vec<Value>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_camrelay"))
-        .arg("inspect")
-        .args(files)
-        .output()
-        .expect("run camrelay");
+    let out = common::camrelay_command().arg("inspect").args(files).output().expect("run camrelay");
     let lines = String::from_utf8(out.stdout)
         .expect("UTF-8 stdout")
         .lines()
@@ -26,9 +23,9 @@ fn inspect(files: &[PathBuf]) -> (bool, Vec<Value>, String) {
 #[test]
 fn prints_the_event_of_each_file() {
     let files = [
-        fixture("ipc-v1x/traject.xml"),
-        fixture("nvr-v2/vehicle-lpr.xml"),
-        fixture("extra/empty-keepalive.xml"),
+        fixture_path("ipc-v1x/traject.xml"),
+        fixture_path("nvr-v2/vehicle-lpr.xml"),
+        fixture_path("extra/empty-keepalive.xml"),
     ];
     let (ok, lines, stderr) = inspect(&files);
     assert!(ok, "stderr: {stderr}");
@@ -59,7 +56,7 @@ fn prints_the_event_of_each_file() {
 
 #[test]
 fn unknown_kind_keeps_its_name() {
-    let (ok, lines, _) = inspect(&[fixture("extra/unknown-smarttype.xml")]);
+    let (ok, lines, _) = inspect(&[fixture_path("extra/unknown-smarttype.xml")]);
     assert!(ok);
     assert_eq!(lines[0]["event"]["kind"], serde_json::json!({"kind": "unknown", "name": "FALLING"}));
 }
@@ -70,8 +67,12 @@ fn a_failing_file_is_reported_and_the_others_still_print() {
     let bad = dir.path().join("bad.xml");
     std::fs::write(&bad, b"<config><traject>").expect("write");
     let missing = dir.path().join("missing.xml");
-    let files =
-        [fixture("nvr-v2/keepalive.xml"), bad.clone(), missing.clone(), fixture("ipc-v1x/keepalive.xml")];
+    let files = [
+        fixture_path("nvr-v2/keepalive.xml"),
+        bad.clone(),
+        missing.clone(),
+        fixture_path("ipc-v1x/keepalive.xml"),
+    ];
     let (ok, lines, stderr) = inspect(&files);
     assert!(!ok, "exit status must be non-zero");
     assert_eq!(lines.len(), 2, "the two good files still print");
@@ -91,7 +92,7 @@ fn a_failing_file_is_reported_and_the_others_still_print() {
 fn every_fixture_inspects() {
     let mut files = Vec::new();
     for dir in ["ipc-v1x", "nvr-v2", "extra"] {
-        files.extend(std::fs::read_dir(fixture(dir)).expect("dir").flatten().map(|e| e.path()));
+        files.extend(std::fs::read_dir(fixture_path(dir)).expect("dir").flatten().map(|e| e.path()));
     }
     let (ok, lines, stderr) = inspect(&files);
     assert!(ok, "stderr: {stderr}");

@@ -16,7 +16,7 @@
 //! Prints one human line on stderr and appends one JSON object per run to `--json FILE`.
 //!
 //! Usage: loadgen --addr HOST:PORT --body FILE [--conns N] [--duration S]
-//!        [--warmup S] [--rate R] [--pid P] [--server NAME] [--label NAME] [--json FILE]
+//!        [--warmup S] [--rate R] [--pid P] [--server NAME] [--label NAME] [--json FILE] [--close 1]
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -37,11 +37,13 @@ struct Opts {
     server: String,
     label: String,
     json: Option<String>,
+    /// Send `Connection: close`: one connection per post (connection churn).
+    close: bool,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("loadgen: {msg}");
-    eprintln!("usage: loadgen --addr HOST:PORT --body FILE [--conns N] [--duration S] [--warmup S] [--rate R] [--pid P] [--server NAME] [--label NAME] [--json FILE]");
+    eprintln!("usage: loadgen --addr HOST:PORT --body FILE [--conns N] [--duration S] [--warmup S] [--rate R] [--pid P] [--server NAME] [--label NAME] [--json FILE] [--close 1]");
     std::process::exit(2)
 }
 
@@ -61,6 +63,7 @@ fn parse_opts() -> Opts {
         server: "server".into(),
         label: "run".into(),
         json: None,
+        close: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -76,6 +79,7 @@ fn parse_opts() -> Opts {
             "--server" => o.server = value,
             "--label" => o.label = value,
             "--json" => o.json = Some(value),
+            "--close" => o.close = arg::<u8>(&flag, &value) != 0,
             _ => usage(&format!("unknown option {flag}")),
         }
     }
@@ -115,9 +119,10 @@ fn main() {
     let body =
         std::fs::read(&opts.body).unwrap_or_else(|e| usage(&format!("cannot read {}: {e}", opts.body)));
     let mut request = format!(
-        "POST /API HTTP/1.1\r\nHost: {}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+        "POST /API HTTP/1.1\r\nHost: {}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n{}\r\n",
         opts.addr,
-        body.len()
+        body.len(),
+        if opts.close { "Connection: close\r\n" } else { "" }
     )
     .into_bytes();
     request.extend_from_slice(&body);

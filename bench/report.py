@@ -55,7 +55,7 @@ def main(results_path, meta_path, existing_path):
     end = next((m for m in meta if m["kind"] == "end"), {})
     servers = {m["server"]: m for m in meta if m["kind"] == "server"}
     latency = next((m for m in meta if m["kind"] == "latency"), None)
-    point = {(r["server"], r["label"]): r for r in results}
+    point = aggregate(results)
     present = [(k, name) for k, name in SERVERS if k in servers]
 
     def get(server, label, key):
@@ -81,11 +81,12 @@ def main(results_path, meta_path, existing_path):
     w(f"| load average (1/5/15 min) | {machine['load_start']} at the start, {end.get('load_end', '?')} at the end |")
     w(f"| toolchain | {machine['rustc']}; {machine['python']}, viewtron {machine['viewtron']} |")
     w(f"| bodies | traject post {machine['traject_bytes']:,} B (tests/fixtures/ipc-v1x/traject.xml); image post {machine['image_bytes']:,} B (perimeter-intrusion.xml, random base64 430,000 + 100,000 chars) |")
-    w(f"| durations | {machine['point_seconds']} s per closed-loop point after 1 s warm-up; {machine['rate_seconds']} s at the fixed rate |")
+    w(f"| durations | closed-loop points: {machine.get('rounds', 1)} rounds, each server in turn, {machine['point_seconds']} s each after 1 s warm-up (medians below; posts/s also as min–max over rounds); {machine['rate_seconds']} s at the fixed rate |")
     w("")
     w("The machine is shared (2 cores, several other jobs: see the load average), and the load")
-    w("generator runs on the same 2 cores as the server, so absolute numbers are low and noisy;")
-    w("the ratios between servers measured minutes apart are the meaningful part.")
+    w("generator runs on the same 2 cores as the server, so absolute numbers are low and noisy.")
+    w("All servers run at once and every point goes round-robin over them, so the servers compared")
+    w("saw the same machine within seconds; server CPU per post is the least load-sensitive figure.")
     w("")
     w("## Side by side")
     w("")
@@ -98,10 +99,10 @@ def main(results_path, meta_path, existing_path):
 
     for c in (1, 8, 64):
         label = f"traject-c{c}"
-        row(f"traject c={c}: posts/s", lambda k: fmt(get(k, label, "posts_per_s")))
+        row(f"traject c={c}: posts/s", lambda k: spread(point.get((k, label))))
         row(f"traject c={c}: p50 / p99", lambda k: f"{ms(get(k, label, 'p50_us'))} / {ms(get(k, label, 'p99_us'))}")
         row(f"traject c={c}: server CPU per post", lambda k: ms(get(k, label, "server_cpu_us_per_post")))
-    row("image c=4: posts/s", lambda k: fmt(get(k, "image-c4", "posts_per_s")))
+    row("image c=4: posts/s", lambda k: spread(point.get((k, "image-c4"))))
     row("image c=4: MB/s", lambda k: fmt(get(k, "image-c4", "mb_per_s"), 1))
     row("image c=4: p99", lambda k: ms(get(k, "image-c4", "p99_us")))
     row("image c=4: peak RSS", lambda k: mb(peak(point, k, ["image-c4"])))
@@ -138,6 +139,18 @@ def main(results_path, meta_path, existing_path):
         for k, _ in others:
             a, b = get("camrelay", label, "posts_per_s"), get(k, label, "posts_per_s")
             cells.append("–" if not a or not b else (f"{a / b:.2f}×" if a / b < 10 else f"{a / b:.0f}×"))
+        w(f"| {label} | " + " | ".join(cells) + " |")
+    w("")
+    w("Server CPU per post, the other server's divided by camrelay's (how many times more work the")
+    w("other server spends per post; below 1 means camrelay spends more):")
+    w("")
+    w("| point | " + " | ".join(f"{n} / camrelay" for _, n in others) + " |")
+    w("|---|" + "---:|" * len(others))
+    for label in ("traject-c1", "traject-c8", "traject-c64", "image-c4", "rate-500"):
+        cells = []
+        for k, _ in others:
+            a, b = get("camrelay", label, "server_cpu_us_per_post"), get(k, label, "server_cpu_us_per_post")
+            cells.append("–" if not a or not b else f"{b / a:.2f}×")
         w(f"| {label} | " + " | ".join(cells) + " |")
     w("")
 
@@ -200,6 +213,40 @@ def main(results_path, meta_path, existing_path):
     w(soak if soak else "## Soak\n\nNot run yet: `bench/soak.sh` writes its last result here.")
     w(SOAK_END)
     print("\n".join(out))
+
+
+def aggregate(results):
+    """One row per (server, point): the median over rounds (labels `point@round`),
+    the maximum for memory, and the per-round posts/s kept for the spread."""
+    groups = {}
+    for r in results:
+        base = r["label"].split("@", 1)[0]
+        groups.setdefault((r["server"], base), []).append(r)
+    out = {}
+    for key, rows in groups.items():
+        agg = dict(rows[0])
+        for k, v in rows[0].items():
+            vals = [x.get(k) for x in rows if isinstance(x.get(k), (int, float)) and not isinstance(x.get(k), bool)]
+            if not vals or isinstance(v, bool):
+                continue
+            if k in ("rss_max_kb", "hwm_kb", "rss_end_kb", "errors", "max_us"):
+                agg[k] = max(vals)
+            else:
+                agg[k] = sorted(vals)[len(vals) // 2] if len(vals) % 2 else sum(sorted(vals)[len(vals) // 2 - 1:len(vals) // 2 + 1]) / 2
+        agg["hwm_reset"] = all(x.get("hwm_reset") for x in rows)
+        agg["rounds_pps"] = [x.get("posts_per_s") for x in rows]
+        out[key] = agg
+    return out
+
+
+def spread(r):
+    """`median (min–max)` of posts/s over rounds."""
+    if r is None:
+        return "–"
+    vals = [v for v in r.get("rounds_pps", []) if v is not None]
+    if len(vals) < 2:
+        return fmt(r.get("posts_per_s"))
+    return f"{fmt(r.get('posts_per_s'))} ({fmt(min(vals))}–{fmt(max(vals))})"
 
 
 def peak(point, server, labels):

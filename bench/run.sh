@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The load bench of issue 6, in one run, on loopback, writing BENCHMARKS.md.
 #
-# Servers, one after the other, each under the same load from bench/loadgen:
+# Servers, all started at once, each under the same load from bench/loadgen:
 #   camrelay     `camrelay run` (release), mock backend, rules.example.toml
 #   sdk          the vendor SDK's ViewtronServer (PyPI `viewtron`), no-op callback, as shipped
 #   sdk-nodelay  the same with TCP_NODELAY patched in at run time (bench/sdk_server.py)
@@ -13,15 +13,16 @@
 # plus RSS idle (before and after the load), peak RSS, binary size, and the
 # post → relay latency bench (cargo bench --bench latency) for camrelay.
 #
-# Usage: bench/run.sh            (about 6 minutes)
-# Knobs: POINT_SECONDS (5), WARMUP_SECONDS (1), RATE_SECONDS (60), SERVERS ("camrelay sdk sdk-nodelay floor"),
+# Usage: bench/run.sh            (about 8 minutes)
+# Knobs: POINT_SECONDS (3), ROUNDS (3), WARMUP_SECONDS (1), RATE_SECONDS (60), SERVERS ("camrelay sdk sdk-nodelay floor"),
 #        SKIP_LATENCY=1 (skip the cargo bench), OUT (bench/out), BENCHMARKS (BENCHMARKS.md)
 # Installs what it needs: the SDK venv (scripts/setup-sdk-venv.sh, PyPI) and the
 # bench tools (cargo, crates.io). Nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-POINT_SECONDS=${POINT_SECONDS:-5}
+POINT_SECONDS=${POINT_SECONDS:-3}
+ROUNDS=${ROUNDS:-3}
 WARMUP_SECONDS=${WARMUP_SECONDS:-1}
 RATE_SECONDS=${RATE_SECONDS:-60}
 SERVERS=${SERVERS:-"camrelay sdk sdk-nodelay floor"}
@@ -34,8 +35,9 @@ META=$OUT/meta.jsonl
 : >"$META"
 WORK=$(mktemp -d)
 SERVER_PID=
+ALL_PIDS=()
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    for pid in $SERVER_PID "${ALL_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -72,7 +74,7 @@ echo "traject post $(stat -c %s "$TRAJECT") bytes, image post $(stat -c %s "$IMA
 
 # ---- machine ----------------------------------------------------------------
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-meta "{\"kind\":\"machine\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"nproc\":$(nproc),\"cpu\":\"$CPU_MODEL\",\"kernel\":\"$(uname -r)\",\"load_start\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"rustc\":\"$(rustc --version)\",\"python\":\"$("$PYTHON" --version 2>&1)\",\"viewtron\":\"$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("viewtron"))')\",\"traject_bytes\":$(stat -c %s "$TRAJECT"),\"image_bytes\":$(stat -c %s "$IMAGE"),\"point_seconds\":$POINT_SECONDS,\"rate_seconds\":$RATE_SECONDS}"
+meta "{\"kind\":\"machine\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"nproc\":$(nproc),\"cpu\":\"$CPU_MODEL\",\"kernel\":\"$(uname -r)\",\"load_start\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"rustc\":\"$(rustc --version)\",\"python\":\"$("$PYTHON" --version 2>&1)\",\"viewtron\":\"$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("viewtron"))')\",\"traject_bytes\":$(stat -c %s "$TRAJECT"),\"image_bytes\":$(stat -c %s "$IMAGE"),\"point_seconds\":$POINT_SECONDS,\"rounds\":$ROUNDS,\"rate_seconds\":$RATE_SECONDS}"
 
 # ---- one server ---------------------------------------------------------------
 start_server() {
@@ -105,12 +107,6 @@ start_server() {
     exit 1
 }
 
-stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
-
 binary_size() {
     case $1 in
         camrelay) stat -c %s "$CAMRELAY" ;;
@@ -119,26 +115,51 @@ binary_size() {
     esac
 }
 
+# All servers run at once (an idle one costs nothing), so each point can go
+# round-robin over them: ROUNDS rounds of every server in turn, and the report
+# takes each server's median. Servers measured seconds apart see the same
+# machine, which matters on a shared one whose load changes by the minute.
+declare -A PORT PID IDLE_KB THREADS
 for server in $SERVERS; do
-    say "$server"
-    port=$(free_port)
-    start_server "$server" "$port"
-    pid=$SERVER_PID
-    sleep 1
-    idle_kb=$(rss_kb "$pid")
-    threads_idle=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
-    lg=("$LOADGEN" --addr "127.0.0.1:$port" --pid "$pid" --server "$server" --json "$RESULTS" --warmup "$WARMUP_SECONDS")
-    for c in 1 8 64; do
-        "${lg[@]}" --label "traject-c$c" --body "$TRAJECT" --conns "$c" --duration "$POINT_SECONDS"
-    done
-    "${lg[@]}" --label image-c4 --body "$IMAGE" --conns 4 --duration "$POINT_SECONDS"
-    "${lg[@]}" --label rate-500 --body "$TRAJECT" --conns 50 --rate 500 --duration "$RATE_SECONDS"
-    sleep 2
-    idle_after_kb=$(rss_kb "$pid")
-    hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
-    meta "{\"kind\":\"server\",\"server\":\"$server\",\"rss_idle_kb\":$idle_kb,\"rss_idle_after_kb\":$idle_after_kb,\"hwm_last_kb\":$hwm_kb,\"threads_idle\":$threads_idle,\"size_bytes\":$(binary_size "$server")}"
-    stop_server
+    PORT[$server]=$(free_port)
+    start_server "$server" "${PORT[$server]}"
+    PID[$server]=$SERVER_PID
+    ALL_PIDS+=("$SERVER_PID")
+    SERVER_PID=
 done
+sleep 1
+for server in $SERVERS; do
+    IDLE_KB[$server]=$(rss_kb "${PID[$server]}")
+    THREADS[$server]=$(awk '/^Threads:/ {print $2}' "/proc/${PID[$server]}/status")
+done
+lg() {
+    local server=$1
+    shift
+    "$LOADGEN" --addr "127.0.0.1:${PORT[$server]}" --pid "${PID[$server]}" --server "$server" \
+        --json "$RESULTS" --warmup "$WARMUP_SECONDS" "$@"
+}
+for round in $(seq 1 "$ROUNDS"); do
+    say "round $round of $ROUNDS"
+    for c in 1 8 64; do
+        for server in $SERVERS; do
+            lg "$server" --label "traject-c$c@$round" --body "$TRAJECT" --conns "$c" --duration "$POINT_SECONDS"
+        done
+    done
+    for server in $SERVERS; do
+        lg "$server" --label "image-c4@$round" --body "$IMAGE" --conns 4 --duration "$POINT_SECONDS"
+    done
+done
+say "fixed rate: 50 connections x 10 posts/s for $RATE_SECONDS s"
+for server in $SERVERS; do
+    lg "$server" --label rate-500 --body "$TRAJECT" --conns 50 --rate 500 --duration "$RATE_SECONDS"
+done
+sleep 2
+for server in $SERVERS; do
+    pid=${PID[$server]}
+    meta "{\"kind\":\"server\",\"server\":\"$server\",\"rss_idle_kb\":${IDLE_KB[$server]},\"rss_idle_after_kb\":$(rss_kb "$pid"),\"hwm_last_kb\":$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status"),\"threads_idle\":${THREADS[$server]},\"size_bytes\":$(binary_size "$server")}"
+done
+for pid in "${ALL_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+ALL_PIDS=()
 
 if [ "${SKIP_LATENCY:-0}" != 1 ]; then
     say "post → relay latency (cargo bench --bench latency)"

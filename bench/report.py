@@ -19,6 +19,9 @@ SERVERS = [
 ]
 SOAK_BEGIN = "<!-- soak:begin -->"
 SOAK_END = "<!-- soak:end -->"
+# Hand-written findings (profiles, what to change) survive a re-run between these.
+NOTES_BEGIN = "<!-- notes:begin -->"
+NOTES_END = "<!-- notes:end -->"
 
 
 def load(path):
@@ -180,14 +183,17 @@ def main(results_path, meta_path, existing_path):
         w("")
         w(f"`cargo bench --bench latency`: {latency['posts']:,} traject posts on one keep-alive connection,")
         w("each toggling a relay through the whole daemon (HTTP, decode, presence, zones, rules,")
-        w("controller, mock backend), timed from the post's last byte written to the line change seen")
-        w("in the mock's record (the daemon runs in-process; see benches/latency.rs for the rules).")
+        w("controller, mock backend), timed from the write of the post (one write call of the whole")
+        w("request) to the line change seen in the mock's record (the daemon runs in-process; see")
+        w("benches/latency.rs for the rules).")
         w("")
         w("| p50 | p90 | p99 | p99.9 | max | misses | target p99 < 1 ms |")
         w("|---:|---:|---:|---:|---:|---:|---|")
         w(f"| {ms(latency['p50_us'])} | {ms(latency['p90_us'])} | {ms(latency['p99_us'])} | {ms(latency['p999_us'])} | {ms(latency['max_us'])} | {latency['misses']} | {ok(latency['p99_us'] < 1000 and latency['misses'] == 0)} |")
         w("")
-        w(f"Load average during that bench: {latency['load']}.")
+        w(f"Load average during that bench: {latency['load']}. Posts over 1 ms: {latency.get('over_1ms', '?')}; the daemon's")
+        w(f"threads spent {latency.get('runqueue_wait_ms', '?')} ms runnable but waiting for a CPU during {latency.get('posting_ms', '?')} ms of posting")
+        w("(schedstat, all daemon threads summed): the rare slow posts are such waits on this shared machine.")
         w("")
 
     w("## Commands")
@@ -204,11 +210,16 @@ def main(results_path, meta_path, existing_path):
     w("bench/target/release/loadgen ... --body image-post.xml --conns 4")
     w("bench/target/release/loadgen ... --conns 50 --rate 500 --duration 60")
     w("cargo bench --bench latency")
-    w("bench/soak.sh                        # long soak, outside CI")
+    w("bench/soak.sh [MINUTES]              # long soak, outside CI (default 10 minutes)")
     w("```")
     w("")
 
-    soak = existing_soak(existing_path)
+    notes = existing_section(existing_path, NOTES_BEGIN, NOTES_END)
+    w(NOTES_BEGIN)
+    w(notes if notes else "## Findings\n\nNone written yet.")
+    w(NOTES_END)
+    w("")
+    soak = existing_section(existing_path, SOAK_BEGIN, SOAK_END)
     w(SOAK_BEGIN)
     w(soak if soak else "## Soak\n\nNot run yet: `bench/soak.sh` writes its last result here.")
     w(SOAK_END)
@@ -280,13 +291,13 @@ def ok(cond):
     return "**met**" if cond else "**missed**"
 
 
-def existing_soak(path):
+def existing_section(path, begin, end):
     if not path or not os.path.exists(path):
         return None
     text = open(path, encoding="utf-8").read()
-    if SOAK_BEGIN not in text or SOAK_END not in text:
+    if begin not in text or end not in text:
         return None
-    return text.split(SOAK_BEGIN, 1)[1].split(SOAK_END, 1)[0].strip()
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
 
 
 if __name__ == "__main__":

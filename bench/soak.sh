@@ -137,7 +137,7 @@ lines += [
     "",
     f"- RSS: {int(rss_start) / 1024:.1f} MB at the start, peak {first / 1024:.1f} MB in the first half, peak {last / 1024:.1f} MB in the second half, {int(rss_end) / 1024:.1f} MB at the end (VmHWM {int(hwm) / 1024:.1f} MB); growth allowed {int(slack)} KB: **{'grew' if grew else 'no growth'}**.",
     f"- Server CPU during the soak: {t.get('server_cpu_pct', 0):.1f}% of one core.",
-    f"- camrelay's own counters at the end: {m('camrelay_posts_total'):,} posts decoded, {m('camrelay_decode_errors_total'):,} answered 400, {m('camrelay_connections_total'):,} connections accepted.",
+    f"- camrelay's own counters at the end: {m('camrelay_posts_total'):,} posts decoded, {m('camrelay_decode_errors_total'):,} answered 400, {m('camrelay_connections_total'):,} connections accepted; the load generators counted {sum(r['posts'] for k, r in runs.items() if k != 'malformed'):,} answered 200 and {runs.get('malformed', {}).get('errors', 0):,} refused.",
     f"- Verdict: **{verdict}**.",
 ]
 section = "\n".join(lines)

@@ -325,20 +325,5 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
 
 /// The event rules see when a device went silent (`event = "camera_offline"`).
 fn offline_event(device: Device) -> Event {
-    Event {
-        dialect: crate::decode::Dialect::Empty,
-        version: None,
-        device,
-        kind: EventKind::DeviceOffline,
-        smart_type: None,
-        time: None,
-        status: None,
-        event_id: None,
-        targets: Vec::new(),
-        region: None,
-        plate: None,
-        faces: Vec::new(),
-        alarms: Vec::new(),
-        images: Vec::new(),
-    }
+    Event::bare(EventKind::DeviceOffline, device)
 }

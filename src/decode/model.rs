@@ -331,13 +331,13 @@ impl TargetClass {
 }
 
 impl Event {
-    /// The IPC keepalive: an empty body, so nothing but the kind is known.
-    pub fn empty_keepalive() -> Event {
+    /// An event that says only who and what: no targets, geometry or images.
+    pub fn bare(kind: EventKind, device: Device) -> Event {
         Event {
             dialect: Dialect::Empty,
             version: None,
-            device: Device::default(),
-            kind: EventKind::Keepalive,
+            device,
+            kind,
             smart_type: None,
             time: None,
             status: None,
@@ -349,6 +349,11 @@ impl Event {
             alarms: Vec::new(),
             images: Vec::new(),
         }
+    }
+
+    /// The IPC keepalive: an empty body, so nothing but the kind is known.
+    pub fn empty_keepalive() -> Event {
+        Event::bare(EventKind::Keepalive, Device::default())
     }
 
     /// The images of one role, in body order.

@@ -101,22 +101,8 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn to_event(s: &Step) -> Event {
-    let mut e = Event {
-        dialect: Dialect::Ipc,
-        version: None,
-        device: Device { mac: Some("58:5b:69:5f:42:1b".into()), ..Device::default() },
-        kind: EventKind::Traject,
-        smart_type: None,
-        time: None,
-        status: None,
-        event_id: None,
-        targets: Vec::new(),
-        region: None,
-        plate: None,
-        faces: Vec::new(),
-        alarms: Vec::new(),
-        images: Vec::new(),
-    };
+    let device = Device { mac: Some("58:5b:69:5f:42:1b".into()), ..Device::default() };
+    let mut e = Event { dialect: Dialect::Ipc, ..Event::bare(EventKind::Traject, device) };
     match s {
         Step::Traject(ts) => {
             e.targets = ts

@@ -67,22 +67,8 @@ fn at_wall(base: DateTime<Utc>, ms: u64) -> Now {
 }
 
 fn event(kind: EventKind) -> Event {
-    Event {
-        dialect: Dialect::Ipc,
-        version: Some("1.7".into()),
-        device: Device { mac: Some(MAC.into()), name: Some("FaceCam".into()), ..Device::default() },
-        kind,
-        smart_type: None,
-        time: None,
-        status: None,
-        event_id: None,
-        targets: Vec::new(),
-        region: None,
-        plate: None,
-        faces: Vec::new(),
-        alarms: Vec::new(),
-        images: Vec::new(),
-    }
+    let device = Device { mac: Some(MAC.into()), name: Some("FaceCam".into()), ..Device::default() };
+    Event { dialect: Dialect::Ipc, version: Some("1.7".into()), ..Event::bare(kind, device) }
 }
 
 fn rect(x1: u32, y1: u32, x2: u32, y2: u32) -> Rect {

@@ -267,22 +267,7 @@ mod tests {
     use crate::decode::Dialect;
 
     fn event(kind: EventKind, device: Device) -> Event {
-        Event {
-            dialect: Dialect::Ipc,
-            version: None,
-            device,
-            kind,
-            smart_type: None,
-            time: None,
-            status: None,
-            event_id: None,
-            targets: vec![],
-            region: None,
-            plate: None,
-            faces: vec![],
-            alarms: vec![],
-            images: vec![],
-        }
+        Event { dialect: Dialect::Ipc, ..Event::bare(kind, device) }
     }
 
     fn now(ms: u64) -> Now {

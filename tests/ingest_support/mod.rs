@@ -132,22 +132,7 @@ fn stand_in(body: &[u8], dialect: Dialect, kind: EventKind) -> Event {
         channel: element(&text, &["channelId"]).and_then(|c| c.parse().ok()),
         device_no: None,
     };
-    Event {
-        dialect,
-        version: None,
-        device,
-        kind,
-        smart_type: None,
-        time: None,
-        status: None,
-        event_id: None,
-        targets: vec![],
-        region: None,
-        plate: None,
-        faces: vec![],
-        alarms: vec![],
-        images: vec![],
-    }
+    Event { dialect, ..Event::bare(kind, device) }
 }
 
 /// Short timeouts so the stall tests run fast; large enough for a loaded box

@@ -225,8 +225,8 @@ impl Core {
     fn tick(&mut self) {
         let now = self.now();
         let commands = self.engine.tick(now);
+        // `apply` ends with the controller's own tick at the same instant.
         self.apply(commands, now.at);
-        self.controller.tick(now.at);
     }
 
     fn apply(&mut self, commands: Vec<crate::command::Command>, at: Instant) {

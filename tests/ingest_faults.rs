@@ -130,6 +130,28 @@ async fn idle_keepalive_connection_outlives_the_header_timeout_then_is_closed() 
     assert_eq!(server.shared.stats.dropped_for(Dropped::Idle), 1);
 }
 
+/// The watchdog is not woken per request: it must still see a keep-alive
+/// connection go from idle (long timeout) to a stalled head (short timeout).
+#[tokio::test]
+async fn keepalive_connection_stalling_mid_headers_later_is_cut_at_the_header_timeout() {
+    let mut config = test_config();
+    config.idle_timeout = Duration::from_secs(30);
+    let server = Server::start(config, fixture_decoder()).await;
+    let mut c = server.connect().await;
+    assert_eq!(c.post("/API", b"").await.text(), SUCCESS_XML);
+    // Past one header timeout of idleness, so the watchdog has looked once and gone back to sleep.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.send(b"POST /API HTTP/1.1\r\nHost: x\r\nContent-Le").await;
+    let stalled_at = std::time::Instant::now();
+    assert!(c.closed_by_server().await, "stalled head on a kept-alive connection never cut off");
+    let waited = stalled_at.elapsed();
+    assert!(
+        waited < Duration::from_secs(10),
+        "cut after {waited:?}: the 30 s idle timeout, not the 1 s header timeout"
+    );
+    assert_eq!(server.shared.stats.dropped_for(Dropped::HeaderTimeout), 1);
+    assert_eq!(server.shared.stats.dropped_for(Dropped::Idle), 0);
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_disconnecting_mid_body_is_counted_and_the_server_carries_on() {
     let server = Server::start(test_config(), fixture_decoder()).await;

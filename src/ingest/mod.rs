@@ -55,7 +55,11 @@ pub struct Received {
     pub at: Instant,
     /// Receive time, wall clock.
     pub wall: DateTime<Utc>,
-    /// The raw body: `Event::images` ranges point into it (see `decode::image_bytes`).
+    /// The raw body when the event locates images in it (`Event::images`
+    /// ranges point into it, see `decode::image_bytes`); empty otherwise.
+    /// Nothing downstream reads a post without images, and holding its body
+    /// would keep the connection's read buffer from being reused: a fresh
+    /// buffer per post cost more than decoding the post.
     pub body: Bytes,
 }
 

@@ -495,8 +495,10 @@ async fn handle(ctx: &Ctx, peer: SocketAddr, req: Request<Incoming>) -> Response
             if let (Some(rec), Some(name)) = (&ctx.recorder, name) {
                 rec.record(name, bytes.clone(), None);
             }
-            let kind = kind_label(&event.kind).to_string();
-            let received = Received { event, source, at: now.at, wall: now.wall, body: bytes };
+            // Cheap: only an unknown smartType carries a string.
+            let kind = event.kind.clone();
+            let body = if event.images.is_empty() { Bytes::new() } else { bytes };
+            let received = Received { event, source, at: now.at, wall: now.wall, body };
             // Backpressure, never a drop: the post is answered once the engine took it.
             if ctx.sink.send(received).await.is_err() {
                 return refuse(
@@ -507,7 +509,7 @@ async fn handle(ctx: &Ctx, peer: SocketAddr, req: Request<Incoming>) -> Response
                     true,
                 );
             }
-            ctx.shared.stats.post(&device, &kind);
+            ctx.shared.stats.post(&device, kind_label(&kind));
             reply(StatusCode::OK, Bytes::from_static(SUCCESS_XML.as_bytes()), false)
         }
         Err(e) => {

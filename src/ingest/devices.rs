@@ -138,7 +138,18 @@ impl Devices {
             if event.kind == EventKind::Keepalive {
                 e.last_keepalive = Some(now.wall);
             } else {
-                e.last_event = Some(LastEvent { kind: event.kind.word().to_string(), at: now.wall });
+                // Reuses the previous kind's string: this runs for every post.
+                let word = event.kind.word();
+                match &mut e.last_event {
+                    Some(last) => {
+                        if last.kind != word {
+                            last.kind.clear();
+                            last.kind.push_str(word);
+                        }
+                        last.at = now.wall;
+                    }
+                    None => e.last_event = Some(LastEvent { kind: word.to_string(), at: now.wall }),
+                }
             }
             if e.offline {
                 e.offline = false;
@@ -248,7 +259,11 @@ fn merge_identity(into: &mut Device, from: &Device) {
         into.name.clone_from(&from.name);
     }
     if let Some(mac) = &from.mac {
-        into.mac = Some(mac.to_ascii_lowercase());
+        // Compared first (what is stored is always lower case): a camera
+        // sends the same MAC with every post.
+        if !into.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
+            into.mac = Some(mac.to_ascii_lowercase());
+        }
     }
     if from.ip.is_some() {
         into.ip.clone_from(&from.ip);

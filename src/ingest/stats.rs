@@ -100,10 +100,39 @@ impl Totals {
     }
 }
 
+#[derive(Debug, Default)]
+struct PostCounts {
+    by_device: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Series in `by_device`, bounded by `MAX_SERIES`.
+    series: usize,
+}
+
+impl PostCounts {
+    fn bump(&mut self, device: &str, kind: &str) {
+        if let Some(n) = self.by_device.get_mut(device).and_then(|kinds| kinds.get_mut(kind)) {
+            *n += 1;
+            return;
+        }
+        // A new series; past the cap, new devices share one.
+        let device = if self.series < MAX_SERIES { device } else { "other" };
+        let n = self.by_device.entry(device.to_string()).or_default().entry(kind.to_string()).or_insert(0);
+        if *n == 0 {
+            self.series += 1;
+        }
+        *n += 1;
+    }
+
+    fn get(&self, device: &str, kind: &str) -> u64 {
+        self.by_device.get(device).and_then(|kinds| kinds.get(kind)).copied().unwrap_or(0)
+    }
+}
+
 /// The ingest counters. Cheap to update from many connections at once.
 #[derive(Debug)]
 pub struct IngestStats {
-    posts: Mutex<BTreeMap<(String, String), u64>>,
+    /// Device → kind → posts. Nested so that counting a post looks both up
+    /// by reference, without building a key.
+    posts: Mutex<PostCounts>,
     decode_errors: Mutex<BTreeMap<&'static str, u64>>,
     rejected: Mutex<BTreeMap<Rejection, u64>>,
     dropped: Mutex<BTreeMap<Dropped, u64>>,
@@ -157,15 +186,7 @@ impl IngestStats {
     /// One decoded post from `device` (registry key) of `kind` (kind word).
     pub fn post(&self, device: &str, kind: &str) {
         self.decoded_total.fetch_add(1, Ordering::Relaxed);
-        let mut m = self.posts.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (device.to_string(), kind.to_string());
-        if let Some(n) = m.get_mut(&key) {
-            *n += 1;
-        } else if m.len() < MAX_SERIES {
-            m.insert(key, 1);
-        } else {
-            *m.entry(("other".to_string(), kind.to_string())).or_insert(0) += 1;
-        }
+        self.posts.lock().unwrap_or_else(|p| p.into_inner()).bump(device, kind);
     }
 
     /// One post the decoder refused, by `DecodeError::reason()`.
@@ -224,8 +245,7 @@ impl IngestStats {
 
     /// Decoded posts counted for one device and kind.
     pub fn posts_for(&self, device: &str, kind: &str) -> u64 {
-        let m = self.posts.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(&(device.to_string(), kind.to_string())).copied().unwrap_or(0)
+        self.posts.lock().unwrap_or_else(|p| p.into_inner()).get(device, kind)
     }
 
     pub fn decode_errors_for(&self, reason: &str) -> u64 {
@@ -261,7 +281,9 @@ impl IngestStats {
         writeln!(out, "# TYPE camrelay_posts_total counter")?;
         {
             let m = self.posts.lock().unwrap_or_else(|p| p.into_inner());
-            for ((device, kind), n) in m.iter() {
+            for (device, kind, n) in
+                m.by_device.iter().flat_map(|(d, kinds)| kinds.iter().map(move |(k, n)| (d, k, n)))
+            {
                 writeln!(
                     out,
                     "camrelay_posts_total{{device=\"{}\",kind=\"{}\"}} {n}",

@@ -25,6 +25,9 @@ use tokio::sync::{mpsc, watch};
 
 /// How often devices are checked for silence (the limit itself is `server.offline_after`).
 const OFFLINE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Most posts the core takes off the queue in one pass before it looks at
+/// signals and timers again.
+const EVENT_BATCH: usize = 64;
 
 /// Everything the core loop owns. Only this task calls the engine and the controller.
 struct Core {
@@ -161,7 +164,16 @@ pub async fn serve(
             _ = &mut stop => { tracing::info!("stop requested"); break Ok(()); }
             _ = sighup.recv() => core.reload(),
             received = event_rx.recv() => match received {
-                Some(received) => core.on_event(&received),
+                Some(received) => {
+                    core.on_event(&received);
+                    // Posts queued meanwhile go in the same pass: one wake-up and
+                    // one look at the signals for all of them, instead of one per
+                    // post. Bounded, so a flood still lets SIGTERM through.
+                    for _ in 1..EVENT_BATCH {
+                        let Ok(received) = event_rx.try_recv() else { break };
+                        core.on_event(&received);
+                    }
+                }
                 None => break Err(anyhow::anyhow!("the ingest server stopped unexpectedly")),
             },
             request = api_rx.recv() => if let Some(request) = request { core.on_api(request) },

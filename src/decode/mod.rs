@@ -6,6 +6,7 @@
 //! through [`image_bytes`] when something asks.
 
 mod build;
+mod fast;
 pub mod inspect;
 pub mod model;
 mod scan;
@@ -66,9 +67,9 @@ impl DecodeError {
 
 /// Decode one post body. An empty (or whitespace-only) body is the IPC keepalive.
 ///
-/// One pass of quick-xml over `body`: linear in its length, refusing DOCTYPE
-/// and nesting deeper than [`MAX_DEPTH`] as soon as they appear. Images are
-/// located, not copied (see [`ImageRef::range`] and [`image_bytes`]).
+/// Linear in the body's length, refusing DOCTYPE and nesting deeper than
+/// [`MAX_DEPTH`] as soon as they appear. Images are located, not copied (see
+/// [`ImageRef::range`] and [`image_bytes`]).
 ///
 /// Lenient where devices differ, strict where input is hostile: a UTF-8 BOM,
 /// comments and processing instructions around the root are fine; nothing
@@ -79,7 +80,32 @@ pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
     if body.trim_ascii().is_empty() {
         return Ok(Event::empty_keepalive());
     }
+    // The fast tokenizer takes the posts cameras send; anything else (and
+    // every error) is the quick-xml walk's to judge, from the first byte.
+    match fast::scan(body) {
+        Some(raw) => Ok(build::build(raw)),
+        None => scan::scan(body).map(build::build),
+    }
+}
+
+/// Not API: [`decode`] through the quick-xml walk only, the reference the
+/// fast path is tested against (differential tests, fuzz target).
+#[doc(hidden)]
+pub fn decode_reference(body: &[u8]) -> Result<Event, DecodeError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(Event::empty_keepalive());
+    }
     scan::scan(body).map(build::build)
+}
+
+/// Not API: [`decode`] through the fast path only; `None` where `decode`
+/// would fall back to the quick-xml walk. Lets tests prove real posts never do.
+#[doc(hidden)]
+pub fn decode_fast(body: &[u8]) -> Option<Event> {
+    if body.trim_ascii().is_empty() {
+        return Some(Event::empty_keepalive());
+    }
+    fast::scan(body).map(build::build)
 }
 
 /// Why an image could not be turned into JPEG bytes.

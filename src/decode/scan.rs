@@ -148,7 +148,32 @@ pub(crate) struct Raw<'a> {
     pub has_alarm_status: bool,
 }
 
-struct Scanner<'a> {
+/// A start tag as the routing sees it, whichever tokenizer found it.
+pub(crate) trait StartTag {
+    /// The element name, a sub-slice of the body.
+    fn name(&self) -> &[u8];
+    /// The raw (never unescaped) value of the first attribute called `key`;
+    /// `Err` is the tokenizer's complaint about the attribute list.
+    fn attr(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String>;
+}
+
+impl StartTag for BytesStart<'_> {
+    #[inline]
+    fn name(&self) -> &[u8] {
+        BytesStart::name(self).into_inner()
+    }
+
+    fn attr(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String> {
+        match self.try_get_attribute(key) {
+            Ok(found) => Ok(found.map(|a| a.value)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The routing shared by both tokenizers (this module's quick-xml walk and
+/// `fast`): it is fed start tags, text and pops, and owns everything they mean.
+pub(crate) struct Scanner<'a> {
     body: &'a [u8],
     depth: usize,
     tags: [Tag; MAX_DEPTH],
@@ -211,33 +236,7 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
     // post; skipping it inside the tokenizer spares a dispatch per node (text
     // ends are trimmed by `text` only for the fields it reads).
     reader.config_mut().trim_text_start = true;
-    let mut s = Scanner {
-        body,
-        depth: 0,
-        tags: [Tag::Other; MAX_DEPTH],
-        names: [(0, 0); MAX_DEPTH],
-        item_at: [NO_ITEM; MAX_DEPTH],
-        alarm_name: None,
-        alarm_id: None,
-        alarm_item_id: None,
-        raw: Raw {
-            root: Root::Config,
-            version: None,
-            message_type: None,
-            smart_type: None,
-            current_time: None,
-            data_time: None,
-            status: None,
-            device: Device::default(),
-            items: Vec::new(),
-            alarms: Vec::new(),
-            images: Vec::new(),
-            has_traject: false,
-            has_perimeter: false,
-            has_tripwire: false,
-            has_alarm_status: false,
-        },
-    };
+    let mut s = Scanner::new(body);
     // Bytes stepped over by `skip_unused` and `leaf_text`, which quick-xml's own positions miss.
     let mut skipped = 0usize;
     loop {
@@ -368,7 +367,7 @@ fn strip_name<'b>(text: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
     same_bytes(head, name).then(|| &text[name.len()..])
 }
 
-fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
+pub(crate) fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
     for at in memchr::memchr_iter(b'<', rest) {
         let after = &rest[at + 1..];
         match after.first()? {
@@ -395,6 +394,56 @@ fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
 }
 
 impl<'a> Scanner<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> Scanner<'a> {
+        Scanner {
+            body,
+            depth: 0,
+            tags: [Tag::Other; MAX_DEPTH],
+            names: [(0, 0); MAX_DEPTH],
+            item_at: [NO_ITEM; MAX_DEPTH],
+            alarm_name: None,
+            alarm_id: None,
+            alarm_item_id: None,
+            raw: Raw {
+                root: Root::Config,
+                version: None,
+                message_type: None,
+                smart_type: None,
+                current_time: None,
+                data_time: None,
+                status: None,
+                device: Device::default(),
+                items: Vec::new(),
+                alarms: Vec::new(),
+                images: Vec::new(),
+                has_traject: false,
+                has_perimeter: false,
+                has_tripwire: false,
+                has_alarm_status: false,
+            },
+        }
+    }
+
+    /// What the walk collected; called once the root element has closed.
+    pub(crate) fn finish(self) -> Raw<'a> {
+        self.raw
+    }
+
+    /// How many elements are open.
+    #[inline]
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Name of the innermost open element (empty at depth 0).
+    #[inline]
+    pub(crate) fn top_name(&self) -> &'a [u8] {
+        match self.depth {
+            0 => &[],
+            d => self.open_name(d - 1),
+        }
+    }
+
     fn open_name(&self, level: usize) -> &'a [u8] {
         let (start, end) = self.names[level];
         self.body.get(start as usize..end as usize).unwrap_or_default()
@@ -421,7 +470,7 @@ impl<'a> Scanner<'a> {
     /// Whether the element just opened holds nothing the model keeps: the
     /// `<types>` capability list, fields of a list item this decoder does not
     /// know, and the traject `point` (always observed as zero).
-    fn never_read(&self) -> bool {
+    pub(crate) fn never_read(&self) -> bool {
         let d = self.depth;
         let parent = if d >= 2 { self.tags[d - 2] } else { Tag::Other };
         match self.tags[d - 1] {
@@ -431,7 +480,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn pop(&mut self) {
+    pub(crate) fn pop(&mut self) {
         self.depth -= 1;
         if self.tags[self.depth] == Tag::Alarm {
             self.alarm_name = None;
@@ -456,20 +505,20 @@ impl<'a> Scanner<'a> {
         DecodeError::BadValue { offset, field: self.field_name(), reason: reason.into() }
     }
 
-    fn u32_attr(&self, e: &BytesStart, key: &[u8], at: usize) -> Result<Option<u32>, DecodeError> {
-        match e.try_get_attribute(key) {
-            Ok(Some(a)) => values::parse_u32(&a.value).map(Some).map_err(|r| DecodeError::BadValue {
+    fn u32_attr(&self, e: &impl StartTag, key: &[u8], at: usize) -> Result<Option<u32>, DecodeError> {
+        match e.attr(key) {
+            Ok(Some(value)) => values::parse_u32(&value).map(Some).map_err(|r| DecodeError::BadValue {
                 offset: at,
-                field: format!("{}@{}", lossy(e.name().into_inner()), lossy(key)),
+                field: format!("{}@{}", lossy(e.name()), lossy(key)),
                 reason: r.into(),
             }),
             Ok(None) => Ok(None),
-            Err(err) => Err(DecodeError::NotXml { offset: at, reason: err.to_string() }),
+            Err(reason) => Err(DecodeError::NotXml { offset: at, reason }),
         }
     }
 
-    fn start(&mut self, e: &BytesStart, before: usize) -> Result<(), DecodeError> {
-        let name = e.name().into_inner();
+    pub(crate) fn start(&mut self, e: &impl StartTag, before: usize) -> Result<(), DecodeError> {
+        let name = e.name();
         let name_at = offset_in(self.body, name).unwrap_or(before);
         if self.depth == MAX_DEPTH {
             return Err(DecodeError::TooDeep { offset: name_at.saturating_sub(1), limit: MAX_DEPTH });
@@ -479,8 +528,8 @@ impl<'a> Scanner<'a> {
             match raw_tag {
                 Tag::Config => {
                     self.raw.root = Root::Config;
-                    if let Ok(Some(v)) = e.try_get_attribute("version") {
-                        let v = std::str::from_utf8(&v.value).map_err(|_| DecodeError::InvalidUtf8 {
+                    if let Ok(Some(v)) = e.attr(b"version") {
+                        let v = std::str::from_utf8(&v).map_err(|_| DecodeError::InvalidUtf8 {
                             offset: name_at,
                             field: "config@version".into(),
                         })?;
@@ -556,7 +605,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A text or CDATA node inside the element on top of the stack.
-    fn text(&mut self, content: &'a [u8], cdata: bool, before: usize) -> Result<(), DecodeError> {
+    pub(crate) fn text(&mut self, content: &'a [u8], cdata: bool, before: usize) -> Result<(), DecodeError> {
         let d = self.depth;
         if d == 0 {
             if content.trim_ascii().is_empty() {

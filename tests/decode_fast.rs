@@ -135,6 +135,10 @@ fn edge_shapes_decode_as_the_reference_does() {
         "<config><deviceName><![CDATA[a &amp; b]]></deviceName></config>".to_string(),
         "<config><deviceName>\u{c}x</deviceName></config>".to_string(),
         "<config><!-- inside --><smartType>PEA</smartType></config>".to_string(),
+        "<config><?x?><smartType>PEA</smartType></?x?></config>".to_string(),
+        "<config><?x?></?x?></config>".to_string(),
+        "<config><smartType>PEA</smartType><!x></!x></config>".to_string(),
+        "<config><1a>1</1a><-a/></config>".to_string(),
         "<config><![cdata[x]]></config>".to_string(),
         "<config><alarmStatusInfo><motionAlarm id=\"7\" id=\"x\">true</motionAlarm></alarmStatusInfo></config>".to_string(),
         "<config><alarmStatusInfo><motionAlarm id=\"x\">true</motionAlarm></alarmStatusInfo></config>".to_string(),
@@ -174,6 +178,9 @@ const PIECES: &[&str] = &[
     "<!-- c -->",
     "<!---->",
     "<?pi?>",
+    "</?pi?>",
+    "<!x>",
+    "<1a>",
     "<?xml version=\"1.0\"?>",
     "<![CDATA[x]]>",
     "<![CDATA[",
@@ -251,6 +258,215 @@ fn apply(body: &mut Vec<u8>, m: &Mutation) {
     }
 }
 
+/// A generated element tree, rendered with the syntax variations real
+/// firmware and hostile senders might use; most render inside the fast
+/// path's subset, so the comparison covers the routing, not just refusals.
+#[derive(Debug, Clone)]
+enum Node {
+    Element {
+        name: &'static str,
+        attributes: Vec<(&'static str, &'static str, u8)>,
+        children: Vec<Node>,
+        form: u8,
+    },
+    Text(&'static str),
+    CData(&'static str),
+    Other(&'static str),
+}
+
+const NAMES: &[&str] = &[
+    "traject",
+    "item",
+    "targetId",
+    "eventId",
+    "targetType",
+    "rect",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "point",
+    "x",
+    "y",
+    "mac",
+    "sn",
+    "deviceName",
+    "ip",
+    "channelId",
+    "deviceNo.",
+    "smartType",
+    "messageType",
+    "currentTime",
+    "dataTime",
+    "status",
+    "types",
+    "enum",
+    "perimeter",
+    "perInfo",
+    "boundary",
+    "tripwire",
+    "tripInfo",
+    "line",
+    "startPoint",
+    "endPoint",
+    "listInfo",
+    "eventInfo",
+    "targetListInfo",
+    "licensePlateListInfo",
+    "faceListInfo",
+    "alarmStatusInfo",
+    "motionAlarm",
+    "perimeterAlarm",
+    "sourceDataInfo",
+    "targetImageData",
+    "sourceBase64Length",
+    "sourceBase64Data",
+    "targetBase64Length",
+    "targetBase64Data",
+    "plateNumber",
+    "plateConfidence",
+    "carAttr",
+    "color",
+    "age",
+    "sex",
+    "deviceInfo",
+    "velocity",
+    "ns:x",
+    "a-b.c",
+];
+
+const TEXTS: &[&str] = &[
+    "7",
+    " 42\n",
+    "-3",
+    "0",
+    "4294967296",
+    "x7",
+    "",
+    "   ",
+    "person",
+    "car",
+    "2",
+    "SMART_START",
+    "PEA",
+    "traject",
+    "alarmData",
+    "alarmStatus",
+    "VEHICE",
+    "1774646121524166",
+    "2026-03-29 09:58:21",
+    "58-5B-69-5F-42-1B",
+    "58:5b:69:5f:42:1b",
+    "a &amp; b",
+    "a &bogus; b",
+    "&#x41;",
+    "true",
+    "1",
+    "maybe",
+    "QUJD",
+    "QU JD\r\nRA==",
+    "\u{e9}t\u{e9}",
+    "\u{c}",
+    "]]>",
+    "a>b",
+    "approach",
+];
+
+const ATTRIBUTES: &[(&str, &str)] = &[
+    ("id", "3"),
+    ("id", "x"),
+    ("count", "88"),
+    ("count", ""),
+    ("version", "1.7"),
+    ("version", " 2.0.0 "),
+    ("type", "uint32"),
+    ("type", "a>b"),
+    ("xmlns", "http://www.ipc.com/ver10"),
+];
+
+fn node() -> impl Strategy<Value = Node> {
+    let leaf = prop_oneof![
+        30 => prop::sample::select(TEXTS).prop_map(Node::Text),
+        10 => prop::sample::select(TEXTS).prop_map(Node::CData),
+        1 => prop::sample::select(&["<!-- c -->", "<?pi x?>", "<!DOCTYPE x>", "&amp;", "<", "</x>"][..])
+            .prop_map(Node::Other),
+    ];
+    leaf.prop_recursive(6, 80, 6, |inner| {
+        (
+            prop::sample::select(NAMES),
+            prop::collection::vec((prop::sample::select(ATTRIBUTES), 0u8..8), 0..3),
+            prop::collection::vec(inner, 0..6),
+            0u8..16,
+        )
+            .prop_map(|(name, attributes, children, form)| Node::Element {
+                name,
+                attributes: attributes.into_iter().map(|((k, v), style)| (k, v, style)).collect(),
+                children,
+                form,
+            })
+    })
+}
+
+fn render(node: &Node, out: &mut String) {
+    match node {
+        Node::Text(t) => out.push_str(t),
+        Node::CData(t) => {
+            out.push_str("<![CDATA[");
+            out.push_str(&t.replace("]]>", ""));
+            out.push_str("]]>");
+        }
+        Node::Other(t) => out.push_str(t),
+        &Node::Element { name, ref attributes, ref children, form } => {
+            out.push('<');
+            out.push_str(name);
+            for (i, &(k, v, style)) in attributes.iter().enumerate() {
+                // Mostly the form cameras send; sometimes what only quick-xml reads.
+                let (sep, eq, q) = match style {
+                    0..=3 => (" ", "=", '"'),
+                    4 | 5 => ("\n\t", "=", '\''),
+                    6 => (" ", " = ", '"'),
+                    _ if i > 0 => ("", "=", '"'),
+                    _ => (" ", "=", '"'),
+                };
+                out.push_str(sep);
+                out.push_str(k);
+                out.push_str(eq);
+                out.push(q);
+                out.push_str(v);
+                out.push(q);
+            }
+            if children.is_empty() && form % 4 == 0 {
+                out.push_str(if form == 4 { " />" } else { "/>" });
+                return;
+            }
+            out.push('>');
+            for (i, child) in children.iter().enumerate() {
+                if form % 3 == 0 {
+                    out.push_str("\n  ");
+                }
+                if form == 7 && i == 1 {
+                    out.push_str("<!-- inner -->");
+                }
+                render(child, out);
+            }
+            out.push_str("</");
+            out.push_str(name);
+            out.push_str(if form == 15 { " >" } else { ">" });
+        }
+    }
+}
+
+fn document(root: &'static str, prolog: &'static str, children: &[Node]) -> String {
+    let mut out = String::from(prolog);
+    out.push_str(&format!("<{root} version=\"1.7\">"));
+    for child in children {
+        out.push_str("\n  ");
+        render(child, &mut out);
+    }
+    out.push_str(&format!("\n</{root}>\n<!-- after -->"));
+    out
+}
+
 fn config(cases: u32) -> Config {
     Config { cases, rng_seed: RngSeed::Fixed(0xfa57_ca7e), failure_persistence: None, ..Config::default() }
 }
@@ -273,8 +489,23 @@ proptest! {
         "</motionAlarm>", "true", "&amp;", "&#xffffff;", "<sourceDataInfo>", "</sourceDataInfo>",
         "<perimeter>", "<boundary>", "<point>", "<x>", "</x>", "<mac>", "</mac>", "<deviceName>",
         "</deviceName>", "<smartType>", "</smartType>", "PEA", "<plateConfidence count=\"9\"/>", "/>", ">",
+        "<?pi?>", "</?pi?>", "<a b='>'>", "</a>", "</item >",
     ]), 0..120)) {
         same_as_reference(parts.concat().as_bytes())?;
+    }
+
+    #[test]
+    fn generated_documents_decode_as_the_reference(
+        root in prop_oneof![8 => Just("config"), 1 => Just("DeviceInfo"), 1 => Just("alarm")],
+        prolog in prop_oneof![
+            3 => Just("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n"),
+            2 => Just(""),
+            2 => Just("\u{feff}<!-- c -->\n<?xml version=\"1.0\"?>"),
+            1 => Just("\n<!DOCTYPE x>"),
+        ],
+        children in prop::collection::vec(node(), 0..8),
+    ) {
+        same_as_reference(document(root, prolog, &children).as_bytes())?;
     }
 
     #[test]

@@ -1,47 +1,55 @@
 //! A hand-written tokenizer for the markup cameras actually send, in front of
 //! the quick-xml walk in `scan`.
 //!
-//! Why it exists: on a 1.5 KB traject post quick-xml's event machinery (one
-//! `Event` per node, its own stack of open names, a `memchr` call per text
-//! gap) costs more than everything camrelay does with the events. Real posts
-//! use a tiny, regular subset of XML, and this walks exactly that subset with
-//! plain byte loops, feeding the same [`Scanner`] routing the quick-xml walk
-//! feeds. One routing, two tokenizers: field semantics live only in `scan`.
+//! Why it exists: on a 1.5 KB traject post quick-xml's event machinery (an
+//! `Event` per node, its own copy of every open name, a `memchr` call per
+//! text gap) cost more than everything camrelay does with the events, and
+//! capped decode at ~60x the vendor SDK. Real posts use a tiny, regular
+//! subset of XML; this walks exactly that subset with word-at-a-time searches
+//! (`bytes`) and feeds the same [`Scanner`] routing the quick-xml walk feeds.
+//! One routing, two tokenizers: what a field means lives only in `scan`.
 //!
 //! Owns recognizing that subset and nothing else: an optional UTF-8 BOM,
-//! `<?...?>` and `<!--...-->` before the root, elements whose names and
-//! attribute names are ASCII name characters, attributes written `k="v"` or
-//! `k='v'` after whitespace, text, CDATA sections, self-closing tags, and end
-//! tags that repeat the open name exactly. The root's end tag ends the walk,
-//! as in `scan`.
+//! whitespace, `<?...?>` and `<!--...-->` before the root; start tags whose
+//! name starts with an ASCII letter, `_` or `:` and runs to whitespace, `>` or
+//! `/>` (where quick-xml's name ends too) with no quote or control byte in
+//! it; attribute lists delimited by quick-xml's own rule (the first `>`
+//! outside quotes) and read, only when the routing asks, in the form `k="v"`
+//! or `k='v'` after whitespace; text; CDATA sections; and end tags that
+//! repeat the open name exactly. The root's end tag ends the walk, as in
+//! `scan`; nothing after it is read.
 //!
 //! It must never decide anything about a post that the quick-xml walk would
 //! decide differently. So it never reports an error: the moment it meets
 //! anything outside the subset (a comment or PI inside the root, DOCTYPE, a
-//! mismatched or missing end tag, odd attribute syntax, non-ASCII names,
-//! truncation, text outside the root) or the routing refuses something (bad
-//! value, depth, unknown root, invalid UTF-8), it returns `None` and `decode`
-//! runs `scan::scan` from the start, which gives today's result or today's
-//! error with its offset. Refusals therefore stay in one place, and this
-//! module's only obligation is: when it returns `Some`, the `Raw` equals what
-//! `scan::scan` collects (checked by the differential tests and the fuzz
-//! target). Text is handed to the routing raw, `&` and all, exactly as
-//! quick-xml hands it over (unescaping is the routing's job in both walks).
+//! mismatched or missing end tag, `</name >`, an attribute list it would have
+//! to guess at, non-ASCII names, truncation, text outside the root) or the
+//! routing refuses something (bad value, depth, unknown root, invalid UTF-8),
+//! it returns `None` and `decode` runs `scan::scan` from the first byte, which
+//! gives today's result or today's error with its offset. Refusals therefore
+//! stay in one place, and this module's only obligation is: when it returns
+//! `Some`, the `Raw` equals what `scan::scan` collects (checked by
+//! tests/decode_fast.rs and the fuzz target). Text goes to the routing raw,
+//! `&` and all, exactly as quick-xml hands it over: unescaping is the
+//! routing's job in both walks. The `<types>` list and unread item fields are
+//! stepped over by `scan::skip_unused`, at exactly the points `scan` does.
 //!
-//! Same invariants as `scan`: linear time (each byte is looked at a bounded
+//! Same invariants as `scan`: linear time (every byte is looked at a bounded
 //! number of times, and a fallback walks the body once more at most), no
 //! allocation per element, images located by the byte range of their text and
-//! never copied or scanned twice, and no panics (every access is `get` or
-//! bounded by a check just before it).
+//! never copied or scanned twice, and no panics (every access is a `get` or
+//! follows a check of the same index).
 
-use super::scan::{skip_unused, Raw, Scanner, StartTag};
+use super::bytes::{content_end, element_name_end, find, is_space, skip_space, tag_end};
+use super::scan::{same_bytes, skip_unused, Raw, Scanner, StartTag};
 use std::borrow::Cow;
+use std::cell::Cell;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Bytes accepted in element and attribute names. Narrower than XML (no
-/// non-ASCII), so every name this module accepts is read the same way by
-/// quick-xml, whose names end only at whitespace, `/>` or `>`.
+/// Bytes accepted in attribute names (only read when the routing asks for an
+/// attribute). Narrower than XML, so every key accepted here is read the same
+/// way by quick-xml, whose keys end at whitespace or `=`.
 static NAME: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
@@ -53,36 +61,10 @@ static NAME: [bool; 256] = {
     table
 };
 
-/// The whitespace quick-xml recognizes (`is_ascii_whitespace` also has form feed).
-#[inline]
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-#[inline]
-fn is_name(b: u8) -> bool {
-    NAME[usize::from(b)]
-}
-
-/// Index of the first non-whitespace byte at or after `from` (`body.len()` if none).
-#[inline]
-fn skip_space(body: &[u8], mut from: usize) -> usize {
-    while let Some(&b) = body.get(from) {
-        if !is_space(b) {
-            break;
-        }
-        from += 1;
-    }
-    from
-}
-
-/// Index just past the run of name bytes starting at `from`.
+/// Index just past the run of attribute-name bytes starting at `from`.
 #[inline]
 fn name_end(body: &[u8], mut from: usize) -> usize {
-    while let Some(&b) = body.get(from) {
-        if !is_name(b) {
-            break;
-        }
+    while body.get(from).is_some_and(|&b| NAME[usize::from(b)]) {
         from += 1;
     }
     from
@@ -93,41 +75,27 @@ fn name_end(body: &[u8], mut from: usize) -> usize {
 /// anything but that exact form (spaces around `=` included: quick-xml would
 /// accept them, but no camera sends them, and refusing is always safe).
 #[inline]
-fn attribute(body: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
-    let key_end = name_end(body, at);
-    let key = body.get(at..key_end).filter(|k| !k.is_empty())?;
-    if body.get(key_end) != Some(&b'=') {
+fn attribute(list: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
+    let key_end = name_end(list, at);
+    let key = list.get(at..key_end).filter(|k| !k.is_empty())?;
+    if list.get(key_end) != Some(&b'=') {
         return None;
     }
-    let quote = *body.get(key_end + 1).filter(|&&q| q == b'"' || q == b'\'')?;
+    let quote = *list.get(key_end + 1).filter(|&&q| q == b'"' || q == b'\'')?;
     let value_start = key_end + 2;
-    let len = body.get(value_start..)?.iter().position(|&b| b == quote)?;
-    Some((key, body.get(value_start..value_start + len)?, value_start + len + 1))
+    let len = list.get(value_start..)?.iter().position(|&b| b == quote)?;
+    Some((key, list.get(value_start..value_start + len)?, value_start + len + 1))
 }
 
-/// The attribute list after a name ending at `at`, up to the tag's `>`:
-/// the index where the list ends (at `>` or `/>`), whether the tag closes
-/// itself, and the index just past `>`. Attributes must each follow
-/// whitespace; a `>` inside a quoted value is part of the value, as for
-/// quick-xml.
-#[inline]
-fn attribute_list(body: &[u8], mut at: usize) -> Option<(usize, bool, usize)> {
-    loop {
-        let next = skip_space(body, at);
-        match *body.get(next)? {
-            b'>' => return Some((next, false, next + 1)),
-            b'/' => return (body.get(next + 1) == Some(&b'>')).then_some((next, true, next + 2)),
-            _ if next == at => return None,
-            _ => at = attribute(body, next)?.2,
-        }
-    }
-}
-
-/// A start tag found here: its name and the attribute list already checked by
-/// [`attribute_list`], re-read only for the few attributes the routing asks for.
+/// A start tag found here. Its attribute list is only delimited; it is read
+/// when the routing asks for an attribute (a handful of elements per post).
 struct Start<'a> {
     name: &'a [u8],
+    /// Between the name and `>` (or `/>`), as quick-xml's `BytesStart` holds it.
     attributes: &'a [u8],
+    /// Set when an attribute was asked for and the list is not in the
+    /// accepted form: quick-xml might read it differently, so the walk gives up.
+    refused: Cell<bool>,
 }
 
 impl StartTag for Start<'_> {
@@ -137,20 +105,25 @@ impl StartTag for Start<'_> {
     }
 
     /// The first attribute with that key, as quick-xml's `try_get_attribute`
-    /// answers for a list in the accepted form.
+    /// answers when every attribute before it is written `k="v"` or `k='v'`
+    /// after whitespace (it reads those exactly so).
     fn attr(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String> {
         let list = self.attributes;
-        let mut at = skip_space(list, 0);
-        while at < list.len() {
-            // Checked once already; failing here would mean the two readings
-            // disagree, which the routing then reports and `decode` falls back.
-            let (k, v, next) = attribute(list, at).ok_or("attribute list re-read differently")?;
-            if k == key {
-                return Ok(Some(Cow::Borrowed(v)));
+        let mut at = 0;
+        loop {
+            let next = skip_space(list, at);
+            if next == list.len() {
+                return Ok(None);
             }
-            at = skip_space(list, next);
+            match attribute(list, next).filter(|_| next > at) {
+                Some((k, v, _)) if k == key => return Ok(Some(Cow::Borrowed(v))),
+                Some((_, _, end)) => at = end,
+                None => {
+                    self.refused.set(true);
+                    return Ok(None);
+                }
+            }
         }
-        Ok(None)
     }
 }
 
@@ -190,9 +163,14 @@ fn prolog(body: &[u8]) -> Option<usize> {
 /// `scan::leaf_text` find it.
 #[inline]
 fn cdata_len(section: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b'>', section)
-        .find(|&i| i >= 2 && section.get(i - 2..i) == Some(&b"]]"[..]))
-        .map(|i| i - 2)
+    let mut at = 0;
+    loop {
+        let gt = find(section, at, b'>')?;
+        if gt >= 2 && section.get(gt - 2..gt) == Some(&b"]]"[..]) {
+            return Some(gt - 2);
+        }
+        at = gt + 1;
+    }
 }
 
 /// The collected fields, when `body` is entirely in the accepted subset and
@@ -206,7 +184,8 @@ pub(crate) fn scan(body: &[u8]) -> Option<Raw<'_>> {
             b'/' => {
                 let name = s.top_name();
                 let end = at + 2 + name.len();
-                if s.depth() == 0 || body.get(at + 2..end) != Some(name) || body.get(end) != Some(&b'>') {
+                let same = body.get(at + 2..end).is_some_and(|n| same_bytes(n, name));
+                if s.depth() == 0 || !same || body.get(end) != Some(&b'>') {
                     return None;
                 }
                 s.pop();
@@ -223,11 +202,31 @@ pub(crate) fn scan(body: &[u8]) -> Option<Raw<'_>> {
             }
             _ => {
                 let name_start = at + 1;
-                let name_stop = name_end(body, name_start);
+                // `<?` (a PI) and anything exotic (non-ASCII) are quick-xml's.
+                let initial = *body.get(name_start)?;
+                if !(initial.is_ascii_alphabetic() || initial == b'_' || initial == b':') {
+                    return None;
+                }
+                let name_stop = element_name_end(body, name_start)?;
                 let name = body.get(name_start..name_stop).filter(|n| !n.is_empty())?;
-                let (list_end, empty, after) = attribute_list(body, name_stop)?;
-                let attributes = body.get(name_stop..list_end)?;
-                s.start(&Start { name, attributes }, at).ok()?;
+                // quick-xml's name runs to the first whitespace: it must stop
+                // where ours does, so a `/` must be that of `/>`.
+                let (gt, empty) = match *body.get(name_stop)? {
+                    b'>' => (name_stop, false),
+                    b'/' if body.get(name_stop + 1) == Some(&b'>') => (name_stop + 1, true),
+                    b if is_space(b) => {
+                        let gt = tag_end(body, name_stop)?;
+                        (gt, body.get(gt - 1) == Some(&b'/'))
+                    }
+                    _ => return None,
+                };
+                let attributes = body.get(name_stop..gt - usize::from(empty))?;
+                let tag = Start { name, attributes, refused: Cell::new(false) };
+                s.start(&tag, at).ok()?;
+                if tag.refused.get() {
+                    return None;
+                }
+                let after = gt + 1;
                 at = after;
                 if empty {
                     s.pop();
@@ -243,14 +242,12 @@ pub(crate) fn scan(body: &[u8]) -> Option<Raw<'_>> {
                 }
             }
         }
-        // Content up to the next `<`. Indentation is the common case and is
-        // stepped over without a call; real text gets one memchr (a base64
-        // image is crossed once, here, and only located by the routing).
-        let text_start = at;
-        at = skip_space(body, at);
-        if *body.get(at)? != b'<' {
-            at += memchr::memchr(b'<', body.get(at..)?)?;
-            s.text(body.get(text_start..at)?, false, text_start).ok()?;
+        // Content up to the next `<`: indentation is skipped, text goes to
+        // the routing (a base64 image is crossed here once, and only located).
+        let (lt, blank) = content_end(body, at)?;
+        if !blank {
+            s.text(body.get(at..lt)?, false, at).ok()?;
         }
+        at = lt;
     }
 }

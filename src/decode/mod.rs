@@ -6,6 +6,7 @@
 //! through [`image_bytes`] when something asks.
 
 mod build;
+mod bytes;
 mod fast;
 pub mod inspect;
 pub mod model;

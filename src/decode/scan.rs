@@ -16,6 +16,7 @@
 //! `<types>` block is stepped over (`skip_unused`), both falling back to the
 //! tokenizer on anything unusual. Every byte is still looked at once.
 
+use super::bytes;
 use super::model::{Alarm, Device, DeviceTime, Face, Plate, Point, Rect, SmartStatus, TargetClass};
 use super::tags::Tag;
 use super::values;
@@ -209,7 +210,7 @@ fn borrowed(content: Cow<'_, [u8]>, at: usize) -> Result<&'_ [u8], DecodeError> 
 /// Byte equality for element names (a few bytes): inline, where `==` on
 /// slices of unknown length calls `memcmp` once per end tag.
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -313,14 +314,6 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
     }
 }
 
-/// Length of `rest` up to and including `</name>`, when the element's content
-/// is plain markup: no comment, CDATA, processing instruction or nested
-/// `<name`, any of which could hide or fake the end tag (then `None`, and the
-/// tokenizer walks it as usual). One memchr pass over the `<`s; the content is
-/// not checked for well-formedness, which is the price of never reading it.
-///
-/// The `<types>` capability list is a third of every traject post: tokenizing
-/// it would cost more than decoding everything else.
 /// The content of a leaf element read without the tokenizer.
 struct Leaf<'b> {
     content: &'b [u8],
@@ -367,9 +360,21 @@ fn strip_name<'b>(text: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
     same_bytes(head, name).then(|| &text[name.len()..])
 }
 
+/// Length of `rest` up to and including `</name>`, when the element's content
+/// is plain markup: no comment, CDATA, processing instruction or nested
+/// `<name`, any of which could hide or fake the end tag (then `None`, and the
+/// tokenizer walks it as usual). One pass over the `<`s (`bytes::find`:
+/// the capability list has one every dozen bytes, too close for a memchr call
+/// each); the content is not checked for well-formedness, which is the price
+/// of never reading it.
+///
+/// The `<types>` capability list is a third of every traject post: tokenizing
+/// it would cost more than decoding everything else.
 pub(crate) fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
-    for at in memchr::memchr_iter(b'<', rest) {
-        let after = &rest[at + 1..];
+    let mut from = 0;
+    while let Some(at) = bytes::find(rest, from, b'<') {
+        from = at + 1;
+        let after = rest.get(at + 1..)?;
         match after.first()? {
             b'!' | b'?' => return None,
             b'/' => {

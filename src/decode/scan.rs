@@ -867,3 +867,95 @@ impl<'a> Scanner<'a> {
         self.text_str(text, cdata, at).map(Cow::into_owned)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `skip_unused` as it was first written, memchr from `<` to `<`.
+    fn skip_unused_by_every_lt(rest: &[u8], name: &[u8]) -> Option<usize> {
+        for at in memchr::memchr_iter(b'<', rest) {
+            let after = &rest[at + 1..];
+            match after.first()? {
+                b'!' | b'?' => return None,
+                b'/' => {
+                    let Some(tail) = strip_name(&after[1..], name) else { continue };
+                    let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                    match tail.get(spaces) {
+                        Some(b'>') => return Some(at + 2 + name.len() + spaces + 1),
+                        Some(_) if spaces == 0 => continue,
+                        _ => return None,
+                    }
+                }
+                _ => {
+                    if let Some(tail) = strip_name(after, name) {
+                        if matches!(
+                            tail.first(),
+                            None | Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\r' | b'\n')
+                        ) {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The word-at-a-time search finds the same `<`s: random markup built
+    /// from pieces that sit on every branch, for odd names too (quick-xml's
+    /// names may hold `<` or `/`).
+    #[test]
+    fn skip_unused_decides_as_memchr_over_every_lt() {
+        const PIECES: &[&[u8]] = &[
+            b"<",
+            b">",
+            b"/",
+            b"!",
+            b"?",
+            b" ",
+            b"\x0c",
+            b"\n",
+            b"x",
+            b"<enum>",
+            b"</enum>",
+            b"a",
+            b"aa",
+            b"<aa",
+            b"</aa",
+            b"a<a",
+            b"</a",
+            b"<a/",
+            b"-",
+            b"<!--",
+            b"<?",
+            b"types",
+            b"<types",
+            b"</types",
+            b"</typesX>",
+            b"</types >",
+            b"</types\x0c>",
+            b"</types x>",
+            b"<types/>",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize
+        };
+        let mut decided = [0usize; 2];
+        for _ in 0..60_000 {
+            let name: &[u8] = [&b"types"[..], b"a", b"aa", b"a<a", b"a/", b"aXa"][next() % 6];
+            let rest: Vec<u8> =
+                (0..next() % 60).flat_map(|_| PIECES[next() % PIECES.len()].to_vec()).collect();
+            let expected = skip_unused_by_every_lt(&rest, name);
+            let case =
+                || format!("{:?} in {:?}", String::from_utf8_lossy(name), String::from_utf8_lossy(&rest));
+            assert_eq!(skip_unused(&rest, name), expected, "{}", case());
+            decided[usize::from(expected.is_some())] += 1;
+        }
+        assert!(decided[0] > 3_000 && decided[1] > 3_000, "{decided:?}");
+    }
+}

@@ -4,6 +4,16 @@
 //! model in [`model`]. It must never do I/O, read a clock, expand entities, or
 //! copy image data: base64 blobs are located by byte range and decoded only
 //! through [`image_bytes`] when something asks.
+//!
+//! Two tokenizers feed one field routing (`scan::Scanner`). `fast` is a
+//! hand-written tokenizer for the markup cameras actually send; it exists
+//! because quick-xml's event machinery alone cost more than decoding a 1.5 KB
+//! traject post, the post every camera sends several times a second. The
+//! quick-xml walk in `scan` reads everything else and owns every error. The
+//! fast path must never change an answer: on anything it is not sure of it
+//! declines and the quick-xml walk decodes the body from its first byte, so
+//! results, error messages and offsets are the walk's (tests/decode_fast.rs
+//! and the fuzz target compare the two on arbitrary input).
 
 mod build;
 mod bytes;

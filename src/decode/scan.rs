@@ -1,20 +1,30 @@
-//! One pass of quick-xml over the body, collecting the fields camrelay uses.
+//! The field routing both tokenizers feed, and the quick-xml walk: the
+//! reference reading of every post and the only one that reports errors.
 //!
-//! Owns the walk: a fixed-size stack of [`Tag`]s (no allocation per element),
-//! the refusals (DOCTYPE, depth, unknown root, mismatched or missing end tags),
-//! and the routing of each text node to the one field it fills. It must never
-//! materialize text it does not need: base64 images are only located (a byte
-//! range computed from the slice quick-xml hands back), numbers are parsed from
-//! the raw bytes, and only string fields are UTF-8 checked and unescaped.
-//! Dialect and kind decisions are left to `build`.
+//! Owns the routing ([`Scanner`]): a fixed-size stack of [`Tag`]s (no
+//! allocation per element), the refusals made while routing (depth, unknown
+//! root, bad values, invalid UTF-8), and the routing of each text node to the
+//! one field it fills. It must never materialize text it does not need: base64
+//! images are only located (a byte range computed from the slice the tokenizer
+//! hands over), numbers are parsed from the raw bytes, and only string fields
+//! are UTF-8 checked and unescaped. Dialect and kind decisions are left to
+//! `build`. Start tags arrive as [`StartTag`], so `fast` and the walk here
+//! share this one routing instead of each keeping a copy of what fields mean.
+//!
+//! Owns the quick-xml walk ([`scan`]) too, and with it every refusal of
+//! structure (DOCTYPE, mismatched or missing end tags, truncation, text
+//! outside the root) and every error message and offset. `decode` runs it
+//! whenever `fast` declines a body; it must therefore stay complete on its
+//! own, and its behaviour is what tests/decode_fast.rs holds `fast` to.
 //!
 //! Why not the obvious way (unescape every text, build a tree or a serde
 //! struct, let quick-xml check end names): each of those allocates or copies
 //! per node, and on a 1.5 KB traject post that alone costs more than
 //! tokenizing. Here the per-node work is a tag lookup and a stack push; leaf
 //! fields are read straight to their end tag (`leaf_text`), and the unused
-//! `<types>` block is stepped over (`skip_unused`), both falling back to the
-//! tokenizer on anything unusual. Every byte is still looked at once.
+//! `<types>` block is stepped over (`skip_unused`, shared with `fast`), both
+//! falling back to the tokenizer on anything unusual. Every byte is still
+//! looked at a bounded number of times.
 
 use super::bytes;
 use super::model::{Alarm, Device, DeviceTime, Face, Plate, Point, Rect, SmartStatus, TargetClass};

@@ -324,6 +324,39 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
     }
 }
 
+/// `skip_unused` for the `<types>` list, the same decision reached by three
+/// vectorized searches instead of a visit to each of its ~40 `<`s. Only a `<`
+/// followed by `!`, `?`, `types` or `/types` can decide anything, so: the
+/// first `</types` that could end the element is the candidate; a nested
+/// `<types` or a `<!`/`<?` before it refuses; else that end tag decides.
+fn skip_types(rest: &[u8]) -> Option<usize> {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"</types"));
+    static OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<types"));
+    let mut from = 0;
+    // `</types` cannot overlap itself, so resuming past each match misses none.
+    let end = loop {
+        let at = from + CLOSE.find(rest.get(from..)?)?;
+        match rest.get(at + 7) {
+            None | Some(b'>') => break at,
+            Some(b) if b.is_ascii_whitespace() => break at,
+            Some(_) => from = at + 7, // `</typesX`: another element
+        }
+    };
+    let before = rest.get(..end)?;
+    let nested = OPEN
+        .find_iter(before)
+        .any(|at| matches!(before.get(at + 6), Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')));
+    let hidden = memchr::memchr2_iter(b'!', b'?', before).any(|i| i > 0 && before.get(i - 1) == Some(&b'<'));
+    if nested || hidden {
+        return None;
+    }
+    let tail = rest.get(end + 7..)?;
+    let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    (tail.get(spaces) == Some(&b'>')).then_some(end + 7 + spaces + 1)
+}
+
 /// The content of a leaf element read without the tokenizer.
 struct Leaf<'b> {
     content: &'b [u8],
@@ -381,6 +414,9 @@ fn strip_name<'b>(text: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
 /// The `<types>` capability list is a third of every traject post: tokenizing
 /// it would cost more than decoding everything else.
 pub(crate) fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
+    if name == b"types" {
+        return skip_types(rest);
+    }
     let mut from = 0;
     while let Some(at) = bytes::find(rest, from, b'<') {
         from = at + 1;

@@ -94,15 +94,22 @@ fn after(bit: u64) -> u64 {
 /// common case for indentation and for the short text of a leaf.
 #[inline]
 pub(crate) fn content_end(body: &[u8], from: usize) -> Option<(usize, bool)> {
-    if let Some(w) = word(body, from) {
+    // Two words cover the deepest indentation of a real post.
+    let mut at = from;
+    for _ in 0..2 {
+        let Some(w) = word(body, at) else { break };
         let lt = eq(w, b'<');
+        let other = !spaces(w) & HIGH;
         if lt != 0 {
             let lowest = lt & lt.wrapping_neg();
-            let text = !spaces(w) & HIGH & lowest.wrapping_sub(1);
-            return Some((from + first(lt), text == 0));
+            return Some((at + first(lt), other & lowest.wrapping_sub(1) == 0));
         }
+        if other != 0 {
+            return Some((find(body, at, b'<')?, false));
+        }
+        at += 8;
     }
-    let text = skip_space(body, from);
+    let text = skip_space(body, at);
     if *body.get(text)? == b'<' {
         return Some((text, true));
     }

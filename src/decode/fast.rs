@@ -23,13 +23,14 @@
 //! decide differently. So it never reports an error: the moment it meets
 //! anything outside the subset (a comment or PI inside the root, DOCTYPE, a
 //! mismatched or missing end tag, `</name >`, an attribute list it would have
-//! to guess at, non-ASCII names, truncation, text outside the root) or the
-//! routing refuses something (bad value, depth, unknown root, invalid UTF-8),
-//! it returns `None` and `decode` runs `scan::scan` from the first byte, which
-//! gives today's result or today's error with its offset. Refusals therefore
-//! stay in one place, and this module's only obligation is: when it returns
-//! `Some`, the `Raw` equals what `scan::scan` collects (checked by
-//! tests/decode_fast.rs and the fuzz target). Text goes to the routing raw,
+//! to guess at, a name starting with a non-ASCII byte, truncation, text
+//! outside the root) or the routing refuses something (bad value, depth,
+//! unknown root, invalid UTF-8), it returns `None` and `decode` runs
+//! `scan::scan` from the first byte, which gives today's result or today's
+//! error with its offset. Refusals therefore stay in one place, and this
+//! module's only obligation is: when it returns `Some`, the `Raw` equals what
+//! `scan::scan` collects (checked by tests/decode_fast.rs and the fuzz
+//! target). Text goes to the routing raw,
 //! `&` and all, exactly as quick-xml hands it over: unescaping is the
 //! routing's job in both walks. The `<types>` list and unread item fields are
 //! stepped over by `scan::skip_unused`, at exactly the points `scan` does.

@@ -4,8 +4,20 @@
 //! model in [`model`]. It must never do I/O, read a clock, expand entities, or
 //! copy image data: base64 blobs are located by byte range and decoded only
 //! through [`image_bytes`] when something asks.
+//!
+//! Two tokenizers feed one field routing (`scan::Scanner`). `fast` is a
+//! hand-written tokenizer for the markup cameras actually send; it exists
+//! because quick-xml's event machinery alone cost more than decoding a 1.5 KB
+//! traject post, the post every camera sends several times a second. The
+//! quick-xml walk in `scan` reads everything else and owns every error. The
+//! fast path must never change an answer: on anything it is not sure of it
+//! declines and the quick-xml walk decodes the body from its first byte, so
+//! results, error messages and offsets are the walk's (tests/decode_fast.rs
+//! and the fuzz target compare the two on arbitrary input).
 
 mod build;
+mod bytes;
+mod fast;
 pub mod inspect;
 pub mod model;
 mod scan;
@@ -66,9 +78,9 @@ impl DecodeError {
 
 /// Decode one post body. An empty (or whitespace-only) body is the IPC keepalive.
 ///
-/// One pass of quick-xml over `body`: linear in its length, refusing DOCTYPE
-/// and nesting deeper than [`MAX_DEPTH`] as soon as they appear. Images are
-/// located, not copied (see [`ImageRef::range`] and [`image_bytes`]).
+/// Linear in the body's length, refusing DOCTYPE and nesting deeper than
+/// [`MAX_DEPTH`] as soon as they appear. Images are located, not copied (see
+/// [`ImageRef::range`] and [`image_bytes`]).
 ///
 /// Lenient where devices differ, strict where input is hostile: a UTF-8 BOM,
 /// comments and processing instructions around the root are fine; nothing
@@ -79,7 +91,32 @@ pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
     if body.trim_ascii().is_empty() {
         return Ok(Event::empty_keepalive());
     }
+    // The fast tokenizer takes the posts cameras send; anything else (and
+    // every error) is the quick-xml walk's to judge, from the first byte.
+    match fast::scan(body) {
+        Some(raw) => Ok(build::build(raw)),
+        None => scan::scan(body).map(build::build),
+    }
+}
+
+/// Not API: [`decode`] through the quick-xml walk only, the reference the
+/// fast path is tested against (differential tests, fuzz target).
+#[doc(hidden)]
+pub fn decode_reference(body: &[u8]) -> Result<Event, DecodeError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(Event::empty_keepalive());
+    }
     scan::scan(body).map(build::build)
+}
+
+/// Not API: [`decode`] through the fast path only; `None` where `decode`
+/// would fall back to the quick-xml walk. Lets tests prove real posts never do.
+#[doc(hidden)]
+pub fn decode_fast(body: &[u8]) -> Option<Event> {
+    if body.trim_ascii().is_empty() {
+        return Some(Event::empty_keepalive());
+    }
+    fast::scan(body).map(build::build)
 }
 
 /// Why an image could not be turned into JPEG bytes.

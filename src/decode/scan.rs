@@ -1,21 +1,32 @@
-//! One pass of quick-xml over the body, collecting the fields camrelay uses.
+//! The field routing both tokenizers feed, and the quick-xml walk: the
+//! reference reading of every post and the only one that reports errors.
 //!
-//! Owns the walk: a fixed-size stack of [`Tag`]s (no allocation per element),
-//! the refusals (DOCTYPE, depth, unknown root, mismatched or missing end tags),
-//! and the routing of each text node to the one field it fills. It must never
-//! materialize text it does not need: base64 images are only located (a byte
-//! range computed from the slice quick-xml hands back), numbers are parsed from
-//! the raw bytes, and only string fields are UTF-8 checked and unescaped.
-//! Dialect and kind decisions are left to `build`.
+//! Owns the routing ([`Scanner`]): a fixed-size stack of [`Tag`]s (no
+//! allocation per element), the refusals made while routing (depth, unknown
+//! root, bad values, invalid UTF-8), and the routing of each text node to the
+//! one field it fills. It must never materialize text it does not need: base64
+//! images are only located (a byte range computed from the slice the tokenizer
+//! hands over), numbers are parsed from the raw bytes, and only string fields
+//! are UTF-8 checked and unescaped. Dialect and kind decisions are left to
+//! `build`. Start tags arrive as [`StartTag`], so `fast` and the walk here
+//! share this one routing instead of each keeping a copy of what fields mean.
+//!
+//! Owns the quick-xml walk ([`scan`]) too, and with it every refusal of
+//! structure (DOCTYPE, mismatched or missing end tags, truncation, text
+//! outside the root) and every error message and offset. `decode` runs it
+//! whenever `fast` declines a body; it must therefore stay complete on its
+//! own, and its behaviour is what tests/decode_fast.rs holds `fast` to.
 //!
 //! Why not the obvious way (unescape every text, build a tree or a serde
 //! struct, let quick-xml check end names): each of those allocates or copies
 //! per node, and on a 1.5 KB traject post that alone costs more than
 //! tokenizing. Here the per-node work is a tag lookup and a stack push; leaf
 //! fields are read straight to their end tag (`leaf_text`), and the unused
-//! `<types>` block is stepped over (`skip_unused`), both falling back to the
-//! tokenizer on anything unusual. Every byte is still looked at once.
+//! `<types>` block is stepped over (`skip_unused`, shared with `fast`), both
+//! falling back to the tokenizer on anything unusual. Every byte is still
+//! looked at a bounded number of times.
 
+use super::bytes;
 use super::model::{Alarm, Device, DeviceTime, Face, Plate, Point, Rect, SmartStatus, TargetClass};
 use super::tags::Tag;
 use super::values;
@@ -148,7 +159,32 @@ pub(crate) struct Raw<'a> {
     pub has_alarm_status: bool,
 }
 
-struct Scanner<'a> {
+/// A start tag as the routing sees it, whichever tokenizer found it.
+pub(crate) trait StartTag {
+    /// The element name, a sub-slice of the body.
+    fn name(&self) -> &[u8];
+    /// The raw (never unescaped) value of the first attribute called `key`;
+    /// `Err` is the tokenizer's complaint about the attribute list.
+    fn attr(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String>;
+}
+
+impl StartTag for BytesStart<'_> {
+    #[inline]
+    fn name(&self) -> &[u8] {
+        BytesStart::name(self).into_inner()
+    }
+
+    fn attr(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, String> {
+        match self.try_get_attribute(key) {
+            Ok(found) => Ok(found.map(|a| a.value)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The routing shared by both tokenizers (this module's quick-xml walk and
+/// `fast`): it is fed start tags, text and pops, and owns everything they mean.
+pub(crate) struct Scanner<'a> {
     body: &'a [u8],
     depth: usize,
     tags: [Tag; MAX_DEPTH],
@@ -184,7 +220,7 @@ fn borrowed(content: Cow<'_, [u8]>, at: usize) -> Result<&'_ [u8], DecodeError> 
 /// Byte equality for element names (a few bytes): inline, where `==` on
 /// slices of unknown length calls `memcmp` once per end tag.
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -211,33 +247,7 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
     // post; skipping it inside the tokenizer spares a dispatch per node (text
     // ends are trimmed by `text` only for the fields it reads).
     reader.config_mut().trim_text_start = true;
-    let mut s = Scanner {
-        body,
-        depth: 0,
-        tags: [Tag::Other; MAX_DEPTH],
-        names: [(0, 0); MAX_DEPTH],
-        item_at: [NO_ITEM; MAX_DEPTH],
-        alarm_name: None,
-        alarm_id: None,
-        alarm_item_id: None,
-        raw: Raw {
-            root: Root::Config,
-            version: None,
-            message_type: None,
-            smart_type: None,
-            current_time: None,
-            data_time: None,
-            status: None,
-            device: Device::default(),
-            items: Vec::new(),
-            alarms: Vec::new(),
-            images: Vec::new(),
-            has_traject: false,
-            has_perimeter: false,
-            has_tripwire: false,
-            has_alarm_status: false,
-        },
-    };
+    let mut s = Scanner::new(body);
     // Bytes stepped over by `skip_unused` and `leaf_text`, which quick-xml's own positions miss.
     let mut skipped = 0usize;
     loop {
@@ -314,14 +324,39 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
     }
 }
 
-/// Length of `rest` up to and including `</name>`, when the element's content
-/// is plain markup: no comment, CDATA, processing instruction or nested
-/// `<name`, any of which could hide or fake the end tag (then `None`, and the
-/// tokenizer walks it as usual). One memchr pass over the `<`s; the content is
-/// not checked for well-formedness, which is the price of never reading it.
-///
-/// The `<types>` capability list is a third of every traject post: tokenizing
-/// it would cost more than decoding everything else.
+/// `skip_unused` for the `<types>` list, the same decision reached by three
+/// vectorized searches instead of a visit to each of its ~40 `<`s. Only a `<`
+/// followed by `!`, `?`, `types` or `/types` can decide anything, so: the
+/// first `</types` that could end the element is the candidate; a nested
+/// `<types` or a `<!`/`<?` before it refuses; else that end tag decides.
+fn skip_types(rest: &[u8]) -> Option<usize> {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"</types"));
+    static OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<types"));
+    let mut from = 0;
+    // `</types` cannot overlap itself, so resuming past each match misses none.
+    let end = loop {
+        let at = from + CLOSE.find(rest.get(from..)?)?;
+        match rest.get(at + 7) {
+            None | Some(b'>') => break at,
+            Some(b) if b.is_ascii_whitespace() => break at,
+            Some(_) => from = at + 7, // `</typesX`: another element
+        }
+    };
+    let before = rest.get(..end)?;
+    let nested = OPEN
+        .find_iter(before)
+        .any(|at| matches!(before.get(at + 6), Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')));
+    let hidden = memchr::memchr2_iter(b'!', b'?', before).any(|i| i > 0 && before.get(i - 1) == Some(&b'<'));
+    if nested || hidden {
+        return None;
+    }
+    let tail = rest.get(end + 7..)?;
+    let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    (tail.get(spaces) == Some(&b'>')).then_some(end + 7 + spaces + 1)
+}
+
 /// The content of a leaf element read without the tokenizer.
 struct Leaf<'b> {
     content: &'b [u8],
@@ -368,9 +403,25 @@ fn strip_name<'b>(text: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
     same_bytes(head, name).then(|| &text[name.len()..])
 }
 
-fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
-    for at in memchr::memchr_iter(b'<', rest) {
-        let after = &rest[at + 1..];
+/// Length of `rest` up to and including `</name>`, when the element's content
+/// is plain markup: no comment, CDATA, processing instruction or nested
+/// `<name`, any of which could hide or fake the end tag (then `None`, and the
+/// tokenizer walks it as usual). One pass over the `<`s (`bytes::find`: an
+/// unread item field has a handful, too close together for a memchr call
+/// each); the content is not checked for well-formedness, which is the price
+/// of never reading it.
+///
+/// The `<types>` capability list is a third of every traject post: tokenizing
+/// it would cost more than decoding everything else, and even the walk by
+/// `<`s was a sixth of a decode, so it gets its own search (`skip_types`).
+pub(crate) fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
+    if name == b"types" {
+        return skip_types(rest);
+    }
+    let mut from = 0;
+    while let Some(at) = bytes::find(rest, from, b'<') {
+        from = at + 1;
+        let after = rest.get(at + 1..)?;
         match after.first()? {
             b'!' | b'?' => return None,
             b'/' => {
@@ -395,6 +446,56 @@ fn skip_unused(rest: &[u8], name: &[u8]) -> Option<usize> {
 }
 
 impl<'a> Scanner<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> Scanner<'a> {
+        Scanner {
+            body,
+            depth: 0,
+            tags: [Tag::Other; MAX_DEPTH],
+            names: [(0, 0); MAX_DEPTH],
+            item_at: [NO_ITEM; MAX_DEPTH],
+            alarm_name: None,
+            alarm_id: None,
+            alarm_item_id: None,
+            raw: Raw {
+                root: Root::Config,
+                version: None,
+                message_type: None,
+                smart_type: None,
+                current_time: None,
+                data_time: None,
+                status: None,
+                device: Device::default(),
+                items: Vec::new(),
+                alarms: Vec::new(),
+                images: Vec::new(),
+                has_traject: false,
+                has_perimeter: false,
+                has_tripwire: false,
+                has_alarm_status: false,
+            },
+        }
+    }
+
+    /// What the walk collected; called once the root element has closed.
+    pub(crate) fn finish(self) -> Raw<'a> {
+        self.raw
+    }
+
+    /// How many elements are open.
+    #[inline]
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Name of the innermost open element (empty at depth 0).
+    #[inline]
+    pub(crate) fn top_name(&self) -> &'a [u8] {
+        match self.depth {
+            0 => &[],
+            d => self.open_name(d - 1),
+        }
+    }
+
     fn open_name(&self, level: usize) -> &'a [u8] {
         let (start, end) = self.names[level];
         self.body.get(start as usize..end as usize).unwrap_or_default()
@@ -421,7 +522,7 @@ impl<'a> Scanner<'a> {
     /// Whether the element just opened holds nothing the model keeps: the
     /// `<types>` capability list, fields of a list item this decoder does not
     /// know, and the traject `point` (always observed as zero).
-    fn never_read(&self) -> bool {
+    pub(crate) fn never_read(&self) -> bool {
         let d = self.depth;
         let parent = if d >= 2 { self.tags[d - 2] } else { Tag::Other };
         match self.tags[d - 1] {
@@ -431,7 +532,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn pop(&mut self) {
+    pub(crate) fn pop(&mut self) {
         self.depth -= 1;
         if self.tags[self.depth] == Tag::Alarm {
             self.alarm_name = None;
@@ -456,20 +557,20 @@ impl<'a> Scanner<'a> {
         DecodeError::BadValue { offset, field: self.field_name(), reason: reason.into() }
     }
 
-    fn u32_attr(&self, e: &BytesStart, key: &[u8], at: usize) -> Result<Option<u32>, DecodeError> {
-        match e.try_get_attribute(key) {
-            Ok(Some(a)) => values::parse_u32(&a.value).map(Some).map_err(|r| DecodeError::BadValue {
+    fn u32_attr(&self, e: &impl StartTag, key: &[u8], at: usize) -> Result<Option<u32>, DecodeError> {
+        match e.attr(key) {
+            Ok(Some(value)) => values::parse_u32(&value).map(Some).map_err(|r| DecodeError::BadValue {
                 offset: at,
-                field: format!("{}@{}", lossy(e.name().into_inner()), lossy(key)),
+                field: format!("{}@{}", lossy(e.name()), lossy(key)),
                 reason: r.into(),
             }),
             Ok(None) => Ok(None),
-            Err(err) => Err(DecodeError::NotXml { offset: at, reason: err.to_string() }),
+            Err(reason) => Err(DecodeError::NotXml { offset: at, reason }),
         }
     }
 
-    fn start(&mut self, e: &BytesStart, before: usize) -> Result<(), DecodeError> {
-        let name = e.name().into_inner();
+    pub(crate) fn start(&mut self, e: &impl StartTag, before: usize) -> Result<(), DecodeError> {
+        let name = e.name();
         let name_at = offset_in(self.body, name).unwrap_or(before);
         if self.depth == MAX_DEPTH {
             return Err(DecodeError::TooDeep { offset: name_at.saturating_sub(1), limit: MAX_DEPTH });
@@ -479,8 +580,8 @@ impl<'a> Scanner<'a> {
             match raw_tag {
                 Tag::Config => {
                     self.raw.root = Root::Config;
-                    if let Ok(Some(v)) = e.try_get_attribute("version") {
-                        let v = std::str::from_utf8(&v.value).map_err(|_| DecodeError::InvalidUtf8 {
+                    if let Ok(Some(v)) = e.attr(b"version") {
+                        let v = std::str::from_utf8(&v).map_err(|_| DecodeError::InvalidUtf8 {
                             offset: name_at,
                             field: "config@version".into(),
                         })?;
@@ -556,7 +657,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A text or CDATA node inside the element on top of the stack.
-    fn text(&mut self, content: &'a [u8], cdata: bool, before: usize) -> Result<(), DecodeError> {
+    pub(crate) fn text(&mut self, content: &'a [u8], cdata: bool, before: usize) -> Result<(), DecodeError> {
         let d = self.depth;
         if d == 0 {
             if content.trim_ascii().is_empty() {
@@ -811,5 +912,97 @@ impl<'a> Scanner<'a> {
 
     fn string(&self, text: &'a [u8], cdata: bool, at: usize) -> Result<String, DecodeError> {
         self.text_str(text, cdata, at).map(Cow::into_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `skip_unused` as it was first written, memchr from `<` to `<`.
+    fn skip_unused_by_every_lt(rest: &[u8], name: &[u8]) -> Option<usize> {
+        for at in memchr::memchr_iter(b'<', rest) {
+            let after = &rest[at + 1..];
+            match after.first()? {
+                b'!' | b'?' => return None,
+                b'/' => {
+                    let Some(tail) = strip_name(&after[1..], name) else { continue };
+                    let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                    match tail.get(spaces) {
+                        Some(b'>') => return Some(at + 2 + name.len() + spaces + 1),
+                        Some(_) if spaces == 0 => continue,
+                        _ => return None,
+                    }
+                }
+                _ => {
+                    if let Some(tail) = strip_name(after, name) {
+                        if matches!(
+                            tail.first(),
+                            None | Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\r' | b'\n')
+                        ) {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The word-at-a-time search finds the same `<`s: random markup built
+    /// from pieces that sit on every branch, for odd names too (quick-xml's
+    /// names may hold `<` or `/`).
+    #[test]
+    fn skip_unused_decides_as_memchr_over_every_lt() {
+        const PIECES: &[&[u8]] = &[
+            b"<",
+            b">",
+            b"/",
+            b"!",
+            b"?",
+            b" ",
+            b"\x0c",
+            b"\n",
+            b"x",
+            b"<enum>",
+            b"</enum>",
+            b"a",
+            b"aa",
+            b"<aa",
+            b"</aa",
+            b"a<a",
+            b"</a",
+            b"<a/",
+            b"-",
+            b"<!--",
+            b"<?",
+            b"types",
+            b"<types",
+            b"</types",
+            b"</typesX>",
+            b"</types >",
+            b"</types\x0c>",
+            b"</types x>",
+            b"<types/>",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize
+        };
+        let mut decided = [0usize; 2];
+        for _ in 0..60_000 {
+            let name: &[u8] = [&b"types"[..], b"a", b"aa", b"a<a", b"a/", b"aXa"][next() % 6];
+            let rest: Vec<u8> =
+                (0..next() % 60).flat_map(|_| PIECES[next() % PIECES.len()].to_vec()).collect();
+            let expected = skip_unused_by_every_lt(&rest, name);
+            let case =
+                || format!("{:?} in {:?}", String::from_utf8_lossy(name), String::from_utf8_lossy(&rest));
+            assert_eq!(skip_unused(&rest, name), expected, "{}", case());
+            decided[usize::from(expected.is_some())] += 1;
+        }
+        assert!(decided[0] > 3_000 && decided[1] > 3_000, "{decided:?}");
     }
 }

@@ -211,6 +211,7 @@ def main(results_path, meta_path, existing_path):
     w("bench/target/release/loadgen ... --conns 50 --rate 500 --duration 60")
     w("cargo bench --bench latency")
     w("bench/soak.sh [MINUTES]              # long soak, outside CI (default 10 minutes)")
+    w("bench/instructions.sh [SECONDS]      # user-space instructions per post under callgrind, camrelay and the floor")
     w("```")
     w("")
 

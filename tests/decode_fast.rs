@@ -4,7 +4,10 @@
 //! be taken by the fast path, or its speedup would not exist where it counts.
 //! Seeds are fixed (same cases every run); failures are not persisted.
 
+mod mutation;
+
 use camrelay::decode::*;
+use mutation::{apply, Mutation};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use std::path::{Path, PathBuf};
@@ -162,17 +165,6 @@ fn edge_shapes_decode_as_the_reference_does() {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Replace(usize, u8),
-    Insert(usize, u8),
-    Delete(usize, usize),
-    Truncate(usize),
-    Duplicate(usize, usize),
-    /// A whole piece of markup, where the fast path draws its lines.
-    Splice(usize, &'static str),
-}
-
 /// Markup at the boundary of the fast path's subset.
 const PIECES: &[&str] = &[
     "<!-- c -->",
@@ -228,34 +220,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 1usize..200).prop_map(|(p, n)| Mutation::Duplicate(p, n)),
         (any::<usize>(), prop::sample::select(PIECES)).prop_map(|(p, s)| Mutation::Splice(p, s)),
     ]
-}
-
-fn apply(body: &mut Vec<u8>, m: &Mutation) {
-    let len = body.len().max(1);
-    match *m {
-        Mutation::Replace(p, b) => {
-            if !body.is_empty() {
-                body[p % len] = b;
-            }
-        }
-        Mutation::Insert(p, b) => body.insert(p % (body.len() + 1), b),
-        Mutation::Delete(p, n) => {
-            let start = p % len;
-            let end = (start + n).min(body.len());
-            body.drain(start.min(end)..end);
-        }
-        Mutation::Truncate(p) => body.truncate(p % len),
-        Mutation::Duplicate(p, n) => {
-            let start = p % len;
-            let end = (start + n).min(body.len());
-            let copy = body.get(start..end).map(<[u8]>::to_vec).unwrap_or_default();
-            body.splice(end..end, copy);
-        }
-        Mutation::Splice(p, piece) => {
-            let at = p % (body.len() + 1);
-            body.splice(at..at, piece.bytes());
-        }
-    }
 }
 
 /// A generated element tree, rendered with the syntax variations real

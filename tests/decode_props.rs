@@ -3,7 +3,10 @@
 //! Seeds are fixed so every run checks the same cases (no flaky CI); failures
 //! are not persisted to files, so a regression shows up as a plain test failure.
 
+mod mutation;
+
 use camrelay::decode::*;
+use mutation::{apply, Mutation};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use std::path::Path;
@@ -45,15 +48,6 @@ fn check(body: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Replace(usize, u8),
-    Insert(usize, u8),
-    Delete(usize, usize),
-    Truncate(usize),
-    Duplicate(usize, usize),
-}
-
 fn interesting_byte() -> impl Strategy<Value = u8> {
     prop_oneof![prop::sample::select(b"<>/!?[]&;=\"' \n-0123456789xX\xff\xc3\xef".to_vec()), any::<u8>(),]
 }
@@ -66,30 +60,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         any::<usize>().prop_map(Mutation::Truncate),
         (any::<usize>(), 1usize..200).prop_map(|(p, n)| Mutation::Duplicate(p, n)),
     ]
-}
-
-fn apply(body: &mut Vec<u8>, m: &Mutation) {
-    let len = body.len().max(1);
-    match *m {
-        Mutation::Replace(p, b) => {
-            if !body.is_empty() {
-                body[p % len] = b;
-            }
-        }
-        Mutation::Insert(p, b) => body.insert(p % (body.len() + 1), b),
-        Mutation::Delete(p, n) => {
-            let start = p % len;
-            let end = (start + n).min(body.len());
-            body.drain(start.min(end)..end);
-        }
-        Mutation::Truncate(p) => body.truncate(p % len),
-        Mutation::Duplicate(p, n) => {
-            let start = p % len;
-            let end = (start + n).min(body.len());
-            let copy = body.get(start..end).map(<[u8]>::to_vec).unwrap_or_default();
-            body.splice(end..end, copy);
-        }
-    }
 }
 
 proptest! {

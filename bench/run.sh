@@ -61,14 +61,7 @@ TRAJECT=$ROOT/tests/fixtures/ipc-v1x/traject.xml
 IMAGE=$WORK/image-post.xml
 # An IPC perimeter-intrusion post with real random base64 in place of the
 # placeholders: a 430,000-character overview and a 100,000-character crop.
-python3 - "$ROOT/tests/fixtures/ipc-v1x/perimeter-intrusion.xml" "$IMAGE" <<'EOF'
-import base64, os, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-def b64(n):
-    return base64.b64encode(os.urandom(n * 3 // 4 + 3)).decode()[:n]
-text = text.replace("BASE64_JPEG_OVERVIEW_IMAGE", b64(430_000)).replace("BASE64_JPEG_TARGET_CROP", b64(100_000))
-open(sys.argv[2], "w", encoding="utf-8").write(text)
-EOF
+python3 "$ROOT/bench/image_post.py" "$ROOT/tests/fixtures/ipc-v1x/perimeter-intrusion.xml" "$IMAGE"
 "$CAMRELAY" inspect "$IMAGE" >/dev/null  # the image post must decode
 echo "traject post $(stat -c %s "$TRAJECT") bytes, image post $(stat -c %s "$IMAGE") bytes" >&2
 

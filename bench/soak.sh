@@ -40,14 +40,7 @@ LOADGEN=$ROOT/bench/target/release/loadgen
 
 # Bodies: traject, image, empty keepalive, malformed (the traject post cut in half).
 TRAJECT=$ROOT/tests/fixtures/ipc-v1x/traject.xml
-python3 - "$ROOT/tests/fixtures/ipc-v1x/perimeter-intrusion.xml" "$WORK/image.xml" <<'EOF'
-import base64, os, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-def b64(n):
-    return base64.b64encode(os.urandom(n * 3 // 4 + 3)).decode()[:n]
-text = text.replace("BASE64_JPEG_OVERVIEW_IMAGE", b64(430_000)).replace("BASE64_JPEG_TARGET_CROP", b64(100_000))
-open(sys.argv[2], "w", encoding="utf-8").write(text)
-EOF
+python3 "$ROOT/bench/image_post.py" "$ROOT/tests/fixtures/ipc-v1x/perimeter-intrusion.xml" "$WORK/image.xml"
 : >"$WORK/keepalive.xml"
 head -c 700 "$TRAJECT" >"$WORK/malformed.xml"
 

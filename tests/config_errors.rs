@@ -66,7 +66,7 @@ polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:8:1: unknown key "colour" in [[relay]] #1; valid keys: name, line, chip, active_low, max_on, min_off, interlock, interlock_wait
+        r##"rules.toml:8:1: unknown key "colour" in [[relay]] #1; valid keys: name, line, chip, active_low, max_on, min_off, switch_limit, interlock, interlock_wait
   |
 8 | colour = "red"
   | ^^^^^^"##

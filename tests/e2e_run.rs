@@ -36,16 +36,20 @@ name = "porch_light"
 line = 17
 active_low = true
 max_on = "15m"
+# Timing below is measured from startup, which counts as a switch-off.
+min_off = "0s"
 
 [[relay]]
 name = "gate"
 line = 27
 max_on = "3s"
+min_off = "0s"
 
 [[relay]]
 name = "siren"
 line = 22
 max_on = "400ms"
+min_off = "0s"
 
 [[camera]]
 name = "driveway"

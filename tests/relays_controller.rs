@@ -686,3 +686,71 @@ fn manual_off_cancels_a_running_rule_pulse_for_good() {
     assert_eq!(r.switches(), vec![sw(1_000, "gate", true), sw(2_000, "gate", false)]);
     assert_eq!(r.ctl.next_deadline(), None);
 }
+
+/// Hostile-LAN finding 1 on the virtual clock: a `toggle` fed a fresh target
+/// per post (a command every 10 ms) with the default limits switches on once
+/// a second (`min_off` 1 s), 20 times in a minute, then rests for 60 s.
+#[test]
+fn chatter_under_a_detection_flood_settles_into_a_counted_lockout() {
+    let mut r = rig("[[relay]]\nname = \"light\"\nline = 5\nmax_on = \"10m\"\n");
+    for t in (0..70_000).step_by(10) {
+        r.send(t, "light", "toggle on presence", Action::Toggle);
+    }
+    r.run_until(200_000);
+    let ons: Vec<u64> = r.switches().into_iter().filter(|s| s.2).map(|s| s.0).collect();
+    assert_eq!(ons.len(), 20, "{ons:?}");
+    let offs: Vec<u64> = r.switches().into_iter().filter(|s| !s.2).map(|s| s.0).collect();
+    for (on, off) in ons.iter().skip(1).zip(offs.iter()) {
+        assert!(on - off >= 1_000, "off for {} ms: {:?}", on - off, r.switches());
+    }
+    let stats = &r.ctl.stats()[0];
+    assert_eq!(stats.chatter_lockouts, 1);
+    // The flood stopped at 70 s inside the lockout; the latch it left decides
+    // what happens when the lockout ends: at most one more switch-on.
+    assert!(r.ctl.status(at(200_000))[0].pending.is_none());
+}
+
+#[test]
+fn switch_limit_locks_out_for_exactly_a_minute_and_then_serves_a_demand_still_wanted() {
+    let mut r =
+        rig("[[relay]]\nname = \"gate\"\nline = 5\nmax_on = \"3s\"\nmin_off = \"0s\"\nswitch_limit = 3\n");
+    for t in [1_000, 2_000, 3_000, 4_000] {
+        r.send(t, "gate", "plate", pulse(100, Retrigger::Single));
+        r.run_until(t + 500);
+    }
+    assert_eq!(
+        r.switches(),
+        vec![
+            sw(1_000, "gate", true),
+            sw(1_100, "gate", false),
+            sw(2_000, "gate", true),
+            sw(2_100, "gate", false),
+            sw(3_000, "gate", true),
+            sw(3_100, "gate", false),
+        ]
+    );
+    assert_eq!(
+        r.ctl.status(at(4_500))[0].pending,
+        Some(PendingSwitch { at: Some(at(64_000)), waiting_for: "chatter lockout".into() })
+    );
+    r.run_until(70_000);
+    let t = r.timeline();
+    assert_eq!(t.len(), 8, "{t:?}");
+    assert_eq!((t[6].0, t[6].2), (64_000, true));
+    assert!(t[6].3.starts_with("chatter lockout ended; "), "{t:?}");
+    assert_eq!((t[7].0, t[7].2), (64_100, false));
+    assert_eq!(r.ctl.stats()[0].chatter_lockouts, 1);
+}
+
+#[test]
+fn switch_limit_unlimited_and_min_off_zero_are_what_the_file_says() {
+    let mut r = rig(
+        "[[relay]]\nname = \"fast\"\nline = 5\nmax_on = \"1h\"\nmin_off = \"0s\"\nswitch_limit = \"unlimited\"\n",
+    );
+    for t in (0..2_000).step_by(20) {
+        r.send(t, "fast", "toggle", Action::Toggle);
+    }
+    r.run_until(3_000);
+    assert_eq!(r.switches().len(), 100, "every toggle switches when the file asks for no limit");
+    assert_eq!(r.ctl.stats()[0].chatter_lockouts, 0);
+}

@@ -6,6 +6,8 @@
 //!   one switches on only `interlock_wait` after the other's last switch-off;
 //! - no on-interval is longer than `max_on`;
 //! - no switch-on comes sooner than `min_off` after the relay's last switch-off;
+//! - no relay switches on more than `switch_limit` times in any 60 s, even
+//!   under a flood of commands a few milliseconds apart;
 //! - with injected write failures, the interlock still holds on the lines.
 
 use camrelay::clock::Instant;
@@ -23,6 +25,8 @@ struct Limits {
     max_on: u64,
     min_off: [u64; 3],
     wait: [u64; 2],
+    /// `None`: `switch_limit = "unlimited"`.
+    switch_limit: [Option<u32>; 3],
 }
 
 #[derive(Debug, Clone)]
@@ -43,8 +47,23 @@ enum Act {
 }
 
 fn limits() -> impl Strategy<Value = Limits> {
-    (1_000u64..10_000, prop::array::uniform3(0u64..3_000), prop::array::uniform2(0u64..2_000))
-        .prop_map(|(max_on, min_off, wait)| Limits { max_on, min_off, wait })
+    (
+        1_000u64..10_000,
+        prop::array::uniform3(0u64..3_000),
+        prop::array::uniform2(0u64..2_000),
+        prop::array::uniform3(prop::option::weighted(0.9, 1u32..12)),
+    )
+        .prop_map(|(max_on, min_off, wait, switch_limit)| Limits { max_on, min_off, wait, switch_limit })
+}
+
+/// What a user gets without writing `min_off` or `switch_limit`.
+fn default_limits() -> impl Strategy<Value = Limits> {
+    (100u64..5_000).prop_map(|max_on| Limits {
+        max_on,
+        min_off: [1_000; 3],
+        wait: [0; 2],
+        switch_limit: [Some(20); 3],
+    })
 }
 
 fn act() -> impl Strategy<Value = Act> {
@@ -92,6 +111,7 @@ name = "gate_open"
 line = 22
 max_on = "{max_on}ms"
 min_off = "{m0}ms"
+switch_limit = {s0}
 interlock = "gate"
 interlock_wait = "{w0}ms"
 
@@ -101,6 +121,7 @@ line = 23
 active_low = true
 max_on = "{max_on}ms"
 min_off = "{m1}ms"
+switch_limit = {s1}
 interlock = "gate"
 interlock_wait = "{w1}ms"
 
@@ -109,6 +130,7 @@ name = "light"
 line = 24
 max_on = "{max_on}ms"
 min_off = "{m2}ms"
+switch_limit = {s2}
 "#,
         max_on = l.max_on,
         m0 = l.min_off[0],
@@ -116,8 +138,15 @@ min_off = "{m2}ms"
         m2 = l.min_off[2],
         w0 = l.wait[0],
         w1 = l.wait[1],
+        s0 = limit_text(l.switch_limit[0]),
+        s1 = limit_text(l.switch_limit[1]),
+        s2 = limit_text(l.switch_limit[2]),
     );
     camrelay::config::parse(&text, Path::new("prop.toml")).expect("property config parses").relays
+}
+
+fn limit_text(limit: Option<u32>) -> String {
+    limit.map_or_else(|| "\"unlimited\"".to_string(), |n| n.to_string())
 }
 
 /// Process every deadline up to `t` the way the runtime does, then tick at `t`.
@@ -183,6 +212,7 @@ fn check(l: &Limits, timeline: &[LineChange], check_timing: bool) -> Result<(), 
     let mut on_since = [0u64; 3];
     // The startup drive-off counts as each relay's last switch-off.
     let mut last_off = [0u64; 3];
+    let mut ons: [Vec<u64>; 3] = Default::default();
     for c in timeline {
         let i = c.index;
         if c.on {
@@ -213,6 +243,17 @@ fn check(l: &Limits, timeline: &[LineChange], check_timing: bool) -> Result<(), 
                     l.min_off[i]
                 );
             }
+            if let (true, Some(limit)) = (check_timing, l.switch_limit[i]) {
+                let in_window = ons[i].iter().filter(|&&t| t + 60_000 > c.ms).count();
+                prop_assert!(
+                    in_window < limit as usize,
+                    "{} on at {} ms: the {}th switch-on within 60 s (switch_limit {limit})",
+                    c.relay,
+                    c.ms,
+                    in_window + 1
+                );
+            }
+            ons[i].push(c.ms);
             on[i] = true;
             on_since[i] = c.ms;
         } else if on[i] {
@@ -247,6 +288,18 @@ proptest! {
         check(&l, &timeline, true)?;
     }
 
+    /// Finding 1 of the hostile-LAN issue: a flood of commands (a fresh
+    /// target per post, a toggle, an on/off pair, pulses back to back) a few
+    /// milliseconds apart, with the limits a user gets by default.
+    #[test]
+    fn chatter_under_a_detection_flood_is_bounded_by_min_off_and_switch_limit(
+        l in default_limits(),
+        ops in prop::collection::vec((0u64..250, op(false)), 300..900),
+    ) {
+        let timeline = run(&l, &ops)?;
+        check(&l, &timeline, true)?;
+    }
+
     #[test]
     fn interlock_holds_on_the_lines_even_when_writes_fail(
         l in limits(),
@@ -260,7 +313,7 @@ proptest! {
 /// The property test's checker must reject a timeline that breaks the interlock.
 #[test]
 fn the_checker_rejects_overlapping_interlocked_relays() {
-    let l = Limits { max_on: 5_000, min_off: [0; 3], wait: [0; 2] };
+    let l = Limits { max_on: 5_000, min_off: [0; 3], wait: [0; 2], switch_limit: [None, None, Some(2)] };
     let change = |index: usize, on: bool, ms: u64| LineChange {
         relay: NAMES[index].into(),
         line: serde_json::Value::from(index),
@@ -274,6 +327,14 @@ fn the_checker_rejects_overlapping_interlocked_relays() {
     assert!(check(&l, &overlap, false).is_err());
     let too_long = [change(2, true, 10), change(2, false, 5_011)];
     assert!(check(&l, &too_long, true).is_err());
+    let chatter = [
+        change(2, true, 10),
+        change(2, false, 20),
+        change(2, true, 30),
+        change(2, false, 40),
+        change(2, true, 59_000),
+    ];
+    assert!(check(&l, &chatter, true).is_err(), "a third switch-on within 60 s with switch_limit 2");
     let fine = [change(0, true, 10), change(0, false, 30), change(1, true, 30), change(1, false, 40)];
     assert!(check(&l, &fine, true).is_ok());
 }

@@ -34,6 +34,12 @@ pub fn render_core_metrics(out: &mut String, controller: &Controller, engine: &E
     family("camrelay_safety_cutoffs_total", "counter", "Relays forced off by max_on.", &|s| {
         s.safety_cutoffs.to_string()
     });
+    family(
+        "camrelay_chatter_lockouts_total",
+        "counter",
+        "Relays locked off for wanting more than switch_limit switch-ons in a minute.",
+        &|s| s.chatter_lockouts.to_string(),
+    );
     family("camrelay_relay_write_errors_total", "counter", "Failed GPIO line writes.", &|s| {
         s.write_errors.to_string()
     });

@@ -70,6 +70,8 @@ pub struct ServerConfig {
     /// A device that sent nothing for this long is reported offline.
     #[serde(with = "duration_str")]
     pub offline_after: Duration,
+    /// Connections one source address may hold open; past it its longest-idle one is closed.
+    pub max_connections_per_source: usize,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +86,7 @@ impl Default for ServerConfig {
             record_dir: None,
             allow: Vec::new(),
             offline_after: Duration::from_secs(300),
+            max_connections_per_source: 32,
         }
     }
 }
@@ -97,11 +100,23 @@ pub struct ApiConfig {
     pub token: Option<String>,
     /// File holding the bearer token (first line), e.g. `/etc/camrelay/token`.
     pub token_file: Option<PathBuf>,
+    /// A client must finish sending a request head within this time.
+    #[serde(with = "duration_str")]
+    pub header_timeout: Duration,
+    /// An idle keep-alive connection is closed after this time.
+    #[serde(with = "duration_str")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 5003)), token: None, token_file: None }
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5003)),
+            token: None,
+            token_file: None,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -165,15 +180,33 @@ pub struct RelayConfig {
     /// Forced off after being on this long, whatever rules say.
     #[serde(with = "duration_str")]
     pub max_on: Duration,
-    /// Stays off at least this long before switching on again.
-    #[serde(default, with = "duration_str")]
+    /// Stays off at least this long before switching on again ([`DEFAULT_MIN_OFF`] unless set).
+    #[serde(default = "default_min_off", with = "duration_str")]
     pub min_off: Duration,
+    /// Most switch-ons in any 60 s; one more locks the relay off for
+    /// [`crate::relays::controller::LOCKOUT`]. `None`: `"unlimited"`, written in the file.
+    #[serde(default = "default_switch_limit")]
+    pub switch_limit: Option<u32>,
     /// Relays sharing an interlock group are never on at the same time.
     #[serde(default)]
     pub interlock: Option<String>,
     /// Dead time after another relay of the group switched off.
     #[serde(default, with = "duration_str")]
     pub interlock_wait: Duration,
+}
+
+/// A relay stays off at least this long unless its `min_off` says otherwise:
+/// a flood of detections or a rule pair fighting each other cannot make it chatter.
+pub const DEFAULT_MIN_OFF: Duration = Duration::from_secs(1);
+/// Switch-ons per minute a relay allows unless its `switch_limit` says otherwise.
+pub const DEFAULT_SWITCH_LIMIT: u32 = 20;
+
+fn default_min_off() -> Duration {
+    DEFAULT_MIN_OFF
+}
+
+fn default_switch_limit() -> Option<u32> {
+    Some(DEFAULT_SWITCH_LIMIT)
 }
 
 /// `[[camera]]`: which posts come from this camera. Every matcher given must
@@ -480,13 +513,19 @@ impl Config {
     }
 }
 
+/// The longest duration any key accepts written at all (each key has its own,
+/// smaller maximum: [`schema::LIMITS`]); past it arithmetic on instants could overflow.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
 /// Parse a human duration: `500ms`, `30s`, `15m`, `2h`, `1h30m`, `1d`.
+/// Never overflows: anything longer than [`LONGEST_DURATION`] is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration; write e.g. \"500ms\", \"30s\", \"15m\"".into());
     }
-    let mut total = Duration::ZERO;
+    let too_long = || format!("{text:?} is longer than the longest duration accepted anywhere (366d)");
+    let mut total_ms: u64 = 0;
     let mut rest = t;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
@@ -495,12 +534,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 "{text:?} is not a duration; write e.g. \"500ms\", \"30s\", \"15m\", \"1h30m\""
             ));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("{text:?}: number too large"))?;
+        let n: u64 = rest[..digits].parse().map_err(|_| too_long())?;
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let ms = match unit {
+        let ms: u64 = match unit {
             "ms" => 1,
             "s" => 1_000,
             "m" => 60_000,
@@ -509,9 +548,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "" => return Err(format!("{text:?} has no unit; write e.g. \"{n}s\" or \"{n}ms\"")),
             other => return Err(format!("{text:?}: unknown unit {other:?}; use ms, s, m, h or d")),
         };
-        total += Duration::from_millis(n.saturating_mul(ms));
+        total_ms = n.checked_mul(ms).and_then(|v| total_ms.checked_add(v)).ok_or_else(too_long)?;
+        if total_ms > LONGEST_DURATION.as_millis() as u64 {
+            return Err(too_long());
+        }
     }
-    Ok(total)
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// serde helper: durations written as human strings.

@@ -146,9 +146,10 @@ impl<'a, 'i> Tbl<'a, 'i> {
         else {
             return Ok(None);
         };
-        parse_duration(s)
-            .map(|d| Some((d, span.clone())))
-            .map_err(|e| Diag::new(span, key, format!("invalid duration for \"{key}\": {e}")))
+        let d = parse_duration(s)
+            .map_err(|e| Diag::new(span.clone(), key, format!("invalid duration for \"{key}\": {e}")))?;
+        in_range(d, self.section, key, self.label, span.clone())?;
+        Ok(Some((d, span)))
     }
 
     /// A string or a list of strings.
@@ -194,6 +195,44 @@ impl<'a, 'i> Tbl<'a, 'i> {
             _ => one(v).map(|x| Some(vec![x])),
         }
     }
+}
+
+/// Refuse a duration outside its key's [`schema::LIMITS`] range, naming the bound.
+fn in_range(d: Duration, section: &str, key: &str, label: &str, span: Range<usize>) -> R<()> {
+    let Some(limit) = super::schema::limit_of(section, key) else { return Ok(()) };
+    let min = parse_duration(limit.min).unwrap_or(Duration::ZERO);
+    let max = parse_duration(limit.max).unwrap_or(LONGEST_DURATION);
+    if d > max {
+        return Err(Diag::new(
+            span,
+            key,
+            format!("\"{key}\" in {label} is {}; the longest accepted is \"{}\"", fmt_duration(d), limit.max),
+        ));
+    }
+    if d < min {
+        let msg = if d.is_zero() {
+            format!("\"{key}\" in {label} must be longer than 0s")
+        } else {
+            format!("\"{key}\" in {label} is {}; the shortest accepted is \"{}\"", fmt_duration(d), limit.min)
+        };
+        return Err(Diag::new(span, key, msg));
+    }
+    Ok(())
+}
+
+/// Refuse an integer outside its key's [`schema::LIMITS`] range, naming the bound.
+fn int_in_range(n: i64, section: &str, key: &str, label: &str, span: Range<usize>) -> R<()> {
+    let Some(limit) = super::schema::limit_of(section, key) else { return Ok(()) };
+    let min: i64 = limit.min.parse().unwrap_or(i64::MIN);
+    let max: i64 = limit.max.parse().unwrap_or(i64::MAX);
+    if n < min || n > max {
+        return Err(Diag::new(
+            span,
+            key,
+            format!("\"{key}\" in {label} must be between {} and {}, found {n}", limit.min, limit.max),
+        ));
+    }
+    Ok(())
 }
 
 fn number_of(v: &Value) -> Option<f64> {
@@ -302,6 +341,26 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
         }
         d
     })?;
+
+    // serde read these sections; their ranges are checked here, where the value's place is known.
+    for section in ["server", "api"] {
+        let Some(v) = root.get(section) else { continue };
+        let label = format!("[{section}]");
+        let t = Tbl::new(&label, section, v)?;
+        for limit in super::schema::LIMITS.iter().filter(|l| l.section == section) {
+            match t.get(limit.key).map(|v| v.get_ref()) {
+                Some(DeValue::String(_)) => {
+                    t.duration(limit.key)?;
+                }
+                Some(DeValue::Integer(_)) => {
+                    if let Some((n, span)) = t.int(limit.key)? {
+                        int_in_range(n, section, limit.key, &label, span)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 
     let mut b = Builder { site_tz_set: false, cfg: Config::default() };
     b.cfg.server = serde_part.server;
@@ -468,7 +527,25 @@ impl Builder {
                 ))
             }
         };
-        let min_off = t.duration("min_off")?.map(|x| x.0).unwrap_or_default();
+        let min_off = t.duration("min_off")?.map(|x| x.0).unwrap_or(DEFAULT_MIN_OFF);
+        let switch_limit = match t.get("switch_limit") {
+            None => Some(DEFAULT_SWITCH_LIMIT),
+            Some(v) => match v.get_ref() {
+                DeValue::String(s) if s.as_ref() == "unlimited" => None,
+                DeValue::Integer(_) => {
+                    let (n, span) = t.int("switch_limit")?.ok_or_else(|| t.missing("switch_limit", "20"))?;
+                    int_in_range(n, "relay", "switch_limit", &label, span)?;
+                    Some(n as u32)
+                }
+                _ => {
+                    return Err(t.wrong(
+                        "switch_limit",
+                        v,
+                        "switch-ons per minute from 1 to 600, or \"unlimited\"",
+                    ))
+                }
+            },
+        };
         let interlock = t.str("interlock")?.map(|(s, _)| s.to_string());
         let interlock_wait = t.duration("interlock_wait")?;
         if interlock.is_none() {
@@ -487,6 +564,7 @@ impl Builder {
             active_low,
             max_on,
             min_off,
+            switch_limit,
             interlock,
             interlock_wait: interlock_wait.map(|x| x.0).unwrap_or_default(),
         });

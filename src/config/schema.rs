@@ -104,6 +104,13 @@ pub const KEYS: &[KeyDoc] = &[
         "\"5m\"",
         "A device silent this long is reported offline (the `camera_offline` event).",
     ),
+    k(
+        "server",
+        "max_connections_per_source",
+        "integer",
+        "32",
+        "Connections one source address may hold; past it, its longest-idle connection is closed.",
+    ),
     // [api]
     k(
         "api",
@@ -114,6 +121,8 @@ pub const KEYS: &[KeyDoc] = &[
     ),
     k("api", "token", "string", "none", "Bearer token required by state-changing API calls."),
     k("api", "token_file", "path", "none", "File whose first line is the bearer token (instead of `token`)."),
+    k("api", "header_timeout", "duration", "\"10s\"", "A client must finish sending its request head within this time."),
+    k("api", "idle_timeout", "duration", "\"1m\"", "An idle keep-alive connection is closed after this time."),
     // [gpio]
     k(
         "gpio",
@@ -154,7 +163,20 @@ pub const KEYS: &[KeyDoc] = &[
         "required",
         "Safety limit: forced off after being on this long, whatever the rules say.",
     ),
-    k("relay", "min_off", "duration", "\"0s\"", "Stays off at least this long before switching on again."),
+    k(
+        "relay",
+        "min_off",
+        "duration",
+        "\"1s\"",
+        "Stays off at least this long before switching on again (also after startup); `\"0s\"` for lights that must follow fast.",
+    ),
+    k(
+        "relay",
+        "switch_limit",
+        "integer or `\"unlimited\"`",
+        "20",
+        "Most switch-ons in any 60 s; one more holds the relay off for 60 s (a counted, logged safety lockout).",
+    ),
     k(
         "relay",
         "interlock",
@@ -417,6 +439,50 @@ pub const KEYS: &[KeyDoc] = &[
     ),
 ];
 
+/// The range a duration or number key accepts, as written in the file.
+/// Bounded on purpose: a `max_on` of years removes the safety limit, a zero
+/// timeout or body limit locks every camera out, and unbounded values are how
+/// arithmetic overflows. Checked by `parse.rs`, shown in `docs/rules.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub section: &'static str,
+    pub key: &'static str,
+    /// Smallest accepted value (`"0s"` where zero is allowed).
+    pub min: &'static str,
+    pub max: &'static str,
+}
+
+const fn l(section: &'static str, key: &'static str, min: &'static str, max: &'static str) -> Limit {
+    Limit { section, key, min, max }
+}
+
+pub const LIMITS: &[Limit] = &[
+    l("server", "max_body", "1024", "67108864"),
+    l("server", "header_timeout", "100ms", "5m"),
+    l("server", "body_timeout", "100ms", "10m"),
+    l("server", "idle_timeout", "1s", "1h"),
+    l("server", "offline_after", "1s", "7d"),
+    l("server", "max_connections_per_source", "1", "4096"),
+    l("api", "header_timeout", "100ms", "5m"),
+    l("api", "idle_timeout", "1s", "1h"),
+    l("relay", "max_on", "1ms", "24h"),
+    l("relay", "min_off", "0s", "1h"),
+    l("relay", "switch_limit", "1", "600"),
+    l("relay", "interlock_wait", "0s", "1h"),
+    l("presence", "target_timeout", "1ms", "10m"),
+    l("presence", "inertia", "1", "100"),
+    l("rule.when", "dwell", "1ms", "24h"),
+    l("rule.then", "hold", "1ms", "24h"),
+    l("rule.then", "duration", "1ms", "24h"),
+    l("rule.then", "cooldown", "1ms", "7d"),
+    l("rule.then", "plate_cooldown", "1ms", "7d"),
+];
+
+/// The range of a key, if it has one.
+pub fn limit_of(section: &str, key: &str) -> Option<&'static Limit> {
+    LIMITS.iter().find(|l| l.section == section && l.key == key)
+}
+
 /// Keys of one section, in declaration order.
 pub fn keys_of(section: &str) -> impl Iterator<Item = &'static KeyDoc> + '_ {
     KEYS.iter().filter(move |k| k.section == section)
@@ -427,7 +493,11 @@ pub fn markdown_table(section: &str) -> String {
     let mut out = String::from("| key | type | default | meaning |\n|---|---|---|---|\n");
     for k in keys_of(section) {
         let cell = |s: &str| s.replace('|', "\\|");
-        out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.key, cell(k.ty), cell(k.default), cell(k.doc)));
+        let doc = match limit_of(section, k.key) {
+            Some(l) => format!("{} Range: {} to {}.", k.doc, l.min, l.max),
+            None => k.doc.to_string(),
+        };
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.key, cell(k.ty), cell(k.default), cell(&doc)));
     }
     out
 }

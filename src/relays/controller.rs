@@ -44,6 +44,14 @@
 //!   `min_off elapsed; ...`). The startup drive-off counts as a switch-off
 //!   (for `interlock_wait` too): we do not know what the line did before we
 //!   started.
+//! - **switch_limit**: at most `switch_limit` switch-ons in any
+//!   [`SWITCH_WINDOW`]. A switch-on that would exceed it does not happen: the
+//!   relay is locked off for [`LOCKOUT`] (logged at warn, counted as a
+//!   `chatter_lockout`), and switches on when the lockout ends only if it is
+//!   still wanted. With `min_off` this bounds what any rule, flood or manual
+//!   request can do to a line: a `toggle` fed a fresh target per post, or an
+//!   `on`/`off` pair fighting each other, switches at most `switch_limit`
+//!   times a minute, each off lasting `min_off`, and then rests.
 //! - **interlock**: relays sharing a group are never on at the same instant.
 //!   A relay may switch on only when every other relay of its group is off and
 //!   has been off (confirmed by a successful write) for the switching
@@ -69,12 +77,19 @@ use crate::clock::Instant;
 use crate::command::{Action, Command, Retrigger, Why};
 use crate::config::{LineRef, RelayConfig};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use thiserror::Error;
 
 /// How often an unconfirmed switch-off is written again.
 pub const WRITE_RETRY: Duration = Duration::from_secs(1);
+
+/// The window `switch_limit` counts switch-ons in.
+pub const SWITCH_WINDOW: Duration = Duration::from_secs(60);
+
+/// How long a relay that wanted more than `switch_limit` switch-ons in a
+/// window stays off. As long as the window, so the count is clean afterwards.
+pub const LOCKOUT: Duration = SWITCH_WINDOW;
 
 /// A manual request from the management API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +177,8 @@ pub struct RelayStats {
     pub on_time_ms: u64,
     /// `max_on` cut-offs.
     pub safety_cutoffs: u64,
+    /// Lockouts for wanting more than `switch_limit` switch-ons in a minute.
+    pub chatter_lockouts: u64,
     /// Failed line writes.
     pub write_errors: u64,
 }
@@ -177,6 +194,7 @@ struct Limits {
     name: String,
     max_on: Duration,
     min_off: Duration,
+    switch_limit: Option<u32>,
     interlock: Option<String>,
     interlock_wait: Duration,
 }
@@ -187,6 +205,7 @@ impl Limits {
             name: cfg.name.clone(),
             max_on: cfg.max_on,
             min_off: cfg.min_off,
+            switch_limit: cfg.switch_limit,
             interlock: cfg.interlock.clone(),
             interlock_wait: cfg.interlock_wait,
         }
@@ -229,6 +248,10 @@ struct Relay {
     pending: Option<PendingSwitch>,
     /// Next retry of a switch-off that the backend refused.
     retry_off: Option<Instant>,
+    /// Switch-ons within the last [`SWITCH_WINDOW`] (at most `switch_limit` kept).
+    recent_ons: VecDeque<Instant>,
+    /// Off until then: it wanted more than `switch_limit` switch-ons in a window.
+    lockout_until: Option<Instant>,
     stats: RelayStats,
 }
 
@@ -249,6 +272,8 @@ impl Relay {
             off_cause: String::new(),
             pending: None,
             retry_off: None,
+            recent_ons: VecDeque::new(),
+            lockout_until: None,
             stats: RelayStats { name: cfg.name.clone(), ..RelayStats::default() },
         }
     }
@@ -765,14 +790,42 @@ impl Controller {
 
     fn switch_on_or_wait(&mut self, i: usize, min_off_at: Instant, interlock_at: Instant, now: Instant) {
         let r = &mut self.relays[i];
-        let at = min_off_at.max(interlock_at);
+        let lockout_at = r.lockout_until;
+        let at = min_off_at.max(interlock_at).max(lockout_at.unwrap_or(Instant::ZERO));
         if at > now {
-            let waiting_for = if min_off_at >= interlock_at { "min_off" } else { "interlock_wait" };
+            let waiting_for = if lockout_at == Some(at) {
+                "chatter lockout"
+            } else if min_off_at >= interlock_at {
+                "min_off"
+            } else {
+                "interlock_wait"
+            };
             r.pending = Some(PendingSwitch { at: Some(at), waiting_for: waiting_for.into() });
             return;
         }
+        if let Some(limit) = r.limits.switch_limit {
+            while r.recent_ons.front().is_some_and(|&t| t + SWITCH_WINDOW <= now) {
+                r.recent_ons.pop_front();
+            }
+            if r.recent_ons.len() >= limit as usize {
+                let until = now + LOCKOUT;
+                r.lockout_until = Some(until);
+                r.stats.chatter_lockouts += 1;
+                tracing::warn!(
+                    relay = %r.limits.name,
+                    switch_limit = limit,
+                    lockout_s = LOCKOUT.as_secs(),
+                    cause = %r.on_cause,
+                    "safety: more than switch_limit switch-ons in a minute, relay locked off"
+                );
+                r.pending = Some(PendingSwitch { at: Some(until), waiting_for: "chatter lockout".into() });
+                return;
+            }
+        }
         let want_since = r.want_since.unwrap_or(now);
-        let reason = if want_since >= now {
+        let reason = if lockout_at == Some(at) && want_since < now {
+            format!("chatter lockout ended; {}", r.on_cause)
+        } else if want_since >= now {
             r.on_cause.clone()
         } else if at <= want_since {
             format!("interlock released; {}", r.on_cause)
@@ -781,6 +834,7 @@ impl Controller {
         } else {
             format!("interlock_wait elapsed; {}", r.on_cause)
         };
+        r.lockout_until = None;
         self.switch(i, true, now, &reason);
     }
 
@@ -838,6 +892,12 @@ impl Controller {
     fn record_switch(r: &mut Relay, on: bool, now: Instant, reason: &str) {
         if on {
             r.stats.switches_on += 1;
+            if let Some(limit) = r.limits.switch_limit {
+                r.recent_ons.push_back(now);
+                while r.recent_ons.len() > limit as usize {
+                    r.recent_ons.pop_front();
+                }
+            }
         } else {
             r.stats.switches_off += 1;
             r.stats.on_time_ms += now.since(r.since).as_millis() as u64;

@@ -119,6 +119,7 @@ pub async fn serve(
     let api_task = tokio::spawn(api::serve(
         api_listener,
         api::ApiState::new(api_tx, shared.clone(), token),
+        config.api.header_timeout,
         stopped(stop_rx.clone()),
     ));
 

@@ -5,6 +5,13 @@
 //! [`ApiRequest`], and manual control passes through the controller's override,
 //! which the safety limits still bound.
 //!
+//! Connections: at most [`MAX_API_CONNECTIONS`] at once (more are closed on
+//! accept), each must deliver a whole request head within `[api]
+//! header_timeout` of opening or of its last reply, and a request must be
+//! answered within [`REQUEST_TIMEOUT`] (a body dripped byte by byte is cut).
+//! So a stalled or idle client cannot hold the API, or the process's file
+//! descriptors, that the camera port needs.
+//!
 //! Access: `GET /health` is always open. `GET /api/status` and `GET /metrics`
 //! are open to loopback peers and need the token from anywhere else.
 //! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>`;
@@ -26,8 +33,11 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 /// A question or order for the core task, which owns the engine and the relays.
 #[derive(Debug)]
@@ -76,10 +86,20 @@ pub fn load_token(config: &ApiConfig) -> std::io::Result<Option<String>> {
     }
 }
 
+/// API connections served at once; more are closed on accept.
+pub const MAX_API_CONNECTIONS: usize = 64;
+
+/// Longest a request may take from its head to its answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest manual pulse accepted (a relay's `max_on` still cuts it).
+pub const MAX_MANUAL_PULSE: Duration = Duration::from_secs(24 * 3600);
+
 /// Serve the API until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
+    header_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -88,9 +108,74 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/api/relays/{name}", post(control))
         .with_state(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper's head timeout also runs while a keep-alive connection is idle:
+    // exactly the rule wanted here (the ingest port, where cameras keep
+    // connections open between posts, has its own watchdog instead).
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+    let permits = Arc::new(Semaphore::new(MAX_API_CONNECTIONS));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while conns.try_join_next().is_some() {}
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        tracing::debug!(source = %peer.ip(), limit = MAX_API_CONNECTIONS, "API: too many connections, new one closed");
+                        continue;
+                    };
+                    conns.spawn(api_connection(http.clone(), app.clone(), stream, peer, stop_rx.clone(), permit));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "API accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ =
+        tokio::time::timeout(Duration::from_secs(2), async { while conns.join_next().await.is_some() {} })
+            .await;
+    conns.shutdown().await;
+    Ok(())
+}
+
+async fn api_connection(
+    http: hyper::server::conn::http1::Builder,
+    app: Router,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let app = app.clone();
+        async move {
+            match tokio::time::timeout(REQUEST_TIMEOUT, app.oneshot(req)).await {
+                Ok(resp) => resp,
+                Err(_) => Ok(error(StatusCode::REQUEST_TIMEOUT, "request not complete in time")),
+            }
+        }
+    });
+    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(source = %peer.ip(), error = %e, "API connection ended");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+    }
 }
 
 /// Compare in constant time, so the token cannot be guessed byte by byte from timings.
@@ -129,7 +214,8 @@ fn check_token(state: &ApiState, headers: &HeaderMap) -> Access {
 }
 
 fn read_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
-    if peer.ip().is_loopback() {
+    // `[::]` listeners see IPv4 loopback clients as `::ffff:127.0.0.1`.
+    if peer.ip().to_canonical().is_loopback() {
         Access::Granted
     } else {
         check_token(state, headers)
@@ -199,7 +285,14 @@ fn parse_control(body: &ControlBody) -> Result<Manual, String> {
                 .duration
                 .as_deref()
                 .ok_or("pulse needs a duration, e.g. {\"action\": \"pulse\", \"duration\": \"1s\"}")?;
-            crate::config::parse_duration(text).map(Manual::Pulse)
+            let d = crate::config::parse_duration(text)?;
+            if d.is_zero() {
+                return Err("a pulse needs a duration above zero, e.g. \"1s\"".into());
+            }
+            if d > MAX_MANUAL_PULSE {
+                return Err(format!("a pulse of {text:?} is longer than the longest accepted, 24h"));
+            }
+            Ok(Manual::Pulse(d))
         }
         other => Err(format!("unknown action {other:?}; use on, off, pulse or release")),
     }
@@ -254,6 +347,15 @@ mod tests {
             parse_control(&body("pulse", None)),
             Err("pulse needs a duration, e.g. {\"action\": \"pulse\", \"duration\": \"1s\"}".into())
         );
+        assert_eq!(
+            parse_control(&body("pulse", Some("0s"))),
+            Err("a pulse needs a duration above zero, e.g. \"1s\"".into())
+        );
+        assert_eq!(
+            parse_control(&body("pulse", Some("25h"))),
+            Err("a pulse of \"25h\" is longer than the longest accepted, 24h".into())
+        );
+        assert!(parse_control(&body("pulse", Some("18446744073709551615d18446744073709551615d"))).is_err());
         assert_eq!(
             parse_control(&body("blink", None)),
             Err("unknown action \"blink\"; use on, off, pulse or release".into())

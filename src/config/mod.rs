@@ -100,12 +100,10 @@ pub struct ApiConfig {
     pub token: Option<String>,
     /// File holding the bearer token (first line), e.g. `/etc/camrelay/token`.
     pub token_file: Option<PathBuf>,
-    /// A client must finish sending a request head within this time.
+    /// A connection must deliver a whole request head within this time of
+    /// opening or of its last reply (so an idle keep-alive is closed then too).
     #[serde(with = "duration_str")]
     pub header_timeout: Duration,
-    /// An idle keep-alive connection is closed after this time.
-    #[serde(with = "duration_str")]
-    pub idle_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -115,7 +113,6 @@ impl Default for ApiConfig {
             token: None,
             token_file: None,
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
         }
     }
 }

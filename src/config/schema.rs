@@ -121,8 +121,13 @@ pub const KEYS: &[KeyDoc] = &[
     ),
     k("api", "token", "string", "none", "Bearer token required by state-changing API calls."),
     k("api", "token_file", "path", "none", "File whose first line is the bearer token (instead of `token`)."),
-    k("api", "header_timeout", "duration", "\"10s\"", "A client must finish sending its request head within this time."),
-    k("api", "idle_timeout", "duration", "\"1m\"", "An idle keep-alive connection is closed after this time."),
+    k(
+        "api",
+        "header_timeout",
+        "duration",
+        "\"10s\"",
+        "A connection must send a whole request head within this time of opening or of its last reply, so idle ones close too.",
+    ),
     // [gpio]
     k(
         "gpio",
@@ -464,7 +469,6 @@ pub const LIMITS: &[Limit] = &[
     l("server", "offline_after", "1s", "7d"),
     l("server", "max_connections_per_source", "1", "4096"),
     l("api", "header_timeout", "100ms", "5m"),
-    l("api", "idle_timeout", "1s", "1h"),
     l("relay", "max_on", "1ms", "24h"),
     l("relay", "min_off", "0s", "1h"),
     l("relay", "switch_limit", "1", "600"),

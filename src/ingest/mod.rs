@@ -28,6 +28,7 @@
 //! Recording: see [`record`] for the `record_dir` layout.
 
 mod allow;
+pub mod conns;
 pub mod devices;
 mod limit;
 pub mod record;
@@ -35,8 +36,9 @@ mod server;
 pub mod stats;
 
 pub use allow::{parse_network, AllowError, AllowList, Network};
+pub use conns::MAX_CONNECTIONS;
 pub use devices::{DeviceStatus, Devices, LastEvent};
-pub use server::{error_xml, serve, serve_with, Decoder, MAX_CONNECTIONS, SUCCESS_XML};
+pub use server::{error_xml, serve, serve_with, Decoder, SUCCESS_XML};
 pub use stats::{Dropped, IngestStats, Rejection, Totals};
 
 use crate::clock::Instant;

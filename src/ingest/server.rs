@@ -14,6 +14,7 @@
 //! connection watchdog driven by what the socket reads does both jobs instead.
 
 use super::allow::AllowList;
+use super::conns::{ConnState, Connections, Evicted, Registered};
 use super::limit::LogLimit;
 use super::record::{self, Recorder};
 use super::stats::{Dropped, Rejection};
@@ -33,21 +34,17 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
 /// The reply to every accepted post. Cameras keep their connection open on it.
 pub const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><config version=\"1.0\" xmlns=\"http://www.ipc.com/ver10\"><status>success</status></config>";
-
-/// Connections served at once; more are closed on accept, so idle or
-/// slow-loris clients cannot exhaust memory or file descriptors.
-pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Longest a graceful shutdown waits for requests under way.
 const MAX_DRAIN: Duration = Duration::from_secs(10);
@@ -130,7 +127,14 @@ pub async fn serve_with(
         accept_log: LogLimit::new(Duration::from_secs(10), 1),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (cap, nofile) = super::conns::cap_from_file_limit();
+    let registry = Connections::new(cap, ctx.config.max_connections_per_source);
+    tracing::info!(
+        connections = cap,
+        per_source = ctx.config.max_connections_per_source,
+        open_file_limit = nofile,
+        "ingest connection limits"
+    );
     let mut conns = JoinSet::new();
     let shutdown = shutdown;
     tokio::pin!(shutdown);
@@ -143,17 +147,30 @@ pub async fn serve_with(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    let source = peer.ip().to_canonical();
+                    let (registered, evicted) = registry.admit(source);
+                    for why in evicted {
+                        ctx.shared.stats.dropped(match why {
+                            Evicted::SourceLimit => Dropped::SourceLimit,
+                            Evicted::Cap => Dropped::Evicted,
+                        });
+                        if let Some(suppressed) = ctx.accept_log.check() {
+                            tracing::warn!(source = %source, limit = registry.cap(),
+                                per_source = ctx.config.max_connections_per_source, reason = ?why, suppressed,
+                                "connection limit reached: the longest-idle connection closed to make room");
+                        }
+                    }
+                    let Some(registered) = registered else {
                         ctx.shared.stats.dropped(Dropped::TooManyConnections);
                         if let Some(suppressed) = ctx.accept_log.check() {
-                            tracing::warn!(source = %peer.ip(), limit = MAX_CONNECTIONS, suppressed,
-                                "too many connections: new connection closed");
+                            tracing::warn!(source = %source, limit = registry.cap(), suppressed,
+                                "too many connections, all mid-request: new connection closed");
                         }
                         continue;
                     };
                     // Replies go out at once instead of waiting on a delayed ACK.
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(connection(ctx.clone(), stream, peer, stop_rx.clone(), permit));
+                    conns.spawn(connection(ctx.clone(), stream, peer, stop_rx.clone(), registered));
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: back off, keep serving.
@@ -190,9 +207,10 @@ struct Ctx {
     accept_log: LogLimit,
 }
 
-/// Where a connection is in its request cycle; decides which timeout applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+/// Where a connection is in its request cycle; decides which timeout applies
+/// and whether it may be closed to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
     /// Between requests: nothing received since the last reply.
     Idle,
     /// A request head is arriving (or a fresh connection has sent nothing yet).
@@ -201,33 +219,12 @@ enum Phase {
     Busy,
 }
 
-/// What the watchdog reads. Request handling only writes it (no wake-up, no
-/// timer per request): the watchdog never sleeps longer than the shortest
-/// timeout, so any phase change lands before its sleep ends, and it looks at
-/// the phase only when that sleep ends. A notification per phase change cost
-/// about 3,000 of the 55,000 instructions a traject post took
-/// (`bench/instructions.sh`).
-struct ConnState {
-    phase: Mutex<(Phase, TokioInstant)>,
-}
-
-impl ConnState {
-    fn get(&self) -> (Phase, TokioInstant) {
-        *self.phase.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn set(&self, phase: Phase) {
-        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = (phase, TokioInstant::now());
-    }
-
-    /// Bytes arrived: an idle connection has started a new request.
-    fn bytes_read(&self) {
-        let mut p = self.phase.lock().unwrap_or_else(|p| p.into_inner());
-        if p.0 == Phase::Idle {
-            *p = (Phase::Headers, TokioInstant::now());
-        }
-    }
-}
+// What the watchdog reads (`conns::ConnState`): request handling only writes
+// it (no wake-up, no timer per request): the watchdog never sleeps longer
+// than the shortest timeout, so any phase change lands before its sleep ends,
+// and it looks at the phase only when that sleep ends. A notification per
+// phase change cost about 3,000 of the 55,000 instructions a traject post
+// took (`bench/instructions.sh`).
 
 /// The socket, reporting reads to the connection's watchdog.
 struct Watched {
@@ -274,10 +271,10 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    registered: Registered,
 ) {
     ctx.shared.stats.connection_opened();
-    let state = Arc::new(ConnState { phase: Mutex::new((Phase::Headers, TokioInstant::now())) });
+    let state = registered.state.clone();
     let io = TokioIo::new(Watched { inner: stream, state: state.clone() });
     let svc_ctx = ctx.clone();
     let svc_state = state.clone();
@@ -328,6 +325,10 @@ async fn connection(
                     None => watchdog.as_mut().reset(now + recheck),
                 }
             }
+            () = state.closed() => {
+                tracing::debug!(source = %peer.ip().to_canonical(), "connection closed to make room for a new one");
+                break;
+            }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 // hyper closes an idle connection at once and finishes a reply
@@ -339,6 +340,7 @@ async fn connection(
             }
         }
     }
+    drop(registered);
     ctx.shared.stats.connection_closed();
 }
 

@@ -65,8 +65,14 @@ pub enum Dropped {
     HeaderTimeout,
     /// Keep-alive connection idle longer than `idle_timeout`.
     Idle,
-    /// The connection cap was reached; the new connection was closed at once.
+    /// The connection cap was reached and every connection was mid-request:
+    /// the new connection was closed at once.
     TooManyConnections,
+    /// Closed, idle, to make room at the connection cap.
+    Evicted,
+    /// Closed, idle, to make room for a newer connection from the same
+    /// source at `max_connections_per_source`.
+    SourceLimit,
     /// hyper refused the request head (not HTTP, headers too large).
     BadRequest,
 }
@@ -77,6 +83,8 @@ impl Dropped {
             Dropped::HeaderTimeout => "header_timeout",
             Dropped::Idle => "idle",
             Dropped::TooManyConnections => "too_many_connections",
+            Dropped::Evicted => "evicted",
+            Dropped::SourceLimit => "source_limit",
             Dropped::BadRequest => "bad_request",
         }
     }

@@ -134,7 +134,7 @@ impl Connections {
             // The source holding the most connections gives way first, so a
             // crowd of connections from one client makes room for a camera.
             let mut by_size: Vec<(IpAddr, usize)> = counts.into_iter().collect();
-            by_size.sort_by(|a, b| b.1.cmp(&a.1));
+            by_size.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
             let done = by_size.iter().any(|(s, _)| evict(map, |e| e.source == *s));
             if !done {
                 return (None, evicted);
@@ -187,6 +187,8 @@ pub fn cap_from_file_limit() -> (usize, u64) {
 }
 
 #[cfg(unix)]
+// `rlim_t` is 32 bits on some of the Pi targets: the casts are not no-ops there.
+#[allow(clippy::unnecessary_cast)]
 fn raise_nofile(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed.
     unsafe {

@@ -44,6 +44,7 @@ struct Core {
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    return_freed_memory_promptly();
     // One thread: the core loop runs in block_on, so on a multi-threaded runtime
     // every post crossed threads and woke a parked worker (measured: 33 -> 22 µs
     // of CPU per traject post, peak RSS under image load 17 -> 11 MB). Nothing
@@ -198,6 +199,22 @@ pub async fn serve(
     drop(core);
     tracing::info!("every relay is off; exiting");
     outcome
+}
+
+/// glibc's malloc raises its mmap threshold each time a large block is freed,
+/// so after a burst of big posts (a 3.8 MB body each) those blocks come from
+/// the heap and the freed memory stays in the process: measured 539 MB held
+/// after an attack. A fixed threshold keeps big bodies in mmap'd blocks that
+/// go back to the kernel when freed; a small trim threshold returns the heap
+/// top too. musl returns freed memory by itself.
+fn return_freed_memory_promptly() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// systemd notifications are best effort: a lost one must never stop the relays' owner.

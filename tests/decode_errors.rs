@@ -118,11 +118,76 @@ fn bom_leading_comments_and_trailing_comments_decode() {
     assert_eq!((e.dialect, e.kind), (Dialect::Nvr, EventKind::Keepalive));
 }
 
+/// Hostile-LAN finding 10: bodies that were not one clean post were answered
+/// with success. Each is now refused with a reason, whichever walk reads it.
 #[test]
-fn trailing_markup_after_the_root_is_not_read() {
-    // The root's end closes the post: what follows is never parsed (even garbage).
-    let e = decode(b"<config><messageType>keepalive</messageType></config><oops></nope>").expect("decodes");
-    assert_eq!(e.kind, EventKind::Keepalive);
+fn finding_10_a_body_that_is_not_one_clean_post_is_refused() {
+    let keepalive = "<config><messageType>keepalive</messageType></config>";
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (format!("{keepalive}<oops></nope>").into_bytes(), "trailing_content", "markup after the root element"),
+        (format!("{keepalive}\n<?xml version=\"1.0\"?>{keepalive}").into_bytes(), "trailing_content", "a second document"),
+        (format!("{keepalive}{keepalive}").into_bytes(), "trailing_content", "markup after the root element"),
+        (format!("{keepalive} garbage").into_bytes(), "trailing_content", "text after the root element"),
+        (format!("{keepalive}<!-- never closed").into_bytes(), "trailing_content", "an unclosed comment"),
+        (b"<config><types><\xffx/></types><messageType>keepalive</messageType></config>".to_vec(), "invalid_utf8", "invalid UTF-8 in <body>"),
+        ([keepalive.as_bytes(), b"<!-- \xff -->"].concat(), "invalid_utf8", "invalid UTF-8"),
+        (
+            b"<config version=\"1.7\"><mac>58:5b:69:00:00:01</mac><mac>58:5b:69:00:00:02</mac><smartType>PEA</smartType></config>".to_vec(),
+            "bad_value",
+            "given twice with different values",
+        ),
+        (
+            b"<config version=\"1.7\"><smartType>PEA</smartType><perimeter><perInfo><item><targetId>1</targetId><rect><x1>-5</x1><y1>-5</y1><x2>-1</x2><y2>-1</y2></rect></item></perInfo></perimeter></config>".to_vec(),
+            "bad_value",
+            "negative coordinate",
+        ),
+        (
+            b"<config version=\"1.7\"><smartType>PEA</smartType><perimeter><perInfo><item><targetId>1</targetId><rect><x1>1</x1><y1>1</y1><x2>20000</x2><y2>5</y2></rect></item></perInfo></perimeter></config>".to_vec(),
+            "bad_value",
+            "coordinate above 10000",
+        ),
+        (
+            b"<config version=\"1.7\"><currentTime>1000000000000000000000000000000</currentTime><smartType>PEA</smartType></config>".to_vec(),
+            "bad_value",
+            "timestamp out of range",
+        ),
+    ];
+    for (body, reason, words) in &cases {
+        let e = refused(body);
+        assert_eq!(e.reason(), *reason, "{}: {e}", String::from_utf8_lossy(body));
+        assert!(e.to_string().contains(words), "{}: {e}", String::from_utf8_lossy(body));
+        assert_eq!(camrelay::decode::decode_reference(body), Err(e), "both walks refuse alike");
+    }
+    // Kept on purpose: comments, PIs and whitespace after the root (the
+    // fixtures keep examples there), the same MAC twice, and the NVR's bogus
+    // 20-digit currentTime (firmware bug: receive time is used instead).
+    for ok in [
+        format!("{keepalive}\n<!-- <config>example</config> -->\n<?pi x?>\n"),
+        "<config version=\"1.7\"><mac>58:5b:69:00:00:01</mac><deviceInfo><mac>58:5B:69:00:00:01</mac></deviceInfo><smartType>PEA</smartType></config>".into(),
+        "<config version=\"2.0.0\"><messageType>alarmData</messageType><currentTime>18446744073709551615</currentTime><smartType>vehicle</smartType></config>".into(),
+    ] {
+        assert!(decode(ok.as_bytes()).is_ok(), "{ok}: {:?}", decode(ok.as_bytes()));
+    }
+}
+
+/// Hostile-LAN finding 5, in the decoder: a post holds at most MAX_ITEMS
+/// list entries and MAX_POINTS points per polygon, refused before they cost memory.
+#[test]
+fn finding_05_memory_a_post_with_more_targets_than_any_camera_tracks_is_refused() {
+    let items = |n: usize| {
+        let mut body = String::from("<config version=\"1.7\"><smartType>TRAJECT</smartType><traject>");
+        for i in 0..n {
+            body += &format!("<item><targetId>{i}</targetId><targetType>person</targetType></item>");
+        }
+        body + "</traject></config>"
+    };
+    let max = camrelay::decode::MAX_ITEMS;
+    assert_eq!(decode(items(max).as_bytes()).map(|e| e.targets.len()), Ok(max));
+    let e = refused(items(max + 1).as_bytes());
+    assert_eq!(e.reason(), "too_many");
+    assert_eq!(e.to_string().split(" at byte").next(), Some("more than 256 list items (targets, events) in one post"));
+    let e = refused(items(55_000).as_bytes());
+    assert!(e.offset() < 30_000, "refused early, at byte {}", e.offset());
 }
 
 #[test]

@@ -120,7 +120,8 @@ fn deep_nesting_is_refused_at_the_bound_whatever_the_depth() {
 /// here, but the output pins the join's result for every one of them).
 #[test]
 fn many_targets_join_one_to_one() {
-    let n = 5_000u32;
+    // Half the post's list-item limit in each of its two lists.
+    let n = (camrelay::decode::MAX_ITEMS / 2) as u32;
     let mut body = String::from("<config version=\"1.7\"><smartType>PEA</smartType><perimeter><perInfo>");
     for i in 0..n {
         body += &format!(

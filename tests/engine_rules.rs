@@ -611,3 +611,36 @@ fn reload_keeps_presence_for_cameras_that_remain() {
     e.reload(&no_camera);
     assert_eq!(e.next_deadline(), None, "tracks of a removed camera are dropped");
 }
+
+/// Hostile-LAN finding 5, in the engine: a client inventing target ids
+/// cannot grow the tracks past MAX_TRACKS_PER_CAMERA; the ones ignored are
+/// counted, a target already tracked keeps working, and all of it is freed
+/// when the tracks time out.
+#[test]
+fn finding_05_memory_tracks_per_camera_are_bounded_and_freed() {
+    let cfg = config(
+        r#"
+[[rule]]
+name = "porch"
+when = { event = "presence", class = "person", zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "30s" }
+"#,
+    );
+    let mut engine = Engine::new(&cfg);
+    let max = camrelay::engine::MAX_TRACKS_PER_CAMERA as u32;
+    for post in 0..40u32 {
+        let targets: Vec<(u32, TargetClass, Rect)> =
+            (0..200).map(|i| (post * 200 + i, TargetClass::Person, OUT)).collect();
+        engine.handle(&traject(&targets), None, at(u64::from(post)));
+    }
+    assert_eq!(engine.tracked_targets(), max as usize);
+    assert_eq!(engine.ignored_targets(), 40 * 200 - u64::from(max));
+    // A target already tracked still drives its rule (three posts: inertia).
+    for t in 0..3 {
+        engine.handle(&person(5, IN), None, at(100 + t));
+    }
+    let commands = engine.handle(&person(5, IN), None, at(103));
+    assert!(commands.iter().any(|c| c.relay == "porch_light"), "{commands:?}");
+    engine.tick(at(60_000));
+    assert_eq!(engine.tracked_targets(), 0, "every track timed out and was freed");
+}

@@ -43,6 +43,14 @@ pub fn render_core_metrics(out: &mut String, controller: &Controller, engine: &E
     family("camrelay_relay_write_errors_total", "counter", "Failed GPIO line writes.", &|s| {
         s.write_errors.to_string()
     });
+    let _ = writeln!(
+        out,
+        "# HELP camrelay_targets_tracked Targets tracked now.\n# TYPE camrelay_targets_tracked gauge\ncamrelay_targets_tracked {}\n\
+         # HELP camrelay_targets_ignored_total Targets ignored: their camera already had the most tracked at once.\n\
+         # TYPE camrelay_targets_ignored_total counter\ncamrelay_targets_ignored_total {}",
+        engine.tracked_targets(),
+        engine.ignored_targets()
+    );
     let status = controller.status(now);
     let _ = writeln!(
         out,

@@ -191,7 +191,7 @@ pub(crate) fn scan(body: &[u8]) -> Option<Raw<'_>> {
                 }
                 s.pop();
                 if s.depth() == 0 {
-                    return Some(s.finish());
+                    return Some(s.finish(end + 1));
                 }
                 at = end + 1;
             }
@@ -232,7 +232,7 @@ pub(crate) fn scan(body: &[u8]) -> Option<Raw<'_>> {
                 if empty {
                     s.pop();
                     if s.depth() == 0 {
-                        return Some(s.finish());
+                        return Some(s.finish(after));
                     }
                 } else if s.never_read() {
                     // Exactly where `scan` steps over it, so both collect the same.

@@ -25,7 +25,7 @@ mod tags;
 mod values;
 
 pub use model::*;
-pub use scan::MAX_DEPTH;
+pub use scan::{MAX_DEPTH, MAX_ITEMS, MAX_POINTS};
 
 use thiserror::Error;
 
@@ -46,6 +46,13 @@ pub enum DecodeError {
     TooDeep { offset: usize, limit: usize },
     #[error("bad value in <{field}> at byte {offset}: {reason}")]
     BadValue { offset: usize, field: String, reason: String },
+    /// More list entries than any real post holds: refused before they cost memory.
+    #[error("more than {limit} {what} in one post at byte {offset}")]
+    TooMany { offset: usize, what: &'static str, limit: usize },
+    /// Something after the root element other than whitespace, comments or
+    /// processing instructions: a second document, trailing markup or text.
+    #[error("content after the root element at byte {offset}: {found}")]
+    Trailing { offset: usize, found: String },
 }
 
 impl DecodeError {
@@ -59,6 +66,8 @@ impl DecodeError {
             DecodeError::Doctype { .. } => "doctype",
             DecodeError::TooDeep { .. } => "too_deep",
             DecodeError::BadValue { .. } => "bad_value",
+            DecodeError::TooMany { .. } => "too_many",
+            DecodeError::Trailing { .. } => "trailing_content",
         }
     }
 
@@ -71,7 +80,9 @@ impl DecodeError {
             | DecodeError::InvalidUtf8 { offset, .. }
             | DecodeError::Doctype { offset }
             | DecodeError::TooDeep { offset, .. }
-            | DecodeError::BadValue { offset, .. } => *offset,
+            | DecodeError::BadValue { offset, .. }
+            | DecodeError::TooMany { offset, .. }
+            | DecodeError::Trailing { offset, .. } => *offset,
         }
     }
 }
@@ -83,10 +94,17 @@ impl DecodeError {
 /// [`ImageRef::range`] and [`image_bytes`]).
 ///
 /// Lenient where devices differ, strict where input is hostile: a UTF-8 BOM,
-/// comments and processing instructions around the root are fine; nothing
-/// after the root's end tag is read; the camera's `<types>` capability list
-/// is stepped over without being checked when it is plain markup; unknown
-/// elements are ignored and unknown `smartType`s become [`EventKind::Unknown`].
+/// comments and processing instructions around the root are fine; the
+/// camera's `<types>` capability list is stepped over without being checked
+/// when it is plain markup; unknown elements are ignored and unknown
+/// `smartType`s become [`EventKind::Unknown`].
+///
+/// One clean post or an error: after the root only whitespace, comments and
+/// processing instructions may follow (a second document, markup or text is
+/// [`DecodeError::Trailing`]); every byte outside the located images must be
+/// UTF-8, read or not (image text is checked as base64 when it is decoded);
+/// an identity field given twice must agree; at most [`MAX_ITEMS`] list
+/// entries and [`MAX_POINTS`] points per polygon.
 pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
     if body.trim_ascii().is_empty() {
         return Ok(Event::empty_keepalive());
@@ -94,8 +112,57 @@ pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
     // The fast tokenizer takes the posts cameras send; anything else (and
     // every error) is the quick-xml walk's to judge, from the first byte.
     match fast::scan(body) {
-        Some(raw) => Ok(build::build(raw)),
-        None => scan::scan(body).map(build::build),
+        Some(raw) => whole(body, raw),
+        None => scan::scan(body).and_then(|raw| whole(body, raw)),
+    }
+}
+
+/// The checks that look at the body as a whole, the same for both walks.
+fn whole(body: &[u8], raw: scan::Raw<'_>) -> Result<Event, DecodeError> {
+    let end = raw.end.min(body.len());
+    check_tail(body, end)?;
+    let mut from = 0;
+    let mut ranges: Vec<_> = raw.images.iter().filter_map(|i| i.range.clone()).collect();
+    ranges.sort_by_key(|r| r.start);
+    for r in ranges.iter().chain(std::iter::once(&(body.len()..body.len()))) {
+        let until = r.start.max(from).min(body.len());
+        if let Err(e) = std::str::from_utf8(&body[from..until]) {
+            return Err(DecodeError::InvalidUtf8 { offset: from + e.valid_up_to(), field: "body".into() });
+        }
+        from = from.max(r.end.min(body.len()));
+    }
+    Ok(build::build(raw))
+}
+
+/// After the root: whitespace, comments and processing instructions only.
+fn check_tail(body: &[u8], end: usize) -> Result<(), DecodeError> {
+    let mut at = end;
+    loop {
+        while body.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        let rest = &body[at.min(body.len())..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let trailing = |found: &str| Err(DecodeError::Trailing { offset: at, found: found.into() });
+        if rest.starts_with(b"<!--") {
+            match memchr::memmem::find(&rest[4..], b"-->") {
+                Some(i) => at += 4 + i + 3,
+                None => return trailing("an unclosed comment"),
+            }
+        } else if rest.starts_with(b"<?xml") {
+            return trailing("a second document");
+        } else if rest.starts_with(b"<?") {
+            match memchr::memmem::find(&rest[2..], b"?>") {
+                Some(i) => at += 2 + i + 2,
+                None => return trailing("an unclosed processing instruction"),
+            }
+        } else if rest[0] == b'<' {
+            return trailing("markup after the root element");
+        } else {
+            return trailing("text after the root element");
+        }
     }
 }
 
@@ -106,17 +173,18 @@ pub fn decode_reference(body: &[u8]) -> Result<Event, DecodeError> {
     if body.trim_ascii().is_empty() {
         return Ok(Event::empty_keepalive());
     }
-    scan::scan(body).map(build::build)
+    scan::scan(body).and_then(|raw| whole(body, raw))
 }
 
 /// Not API: [`decode`] through the fast path only; `None` where `decode`
-/// would fall back to the quick-xml walk. Lets tests prove real posts never do.
+/// would fall back to the quick-xml walk, or refuses the body as a whole.
+/// Lets tests prove real posts never fall back.
 #[doc(hidden)]
 pub fn decode_fast(body: &[u8]) -> Option<Event> {
     if body.trim_ascii().is_empty() {
         return Some(Event::empty_keepalive());
     }
-    fast::scan(body).map(build::build)
+    fast::scan(body).and_then(|raw| whole(body, raw).ok())
 }
 
 /// Why an image could not be turned into JPEG bytes.

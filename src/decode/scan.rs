@@ -40,6 +40,14 @@ use std::ops::Range;
 /// hostile 100,000-level document is refused after a few hundred bytes.
 pub const MAX_DEPTH: usize = 64;
 
+/// List items (targets, events, alarms, images) one post may hold. A camera
+/// tracks a few dozen targets at most; 55,000 of them (3.8 MB, under the
+/// body limit) once took the daemon from 6 MB to 539 MB.
+pub const MAX_ITEMS: usize = 256;
+
+/// Points one polygon or point list may hold (real regions have 4 to 10).
+pub const MAX_POINTS: usize = 64;
+
 const NO_ITEM: u32 = u32::MAX;
 
 /// Four optional numbers filled one element at a time (`x1`..`y2`, `x`/`y`).
@@ -157,6 +165,8 @@ pub(crate) struct Raw<'a> {
     pub has_perimeter: bool,
     pub has_tripwire: bool,
     pub has_alarm_status: bool,
+    /// Byte just past the root element's end: what follows is `decode`'s to judge.
+    pub end: usize,
 }
 
 /// A start tag as the routing sees it, whichever tokenizer found it.
@@ -195,6 +205,9 @@ pub(crate) struct Scanner<'a> {
     alarm_name: Option<String>,
     alarm_id: Option<u32>,
     alarm_item_id: Option<u32>,
+    /// Name offset of the element that last set each identity field
+    /// (device number, channel, MAC, name, serial, IP).
+    identity_from: [u32; 6],
     raw: Raw<'a>,
 }
 
@@ -232,6 +245,10 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         i += 1;
     }
     true
+}
+
+fn too_many(at: usize, what: &'static str, limit: usize) -> DecodeError {
+    DecodeError::TooMany { offset: at.saturating_sub(1), what, limit }
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -278,7 +295,7 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
                 s.start(&e, before)?;
                 s.pop();
                 if s.depth == 0 {
-                    return Ok(s.raw);
+                    return Ok(s.finish(body.len() - reader.get_ref().len()));
                 }
             }
             Ok(XmlEvent::End(e)) => {
@@ -301,9 +318,9 @@ pub(crate) fn scan(body: &[u8]) -> Result<Raw<'_>, DecodeError> {
                 }
                 s.pop();
                 if s.depth == 0 {
-                    // Anything after the root (the fixtures keep more examples in
-                    // comments there) is not part of the post.
-                    return Ok(s.raw);
+                    // What follows the root (the fixtures keep more examples in
+                    // comments there) is checked by `decode`, for both walks alike.
+                    return Ok(s.finish(body.len() - reader.get_ref().len()));
                 }
             }
             Ok(XmlEvent::Text(t)) => s.text(borrowed(t.into_inner(), before)?, false, before)?,
@@ -456,6 +473,7 @@ impl<'a> Scanner<'a> {
             alarm_name: None,
             alarm_id: None,
             alarm_item_id: None,
+            identity_from: [u32::MAX; 6],
             raw: Raw {
                 root: Root::Config,
                 version: None,
@@ -472,12 +490,15 @@ impl<'a> Scanner<'a> {
                 has_perimeter: false,
                 has_tripwire: false,
                 has_alarm_status: false,
+                end: 0,
             },
         }
     }
 
-    /// What the walk collected; called once the root element has closed.
-    pub(crate) fn finish(self) -> Raw<'a> {
+    /// What the walk collected; called once the root element has closed,
+    /// `end` being the byte just past it.
+    pub(crate) fn finish(mut self, end: usize) -> Raw<'a> {
+        self.raw.end = end;
         self.raw
     }
 
@@ -615,16 +636,22 @@ impl<'a> Scanner<'a> {
         self.item_at[d] = inherited;
         self.depth = d + 1;
         match tag {
-            Tag::ListItem => self.new_item(parent),
-            Tag::Vsd => self.new_item(Tag::Vsd),
+            Tag::ListItem => self.new_item(parent, name_at)?,
+            Tag::Vsd => self.new_item(Tag::Vsd, name_at)?,
             Tag::PointItem => {
                 if let Some(item) = self.item() {
+                    if item.polygon.len() == MAX_POINTS {
+                        return Err(too_many(name_at, "polygon points", MAX_POINTS));
+                    }
                     item.polygon.push(Point { x: 0, y: 0 });
                 }
             }
             Tag::SourceDataInfo | Tag::TargetImageData => {
                 let item = (inherited != NO_ITEM).then_some(inherited as usize);
                 let overview = tag == Tag::SourceDataInfo;
+                if self.raw.images.len() == MAX_ITEMS {
+                    return Err(too_many(name_at, "images", MAX_ITEMS));
+                }
                 self.raw.images.push(RawImage { overview, item, declared_len: None, range: None });
             }
             Tag::Alarm => {
@@ -650,10 +677,14 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn new_item(&mut self, list: Tag) {
+    fn new_item(&mut self, list: Tag, at: usize) -> Result<(), DecodeError> {
         let index = self.raw.items.len();
+        if index == MAX_ITEMS {
+            return Err(too_many(at, "list items (targets, events)", MAX_ITEMS));
+        }
         self.raw.items.push(Item::new(list));
         self.item_at[self.depth - 1] = index as u32;
+        Ok(())
     }
 
     /// A text or CDATA node inside the element on top of the stack.
@@ -765,6 +796,9 @@ impl<'a> Scanner<'a> {
                 let active = values::parse_bool(trimmed).map_err(|r| self.bad_value(at, r))?;
                 let id = if top == Tag::Alarm { self.alarm_id } else { self.alarm_item_id };
                 if let Some(name) = &self.alarm_name {
+                    if self.raw.alarms.len() == MAX_ITEMS {
+                        return Err(too_many(at, "alarms", MAX_ITEMS));
+                    }
                     self.raw.alarms.push(Alarm { name: name.clone(), id, active });
                 }
             }
@@ -799,29 +833,58 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// Identity fields: a post names one device, so a field given twice
+    /// with different values (a second `<mac>` that would change who posted)
+    /// is refused; the same value twice is harmless.
     fn device_field(&mut self, tag: Tag, text: &'a [u8], cdata: bool, at: usize) -> Result<(), DecodeError> {
-        match tag {
+        // Which element gave each field: a second text node of the same
+        // element (split by a comment) replaces the first, as it always did.
+        let here = self.names[self.depth - 1].0;
+        let field = match tag {
+            Tag::DeviceNo => 0,
+            Tag::ChannelId => 1,
+            Tag::Mac | Tag::MacAddress => 2,
+            Tag::DeviceName => 3,
+            Tag::Sn => 4,
+            _ => 5,
+        };
+        let from = std::mem::replace(&mut self.identity_from[field], here);
+        let same_element = from == here;
+        fn set<T: PartialEq + std::fmt::Debug>(slot: &mut Option<T>, v: T, same_element: bool) -> Result<(), String> {
+            match slot {
+                Some(old) if *old != v && !same_element => {
+                    Err(format!("given twice with different values ({old:?}, then {v:?})"))
+                }
+                _ => {
+                    *slot = Some(v);
+                    Ok(())
+                }
+            }
+        }
+        let result = match tag {
             Tag::DeviceNo => {
-                self.raw.device.device_no = Some(values::parse_u32(text).map_err(|r| self.bad_value(at, r))?);
+                let v = values::parse_u32(text).map_err(|r| self.bad_value(at, r))?;
+                set(&mut self.raw.device.device_no, v, same_element)
             }
             Tag::ChannelId => {
-                self.raw.device.channel = Some(values::parse_u32(text).map_err(|r| self.bad_value(at, r))?);
+                let v = values::parse_u32(text).map_err(|r| self.bad_value(at, r))?;
+                set(&mut self.raw.device.channel, v, same_element)
             }
             Tag::Mac | Tag::MacAddress => {
                 let mac = values::normalize_mac(&self.text_str(text, cdata, at)?);
-                self.raw.device.mac = Some(mac);
+                set(&mut self.raw.device.mac, mac, same_element)
             }
             _ => {
                 let s = self.string(text, cdata, at)?;
                 let device = &mut self.raw.device;
                 match tag {
-                    Tag::DeviceName => device.name = Some(s),
-                    Tag::Sn => device.serial = Some(s),
-                    _ => device.ip = Some(s),
+                    Tag::DeviceName => set(&mut device.name, s, same_element),
+                    Tag::Sn => set(&mut device.serial, s, same_element),
+                    _ => set(&mut device.ip, s, same_element),
                 }
             }
-        }
-        Ok(())
+        };
+        result.map_err(|reason| self.bad_value(at, &reason))
     }
 
     /// Plate and face fields of the current list item.

@@ -33,20 +33,26 @@ pub(crate) fn parse_u32(text: &[u8]) -> Result<u32, ValueError> {
     Ok(value)
 }
 
-/// A coordinate: like `parse_u32`, but a box edge slightly off-frame (a
-/// negative value) is clamped to 0 instead of refusing the whole post.
+/// A coordinate of the normalized picture, 0 to 10000. Anything else is
+/// refused rather than clamped or dropped: no fixture of real firmware holds
+/// one, and a box silently moved to the corner would put a target in a zone
+/// it is not in.
 pub(crate) fn parse_coord(text: &[u8]) -> Result<u32, ValueError> {
     let t = trim(text);
-    match t.split_first() {
-        Some((b'-', rest)) => parse_u32(rest).map(|_| 0),
-        _ => parse_u32(t),
+    if t.first() == Some(&b'-') {
+        return Err("negative coordinate; the picture runs from 0 to 10000");
+    }
+    match parse_u32(t)? {
+        v if v > 10_000 => Err("coordinate above 10000, the edge of the picture"),
+        v => Ok(v),
     }
 }
 
 /// `currentTime`: 10 digits seconds, 13 milliseconds, 16 microseconds (and the
 /// lengths in between read by magnitude, as the firmware's own tools do).
-/// Longer values are the NVR's bogus 20-digit stamp and zero means "unset":
-/// both are `None` so callers fall back to receive time.
+/// Exactly 20 digits is the NVR's bogus stamp (a firmware bug, see the
+/// protocol notes) and zero means "unset": both are `None`, so callers fall
+/// back to receive time. Any other length past 16 digits is refused.
 pub(crate) fn parse_current_time(text: &[u8]) -> Result<Option<DeviceTime>, ValueError> {
     let digits = trim(text);
     if digits.is_empty() {
@@ -57,8 +63,11 @@ pub(crate) fn parse_current_time(text: &[u8]) -> Result<Option<DeviceTime>, Valu
     }
     let significant =
         digits.iter().position(|&b| b != b'0').map_or(&digits[digits.len()..], |i| &digits[i..]);
-    if significant.is_empty() || significant.len() > 16 {
+    if significant.is_empty() || digits.len() == 20 {
         return Ok(None);
+    }
+    if significant.len() > 16 {
+        return Err("timestamp out of range (10, 13 or 16 digits expected)");
     }
     let mut value: i64 = 0;
     for &b in significant {
@@ -188,7 +197,14 @@ mod tests {
             Ok(Some(DeviceTime::UnixMicros(1_774_646_121_524_166)))
         );
         assert_eq!(parse_current_time(b"17722102684730001234"), Ok(None));
-        assert_eq!(parse_current_time(b"99999999999999999999999"), Ok(None));
+        assert_eq!(
+            parse_current_time(b"99999999999999999999999"),
+            Err("timestamp out of range (10, 13 or 16 digits expected)")
+        );
+        assert_eq!(
+            parse_current_time(b"1000000000000000000000000000000"),
+            Err("timestamp out of range (10, 13 or 16 digits expected)")
+        );
         assert_eq!(parse_current_time(b"0"), Ok(None));
         assert_eq!(parse_current_time(b""), Ok(None));
         assert_eq!(parse_current_time(b"12:00"), Err("not a decimal timestamp"));
@@ -235,7 +251,9 @@ mod tests {
         assert_eq!(parse_u32(b"4294967295"), Ok(u32::MAX));
         assert_eq!(parse_u32(b"4294967296"), Err("number too large"));
         assert_eq!(parse_u32(b"4x"), Err("not a decimal number"));
-        assert_eq!(parse_coord(b"-12"), Ok(0));
+        assert_eq!(parse_coord(b"-12"), Err("negative coordinate; the picture runs from 0 to 10000"));
+        assert_eq!(parse_coord(b"10000"), Ok(10_000));
+        assert_eq!(parse_coord(b"10001"), Err("coordinate above 10000, the edge of the picture"));
         assert_eq!(parse_bool(b"TRUE"), Ok(true));
         assert_eq!(parse_bool(b"maybe"), Err("expected true or false"));
         assert_eq!(parse_direction(b"away"), PlateDirection::Leave);

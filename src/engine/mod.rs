@@ -53,6 +53,15 @@ struct Zone {
 /// collide with camera indices across reloads.
 const UNKNOWN_DEVICE_BASE: u32 = 1 << 24;
 
+/// Targets tracked at once per camera (or unknown device). A camera follows
+/// a few dozen at most; past this, new target ids are ignored (counted in
+/// [`Engine::ignored_targets`]) until tracks time out, so a client inventing
+/// a target per post cannot grow memory.
+pub const MAX_TRACKS_PER_CAMERA: usize = 256;
+
+/// Unconfigured devices whose targets are tracked at once.
+pub const MAX_UNKNOWN_DEVICES: usize = 64;
+
 /// The rules engine. See the module documentation.
 pub struct Engine {
     rules: Vec<Rule>,
@@ -66,6 +75,7 @@ pub struct Engine {
     tracks: BTreeMap<(u32, u32), Track>,
     unknown_devices: HashMap<String, u32>,
     sun_cache: Option<(chrono::NaiveDate, Option<(i64, i64)>)>,
+    ignored_targets: u64,
 }
 
 /// What a rule-level check needs to know about the event.
@@ -98,6 +108,7 @@ impl Engine {
             tracks: BTreeMap::new(),
             unknown_devices: HashMap::new(),
             sun_cache: None,
+            ignored_targets: 0,
         };
         e.install(config);
         e
@@ -183,6 +194,17 @@ impl Engine {
             .collect()
     }
 
+    /// Targets ignored because their camera already had
+    /// [`MAX_TRACKS_PER_CAMERA`] tracked (metrics).
+    pub fn ignored_targets(&self) -> u64 {
+        self.ignored_targets
+    }
+
+    /// Targets tracked now, over all cameras.
+    pub fn tracked_targets(&self) -> usize {
+        self.tracks.len()
+    }
+
     /// The earliest instant at which [`Engine::tick`] has something to do
     /// (a target timing out), if any.
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -243,7 +265,7 @@ impl Engine {
             d.name.as_deref().unwrap_or(""),
             source.map(|s| s.to_string()).unwrap_or_default()
         );
-        if self.unknown_devices.len() >= 1024 && !self.unknown_devices.contains_key(&key) {
+        if self.unknown_devices.len() >= MAX_UNKNOWN_DEVICES && !self.unknown_devices.contains_key(&key) {
             // Bounded memory against a flood of made-up devices: start over,
             // dropping the presence of unconfigured devices only.
             self.unknown_devices.clear();
@@ -281,8 +303,18 @@ impl Engine {
         let (nzones, nrules) = (self.zones.len(), self.rules.len());
         // (target id, zone index, entered?)
         let mut transitions: Vec<(u32, usize, bool)> = Vec::new();
+        // Counted only when a post names a target not tracked yet.
+        let mut tracked: Option<usize> = None;
         for t in &ev.targets {
             let Some(id) = t.id else { continue };
+            if !self.tracks.contains_key(&(cam_id, id)) {
+                let n = tracked.get_or_insert_with(|| self.tracks.range((cam_id, 0)..=(cam_id, u32::MAX)).count());
+                if *n >= MAX_TRACKS_PER_CAMERA {
+                    self.ignored_targets += 1;
+                    continue;
+                }
+                *n += 1;
+            }
             let track = self
                 .tracks
                 .entry((cam_id, id))

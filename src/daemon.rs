@@ -103,6 +103,7 @@ pub async fn serve(
     }
 
     let shared = Arc::new(IngestShared::new());
+    shared.devices.set_cameras(&config.cameras);
     // Small on purpose: each queued post holds its body, and a full queue only
     // delays replies (backpressure), it never drops a post.
     let (event_tx, mut event_rx) = mpsc::channel::<Received>(64);
@@ -327,6 +328,7 @@ impl Core {
             tracing::warn!("reload: {what} changed; this takes effect after a restart");
         }
         self.engine.reload(&new);
+        self.shared.devices.set_cameras(&new.cameras);
         // Settings that need a restart keep their running values, so status tells the truth.
         let mut applied = new;
         applied.server = self.config.server.clone();

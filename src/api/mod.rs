@@ -261,6 +261,13 @@ async fn metrics(
     match ask(&state, ApiRequest::Metrics).await {
         Ok(mut text) => {
             state.ingest.stats.render_prometheus(&mut text);
+            use std::fmt::Write as _;
+            let _ = writeln!(
+                text,
+                "# HELP camrelay_device_offline_total Devices reported offline (logged or rate-limited).\n\
+                 # TYPE camrelay_device_offline_total counter\ncamrelay_device_offline_total {}",
+                state.ingest.devices.offline_reports()
+            );
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
         }
         Err(r) => r,

@@ -22,7 +22,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::command::Retrigger;
-use crate::decode::{PlateDirection, Point, TargetClass};
+use crate::decode::{Device, PlateDirection, Point, TargetClass};
 
 /// A whole validated rules file.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -219,6 +219,57 @@ pub struct CameraConfig {
     /// The forwarding NVR's IP, MAC (normalized) or device name.
     pub nvr: Option<String>,
     pub channel: Option<u32>,
+}
+
+impl CameraConfig {
+    /// Whether a post from device `d` (arriving from `source`, about NVR
+    /// `channel`) comes from this camera. Every matcher given must match;
+    /// with none, the device name must equal `name`.
+    pub fn matches(&self, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> bool {
+        let c = self;
+        let mut identified = false;
+        if let Some(mac) = &c.mac {
+            identified = true;
+            if !d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
+                return false;
+            }
+        }
+        if let Some(ip) = c.ip {
+            identified = true;
+            let device_ip = d.ip.as_deref().and_then(|s| s.trim().parse::<IpAddr>().ok());
+            if device_ip != Some(ip) && source != Some(ip) {
+                return false;
+            }
+        }
+        if let Some(serial) = &c.serial {
+            identified = true;
+            if d.serial.as_deref() != Some(serial.as_str()) {
+                return false;
+            }
+        }
+        if let Some(name) = &c.device_name {
+            identified = true;
+            if d.name.as_deref() != Some(name.as_str()) {
+                return false;
+            }
+        }
+        if let Some(nvr) = &c.nvr {
+            identified = true;
+            let hit = d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(nvr))
+                || d.ip.as_deref() == Some(nvr.as_str())
+                || d.name.as_deref() == Some(nvr.as_str())
+                || source.is_some_and(|s| s.to_string() == *nvr);
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(ch) = c.channel {
+            if channel != Some(ch) {
+                return false;
+            }
+        }
+        identified || d.name.as_deref() == Some(c.name.as_str())
+    }
 }
 
 /// Which part of a target's box decides whether it is in a zone.

@@ -239,7 +239,7 @@ impl Engine {
 
     fn resolve(&self, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> Option<usize> {
         let channel = channel.or(d.channel);
-        self.cameras.iter().position(|c| camera_matches(c, d, source, channel))
+        self.cameras.iter().position(|c| c.matches(d, source, channel))
     }
 
     fn camera_label(&self, cam: Option<usize>, d: &Device, source: Option<IpAddr>) -> String {
@@ -583,47 +583,3 @@ fn first_word(bits: u32) -> &'static str {
     EventWord::ALL.iter().find(|w| bits & w.bit() != 0).map(|w| w.word()).unwrap_or("event")
 }
 
-fn camera_matches(c: &CameraConfig, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> bool {
-    let mut identified = false;
-    if let Some(mac) = &c.mac {
-        identified = true;
-        if !d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
-            return false;
-        }
-    }
-    if let Some(ip) = c.ip {
-        identified = true;
-        let device_ip = d.ip.as_deref().and_then(|s| s.trim().parse::<IpAddr>().ok());
-        if device_ip != Some(ip) && source != Some(ip) {
-            return false;
-        }
-    }
-    if let Some(serial) = &c.serial {
-        identified = true;
-        if d.serial.as_deref() != Some(serial.as_str()) {
-            return false;
-        }
-    }
-    if let Some(name) = &c.device_name {
-        identified = true;
-        if d.name.as_deref() != Some(name.as_str()) {
-            return false;
-        }
-    }
-    if let Some(nvr) = &c.nvr {
-        identified = true;
-        let hit = d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(nvr))
-            || d.ip.as_deref() == Some(nvr.as_str())
-            || d.name.as_deref() == Some(nvr.as_str())
-            || source.is_some_and(|s| s.to_string() == *nvr);
-        if !hit {
-            return false;
-        }
-    }
-    if let Some(ch) = c.channel {
-        if channel != Some(ch) {
-            return false;
-        }
-    }
-    identified || d.name.as_deref() == Some(c.name.as_str())
-}

@@ -6,19 +6,29 @@
 //! listed). An empty-body keepalive carries no identity at all: it refreshes
 //! the device last seen from that source IP, or creates an `ip:` placeholder
 //! that the first identified post from that IP replaces.
+//!
+//! Devices that match a `[[camera]]` are never forgotten: a client inventing
+//! identities could otherwise push a real camera out, and its
+//! `camera_offline` rule would never fire. Unconfigured devices share their
+//! own bound ([`MAX_UNKNOWN_DEVICES`]; the longest silent goes first), and
+//! their offline and back-online lines are rate-limited (counted in
+//! [`Devices::offline_reports`] all the same).
 
 use crate::clock::{Instant, Now};
+use super::limit::LogLimit;
+use crate::config::CameraConfig;
 use crate::decode::{Device, Event, EventKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Devices kept at most; the least recently heard one is forgotten beyond
-/// this, so a LAN client inventing identities cannot grow memory.
-pub const MAX_DEVICES: usize = 1024;
+/// Unconfigured devices kept at most; the least recently heard one is
+/// forgotten beyond this, so a LAN client inventing identities cannot grow memory.
+pub const MAX_UNKNOWN_DEVICES: usize = 256;
 
 /// What the status API shows for one device.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,6 +50,8 @@ pub struct DeviceStatus {
     pub last_event: Option<LastEvent>,
     pub posts: u64,
     pub online: bool,
+    /// The `[[camera]]` this device matched, if any (kept whatever else posts).
+    pub camera: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,12 +73,28 @@ struct Entry {
     last_event: Option<LastEvent>,
     posts: u64,
     offline: bool,
+    /// The `[[camera]]` it matched: such an entry is never evicted.
+    camera: Option<String>,
 }
 
 /// The device registry, shared by all connections.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Devices {
     inner: Mutex<HashMap<String, Entry>>,
+    cameras: Mutex<Vec<CameraConfig>>,
+    unknown_log: LogLimit,
+    offline_reports: AtomicU64,
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Devices {
+            inner: Mutex::default(),
+            cameras: Mutex::default(),
+            unknown_log: LogLimit::new(Duration::from_secs(60), 5),
+            offline_reports: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The registry key for a post's device, or `None` when the post names nobody.
@@ -88,6 +116,21 @@ impl Devices {
         Self::default()
     }
 
+    /// The configured cameras (at startup and after each reload): which
+    /// devices are pinned, and which `[[camera]]` status names for each.
+    pub fn set_cameras(&self, cameras: &[CameraConfig]) {
+        *self.cameras.lock().unwrap_or_else(|p| p.into_inner()) = cameras.to_vec();
+        let cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        for e in self.lock().values_mut() {
+            e.camera = matched_camera(&cameras, e);
+        }
+    }
+
+    /// Devices reported offline so far (logged or not).
+    pub fn offline_reports(&self) -> u64 {
+        self.offline_reports.load(Ordering::Relaxed)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -103,8 +146,12 @@ impl Devices {
                     // The first identified post from an IP adopts what its
                     // anonymous keepalives recorded.
                     let placeholder = map.remove(&format!("ip:{source}"));
-                    let entry = placeholder.unwrap_or_else(|| new_entry(source, now));
-                    evict_if_full(&mut map);
+                    let mut entry = placeholder.unwrap_or_else(|| new_entry(source, now));
+                    merge_identity(&mut entry.device, &event.device);
+                    entry.camera = self.matched(&entry, event.device.channel);
+                    if entry.camera.is_none() {
+                        evict_if_full(&mut map);
+                    }
                     map.insert(key.clone(), entry);
                 }
                 key
@@ -119,17 +166,24 @@ impl Devices {
                     Some(k) => k,
                     None => {
                         let k = format!("ip:{source}");
-                        evict_if_full(&mut map);
-                        map.insert(k.clone(), new_entry(source, now));
+                        let mut entry = new_entry(source, now);
+                        entry.camera = self.matched(&entry, None);
+                        if entry.camera.is_none() {
+                            evict_if_full(&mut map);
+                        }
+                        map.insert(k.clone(), entry);
                         k
                     }
                 }
             }
         };
         if let Some(e) = map.get_mut(&key) {
-            merge_identity(&mut e.device, &event.device);
+            let mut changed = merge_identity(&mut e.device, &event.device);
             if let Some(ch) = event.device.channel {
-                e.channels.insert(ch);
+                changed |= e.channels.insert(ch);
+            }
+            if changed && e.camera.is_none() {
+                e.camera = self.matched(e, event.device.channel);
             }
             e.source = source;
             e.last_seen_at = now.at;
@@ -153,7 +207,14 @@ impl Devices {
             }
             if e.offline {
                 e.offline = false;
-                tracing::info!(device = %key, source = %source, "device back online");
+                match &e.camera {
+                    Some(camera) => tracing::info!(device = %key, %camera, source = %source, "device back online"),
+                    None => {
+                        if let Some(suppressed) = self.unknown_log.check() {
+                            tracing::info!(device = %key, source = %source, suppressed, "unconfigured device back online");
+                        }
+                    }
+                }
             }
         }
         key
@@ -168,8 +229,18 @@ impl Devices {
         for (key, e) in map.iter_mut() {
             if !e.offline && now.since(e.last_seen_at) >= after {
                 e.offline = true;
-                tracing::warn!(device = %key, source = %e.source, silent_s = now.since(e.last_seen_at).as_secs(),
-                    "device offline: nothing received");
+                self.offline_reports.fetch_add(1, Ordering::Relaxed);
+                let silent_s = now.since(e.last_seen_at).as_secs();
+                match &e.camera {
+                    Some(camera) => tracing::warn!(device = %key, %camera, source = %e.source, silent_s,
+                        "device offline: nothing received"),
+                    None => {
+                        if let Some(suppressed) = self.unknown_log.check() {
+                            tracing::warn!(device = %key, source = %e.source, silent_s, suppressed,
+                                "unconfigured device offline: nothing received");
+                        }
+                    }
+                }
                 let mut d = e.device.clone();
                 d.channel = None;
                 if d.ip.is_none() {
@@ -200,6 +271,7 @@ impl Devices {
                 last_event: e.last_event.clone(),
                 posts: e.posts,
                 online: !e.offline,
+                camera: e.camera.clone(),
             })
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -238,41 +310,76 @@ fn new_entry(source: IpAddr, now: Now) -> Entry {
         last_event: None,
         posts: 0,
         offline: false,
+        camera: None,
     }
 }
 
+/// Make room for one more unconfigured device: configured cameras are never chosen.
 fn evict_if_full(map: &mut HashMap<String, Entry>) {
-    if map.len() < MAX_DEVICES {
+    let unknown = map.values().filter(|e| e.camera.is_none()).count();
+    if unknown < MAX_UNKNOWN_DEVICES {
         return;
     }
-    let oldest = map.iter().min_by_key(|(_, e)| e.last_seen_at).map(|(k, _)| k.clone());
+    let oldest =
+        map.iter().filter(|(_, e)| e.camera.is_none()).min_by_key(|(_, e)| e.last_seen_at).map(|(k, _)| k.clone());
     if let Some(k) = oldest {
-        tracing::warn!(device = %k, limit = MAX_DEVICES, "device registry full: forgetting the longest silent device");
+        tracing::debug!(device = %k, limit = MAX_UNKNOWN_DEVICES, "device registry full: forgetting the longest silent unconfigured device");
         map.remove(&k);
     }
 }
 
+/// The first `[[camera]]` matching what the entry knows (any of its channels).
+fn matched_camera(cameras: &[CameraConfig], e: &Entry) -> Option<String> {
+    let source = Some(e.source);
+    cameras
+        .iter()
+        .find(|c| {
+            c.matches(&e.device, source, None) || e.channels.iter().any(|&ch| c.matches(&e.device, source, Some(ch)))
+        })
+        .map(|c| c.name.clone())
+}
+
 /// Keep what the device said about itself; a later post that omits a field
 /// does not erase it. The channel is per event, never part of the identity.
-fn merge_identity(into: &mut Device, from: &Device) {
-    if from.name.is_some() {
+/// Returns whether anything changed. Compares before it copies: a camera
+/// sends the same identity with every post, and this runs for each.
+fn merge_identity(into: &mut Device, from: &Device) -> bool {
+    let mut changed = false;
+    if from.name.is_some() && into.name != from.name {
         into.name.clone_from(&from.name);
+        changed = true;
     }
     if let Some(mac) = &from.mac {
-        // Compared first (what is stored is always lower case): a camera
-        // sends the same MAC with every post.
+        // What is stored is always lower case.
         if !into.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
             into.mac = Some(mac.to_ascii_lowercase());
+            changed = true;
         }
     }
-    if from.ip.is_some() {
+    if from.ip.is_some() && into.ip != from.ip {
         into.ip.clone_from(&from.ip);
+        changed = true;
     }
-    if from.serial.is_some() {
+    if from.serial.is_some() && into.serial != from.serial {
         into.serial.clone_from(&from.serial);
+        changed = true;
     }
-    if from.device_no.is_some() {
+    if from.device_no.is_some() && into.device_no != from.device_no {
         into.device_no = from.device_no;
+        changed = true;
+    }
+    changed
+}
+
+impl Devices {
+    fn matched(&self, e: &Entry, channel: Option<u32>) -> Option<String> {
+        let cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        if cameras.is_empty() {
+            return None;
+        }
+        matched_camera(&cameras, e).or_else(|| {
+            cameras.iter().find(|c| c.matches(&e.device, Some(e.source), channel)).map(|c| c.name.clone())
+        })
     }
 }
 
@@ -356,13 +463,40 @@ mod tests {
     #[test]
     fn registry_is_bounded() {
         let reg = Devices::new();
-        for i in 0..MAX_DEVICES as u64 + 5 {
+        for i in 0..MAX_UNKNOWN_DEVICES as u64 + 5 {
             let d = Device { serial: Some(format!("S{i}")), ..Default::default() };
             reg.observe(&event(EventKind::Keepalive, d), ip("10.0.0.9"), now(i));
         }
-        assert_eq!(reg.len(), MAX_DEVICES);
+        assert_eq!(reg.len(), MAX_UNKNOWN_DEVICES);
         let keys: Vec<String> = reg.snapshot().into_iter().map(|s| s.key).collect();
         assert!(!keys.contains(&"sn:S0".to_string()));
-        assert!(keys.contains(&format!("sn:S{}", MAX_DEVICES + 4)));
+        assert!(keys.contains(&format!("sn:S{}", MAX_UNKNOWN_DEVICES + 4)));
+    }
+
+    /// Hostile-LAN finding 7: 1,100 invented identities pushed the real
+    /// camera out of the registry, and its `camera_offline` never fired.
+    #[test]
+    fn finding_07_invented_identities_never_evict_a_configured_camera() {
+        let reg = Devices::new();
+        let camera = CameraConfig {
+            name: "driveway".into(),
+            mac: Some("58:5b:69:aa:bb:cc".into()),
+            ..CameraConfig::default()
+        };
+        reg.set_cameras(std::slice::from_ref(&camera));
+        let cam = Device { mac: Some("58:5B:69:AA:BB:CC".into()), ..Default::default() };
+        reg.observe(&event(EventKind::Traject, cam), ip("10.0.0.2"), now(0));
+        for i in 0..1_100u64 {
+            let d = Device { mac: Some(format!("02:00:00:00:{:02x}:{:02x}", i >> 8, i & 0xff)), ..Default::default() };
+            reg.observe(&event(EventKind::Traject, d), ip("10.0.0.66"), now(10 + i));
+        }
+        assert_eq!(reg.len(), MAX_UNKNOWN_DEVICES + 1);
+        let snap = reg.snapshot();
+        let real = snap.iter().find(|s| s.key == "58:5b:69:aa:bb:cc").expect("the camera is kept");
+        assert_eq!(real.camera.as_deref(), Some("driveway"));
+        // Silence: the camera is reported offline (once), with the others.
+        let gone = reg.check_offline(Instant::from_millis(400_000), Duration::from_secs(300));
+        assert!(gone.iter().any(|d| d.mac.as_deref() == Some("58:5b:69:aa:bb:cc")));
+        assert_eq!(reg.offline_reports(), MAX_UNKNOWN_DEVICES as u64 + 1);
     }
 }

@@ -130,9 +130,13 @@ fn replay_events(c: &mut Criterion) {
     let posts: Vec<Post> = (0..N as i64)
         .map(|i| Post {
             label: String::new(),
-            wall_ms: Some(1_774_646_121_524 + i * 40),
-            seq: i as u64,
-            source: None,
+            record: Some(camrelay::ingest::record::RecordName {
+                run_ms: Some(1_774_646_121_524),
+                seq: i as u64,
+                mono_ms: Some(i as u64 * 40),
+                wall_ms: 1_774_646_121_524 + i * 40,
+                source: None,
+            }),
             body: body.clone(),
         })
         .collect();

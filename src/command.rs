@@ -37,6 +37,25 @@ pub enum Action {
     Toggle,
 }
 
+impl std::fmt::Display for Action {
+    /// As a user reads it in a log line: `hold until 12.345s`, `pulse 1s (single)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Hold { until } => write!(f, "hold until {until}"),
+            Action::Pulse { duration, retrigger } => {
+                let word = match retrigger {
+                    Retrigger::Single => "single",
+                    Retrigger::Restart => "restart",
+                };
+                write!(f, "pulse {} ({word})", crate::config::fmt_duration(*duration))
+            }
+            Action::On => f.write_str("on"),
+            Action::Off => f.write_str("off"),
+            Action::Toggle => f.write_str("toggle"),
+        }
+    }
+}
+
 /// What a pulse does to a pulse already running on the same relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

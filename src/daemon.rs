@@ -39,6 +39,8 @@ struct Core {
     shared: Arc<IngestShared>,
     /// Settings changed in the file that only take effect after a restart.
     pending_restart: Vec<String>,
+    /// Posts evaluated (every one ingest answered 200), logged at exit.
+    events: u64,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -129,8 +131,16 @@ pub async fn serve(
     started(Started { posts: post_addr, api: api_addr });
 
     let engine = Engine::new(&config);
-    let mut core =
-        Core { config_path, config, engine, controller, clock, shared, pending_restart: Vec::new() };
+    let mut core = Core {
+        config_path,
+        config,
+        engine,
+        controller,
+        clock,
+        shared,
+        pending_restart: Vec::new(),
+        events: 0,
+    };
 
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -191,14 +201,23 @@ pub async fn serve(
         }
     };
 
+    // Posts already answered 200 are in the queue: close it (a post still
+    // waiting to be queued gets 503 instead) and evaluate every one, so the
+    // log and the counters account for all that was acknowledged. Their
+    // commands are not applied: the relays are going to their safe state.
+    event_rx.close();
+    while let Ok(received) = event_rx.try_recv() {
+        core.on_event_at_shutdown(&received);
+    }
     // Safe state before anything else, whatever ended the loop.
     notify(systemd::notify_stopping());
     let now = core.clock.instant();
     core.controller.all_off(now, if outcome.is_ok() { "shutdown" } else { "fatal error" });
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
+    let events = core.events;
     drop(core);
-    tracing::info!("every relay is off; exiting");
+    tracing::info!(events, "every relay is off; exiting");
     outcome
 }
 
@@ -247,10 +266,21 @@ impl Core {
     }
 
     fn on_event(&mut self, received: &Received) {
+        self.events += 1;
         // The event's own arrival time, so queueing delay never shortens a hold.
         let now = Now { at: received.at, wall: received.wall };
         let commands = self.engine.handle(&received.event, Some(received.source.ip()), now);
         self.apply(commands, self.clock.instant());
+    }
+
+    /// A post acknowledged before the stop: evaluated and logged, never applied.
+    fn on_event_at_shutdown(&mut self, received: &Received) {
+        self.events += 1;
+        let now = Now { at: received.at, wall: received.wall };
+        for command in self.engine.handle(&received.event, Some(received.source.ip()), now) {
+            tracing::info!(relay = %command.relay, action = %command.action, why = %command.why,
+                "rule fired during shutdown: not applied, every relay goes off");
+        }
     }
 
     fn tick(&mut self) {
@@ -262,7 +292,7 @@ impl Core {
 
     fn apply(&mut self, commands: Vec<crate::command::Command>, at: Instant) {
         for command in commands {
-            tracing::info!(relay = %command.relay, action = ?command.action, why = %command.why, "rule fired");
+            tracing::info!(relay = %command.relay, action = %command.action, why = %command.why, "rule fired");
             self.controller.apply(&command, at);
         }
         self.controller.tick(at);

@@ -12,6 +12,7 @@ use crate::command::{Action, Command, Retrigger, Why};
 use crate::config::{fmt_duration, Config, SiteConfig};
 use crate::decode::{DeviceTime, Event};
 use crate::engine::Engine;
+use crate::ingest::record::RecordName;
 use anyhow::Context as _;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -26,10 +27,8 @@ use std::time::Duration;
 pub struct Post {
     /// File name, for messages.
     pub label: String,
-    /// Receive time from a `record_dir` file name, if the name carries one.
-    pub wall_ms: Option<i64>,
-    pub seq: u64,
-    pub source: Option<IpAddr>,
+    /// What a `record_dir` file name says: receive order and time, source.
+    pub record: Option<RecordName>,
     pub body: Vec<u8>,
 }
 
@@ -77,16 +76,6 @@ pub struct Timeline {
     pub start: Option<DateTime<Utc>>,
 }
 
-/// Split a `record_dir` file name: `<unix_millis>-<seq>-<source ip>.xml`.
-pub fn parse_record_name(name: &str) -> Option<(i64, u64, Option<IpAddr>)> {
-    let stem = name.strip_suffix(".xml").unwrap_or(name);
-    let mut parts = stem.splitn(3, '-');
-    let ms: i64 = parts.next()?.parse().ok()?;
-    let seq: u64 = parts.next()?.parse().ok()?;
-    let source = parts.next().and_then(|s| s.parse::<IpAddr>().ok());
-    Some((ms, seq, source))
-}
-
 /// Read capture files and directories (their `*.xml` files, sorted by name).
 pub fn load_posts(paths: &[PathBuf]) -> anyhow::Result<Vec<Post>> {
     let mut files = Vec::new();
@@ -97,7 +86,12 @@ pub fn load_posts(paths: &[PathBuf]) -> anyhow::Result<Vec<Post>> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file() && f.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
                 .collect();
-            in_dir.sort();
+            // Receive order (`RecordName::order`): names sort that way
+            // already; other files keep name order after the recorded ones.
+            in_dir.sort_by_cached_key(|f| {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                (RecordName::parse(&name).map(|r| r.order()).unwrap_or((i64::MAX, 0)), name)
+            });
             files.extend(in_dir);
         } else {
             files.push(p.clone());
@@ -107,11 +101,8 @@ pub fn load_posts(paths: &[PathBuf]) -> anyhow::Result<Vec<Post>> {
     for f in files {
         let body = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
         let label = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let (wall_ms, seq, source) = match parse_record_name(&label) {
-            Some((ms, seq, src)) => (Some(ms), seq, src),
-            None => (None, 0, None),
-        };
-        posts.push(Post { label, wall_ms, seq, source, body });
+        let record = RecordName::parse(&label);
+        posts.push(Post { label, record, body });
     }
     Ok(posts)
 }
@@ -129,18 +120,23 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
                 site.timezone.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
             }
         });
-        let wall =
-            p.wall_ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()).or(from_event).unwrap_or_else(
-                || {
-                    prev.and_then(|t| t.checked_add_signed(chrono::Duration::milliseconds(100)))
-                        .unwrap_or_default()
-                },
-            );
+        let recorded = p.record.map(|r| r.timeline_ms());
+        let wall = recorded
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+            .or(from_event)
+            .unwrap_or_else(|| {
+                prev.and_then(|t| t.checked_add_signed(chrono::Duration::milliseconds(100)))
+                    .unwrap_or_default()
+            });
         prev = Some(wall);
-        inputs.push(Input { label: p.label.clone(), wall, source: p.source, event });
+        inputs.push(Input { label: p.label.clone(), wall, source: p.record.and_then(|r| r.source), event });
     }
-    // Stable: posts with equal times keep file (and so sequence) order.
-    inputs.sort_by_key(|i| i.wall);
+    // A capture whose every name carries its run and monotonic time is in
+    // receive order already. Anything else is ordered by time; stable, so
+    // posts with equal times keep file (and so sequence) order.
+    if !posts.iter().all(|p| p.record.is_some_and(|r| r.mono_ms.is_some())) {
+        inputs.sort_by_key(|i| i.wall);
+    }
     inputs
 }
 

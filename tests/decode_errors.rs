@@ -185,7 +185,10 @@ fn finding_05_memory_a_post_with_more_targets_than_any_camera_tracks_is_refused(
     assert_eq!(decode(items(max).as_bytes()).map(|e| e.targets.len()), Ok(max));
     let e = refused(items(max + 1).as_bytes());
     assert_eq!(e.reason(), "too_many");
-    assert_eq!(e.to_string().split(" at byte").next(), Some("more than 256 list items (targets, events) in one post"));
+    assert_eq!(
+        e.to_string().split(" at byte").next(),
+        Some("more than 256 list items (targets, events) in one post")
+    );
     let e = refused(items(55_000).as_bytes());
     assert!(e.offset() < 30_000, "refused early, at byte {}", e.offset());
 }

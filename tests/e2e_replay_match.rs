@@ -38,7 +38,7 @@ fn porch_walk_over_http_switches_the_relays_replay_predicts() {
     let text = rules();
     let capture = PathBuf::from(FIXTURES).join("replay/porch-walk");
     let posts = load_posts(&[capture]).expect("capture");
-    let first_wall = posts[0].wall_ms.expect("record names carry times");
+    let first_wall = posts[0].record.expect("record names carry times").timeline_ms();
 
     // What the virtual clock says.
     let config = camrelay::config::parse(&text.replace("{MOCK_LOG}", "/dev/null"), "rules.toml".as_ref())
@@ -59,7 +59,7 @@ fn porch_walk_over_http_switches_the_relays_replay_predicts() {
     let sync = clock_offset(&d);
     let start = Instant::now() + Duration::from_millis(200);
     for post_ in &posts {
-        let offset = (post_.wall_ms.expect("time") - first_wall) as u64;
+        let offset = (post_.record.expect("time").timeline_ms() - first_wall) as u64;
         let due = start + Duration::from_millis(offset);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let reply = post(d.posts, "/API", &post_.body);

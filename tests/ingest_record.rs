@@ -3,7 +3,7 @@
 
 mod ingest_support;
 
-use camrelay::ingest::record::parse_file_name;
+use camrelay::ingest::record::RecordName;
 use camrelay::ingest::SUCCESS_XML;
 use ingest_support::*;
 use std::io::Write;
@@ -48,7 +48,7 @@ fn xml_files(dir: &Path) -> Vec<PathBuf> {
             rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "xml")).collect()
         })
         .unwrap_or_default();
-    v.sort_by_key(|p| parse_file_name(&p.file_name().unwrap().to_string_lossy()).map(|n| n.1));
+    v.sort_by_key(|p| RecordName::parse(&p.file_name().unwrap().to_string_lossy()).map(|n| n.order()));
     v
 }
 
@@ -75,19 +75,20 @@ async fn record_dir_keeps_every_post_exactly_and_the_rejected_ones_apart() {
     let mut seqs = Vec::new();
     for (path, body) in good.iter().zip(&posts) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let (millis, seq, ip) = parse_file_name(&name).unwrap_or_else(|| panic!("bad name {name}"));
+        let r = RecordName::parse(&name).unwrap_or_else(|| panic!("bad name {name}"));
+        let (millis, seq, ip) = (r.wall_ms, r.seq, r.source.expect("source"));
         assert!(
             (before..=after).contains(&millis),
             "{name}: receive time {millis} not in {before}..={after}"
         );
         assert_eq!(ip.to_string(), "127.0.0.1");
-        assert!(name.ends_with(&format!("-{seq:06}-127.0.0.1.xml")), "{name}");
+        assert!(name.contains(&format!("-{seq:09}-")) && name.ends_with("-127.0.0.1.xml"), "{name}");
         assert_eq!(&std::fs::read(path).unwrap(), body, "{name}: contents exact");
         seqs.push(seq);
     }
     let rejected = &xml_files(&dir.join("rejected"))[0];
     let rname = rejected.file_name().unwrap().to_string_lossy().into_owned();
-    let (_, rseq, _) = parse_file_name(&rname).unwrap();
+    let rseq = RecordName::parse(&rname).unwrap().seq;
     // Sequence numbers keep the arrival order across both folders.
     assert!(seqs[0] < rseq && rseq < seqs[1] && seqs[1] < seqs[2], "{seqs:?} {rseq}");
     assert_eq!(std::fs::read(rejected).unwrap(), MALFORMED);

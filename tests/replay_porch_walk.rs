@@ -8,7 +8,8 @@
 
 use camrelay::config::{load, Config};
 use camrelay::decode::{Device, Dialect, Event, EventKind, Rect, Target, TargetClass};
-use camrelay::replay::{load_posts, parse_record_name, replay, replay_inputs, Input, Post};
+use camrelay::ingest::record::RecordName;
+use camrelay::replay::{load_posts, replay, replay_inputs, Input, Post};
 use chrono::{TimeZone, Utc};
 use std::path::{Path, PathBuf};
 
@@ -69,11 +70,12 @@ fn scripted_event(post: &Post) -> Event {
 
 #[test]
 fn record_names_carry_time_sequence_and_source() {
+    let old = RecordName::parse("1774646121524-000017-192.168.1.20.xml").unwrap();
     assert_eq!(
-        parse_record_name("1774646121524-000017-192.168.1.20.xml"),
-        Some((1_774_646_121_524, 17, Some("192.168.1.20".parse().unwrap())))
+        (old.wall_ms, old.seq, old.source),
+        (1_774_646_121_524, 17, Some("192.168.1.20".parse().unwrap()))
     );
-    assert_eq!(parse_record_name("traject.xml"), None);
+    assert_eq!(RecordName::parse("traject.xml"), None);
 }
 
 #[test]
@@ -85,8 +87,8 @@ fn scripted_porch_walk_prints_the_expected_timeline() {
         .iter()
         .map(|p| Input {
             label: p.label.clone(),
-            wall: Utc.timestamp_millis_opt(p.wall_ms.unwrap()).unwrap(),
-            source: p.source,
+            wall: Utc.timestamp_millis_opt(p.record.unwrap().timeline_ms()).unwrap(),
+            source: p.record.unwrap().source,
             event: Ok(scripted_event(p)),
         })
         .collect();
@@ -113,13 +115,7 @@ fn files_without_times_follow_file_order_at_100ms_steps() {
     use camrelay::replay::decode_posts;
     let posts: Vec<Post> = ["b.xml", "a.xml", "c.xml"]
         .iter()
-        .map(|n| Post {
-            label: n.to_string(),
-            wall_ms: None,
-            seq: 0,
-            source: None,
-            body: b"not xml at all <".to_vec(),
-        })
+        .map(|n| Post { label: n.to_string(), record: None, body: b"not xml at all <".to_vec() })
         .collect();
     let inputs = decode_posts(&posts, &example().site);
     let placed: Vec<(&str, i64)> =
@@ -127,4 +123,39 @@ fn files_without_times_follow_file_order_at_100ms_steps() {
     assert_eq!(placed, [("b.xml", 0), ("a.xml", 100), ("c.xml", 200)]);
     let tl = replay_inputs(&example(), &inputs);
     assert_eq!((tl.posts, tl.events, tl.errors.len(), tl.transitions.len()), (3, 0, 3, 0));
+}
+
+/// Hostile-LAN finding 9: after wall-clock jumps, `record_dir` names were out
+/// of order and replay disagreed with the daemon. The porch walk recorded
+/// as the daemon names files now, with the wall clock stepped back an hour
+/// and then forward two halfway through: replay orders by the receive
+/// sequence and times by the monotonic clock, so the timeline is unchanged.
+#[test]
+fn finding_09_replay_orders_by_receive_sequence_across_a_wall_clock_jump() {
+    let original = load_posts(&[capture_dir()]).unwrap();
+    let first = original[0].record.unwrap().wall_ms;
+    let dir = tempfile::tempdir().unwrap();
+    for (i, p) in original.iter().enumerate() {
+        let r = p.record.unwrap();
+        let mono = (r.wall_ms - first) as u64;
+        // What the wall clock said at receive: an hour back from post 60, an hour ahead from post 120.
+        let jump: i64 = match i {
+            0..=59 => 0,
+            60..=119 => -3_600_000,
+            _ => 3_600_000,
+        };
+        let name = RecordName {
+            run_ms: Some(first),
+            seq: i as u64 + 1,
+            mono_ms: Some(mono),
+            wall_ms: r.wall_ms + jump,
+            source: r.source,
+        };
+        std::fs::write(dir.path().join(name.to_string()), &p.body).unwrap();
+    }
+    let posts = load_posts(&[dir.path().to_path_buf()]).unwrap();
+    let seqs: Vec<u64> = posts.iter().map(|p| p.record.unwrap().seq).collect();
+    assert_eq!(seqs, (1..=161).collect::<Vec<u64>>(), "files read in receive order");
+    let cfg = example();
+    assert_eq!(replay(&cfg, &posts).to_text(&cfg.site), EXPECTED);
 }

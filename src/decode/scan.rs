@@ -850,7 +850,11 @@ impl<'a> Scanner<'a> {
         };
         let from = std::mem::replace(&mut self.identity_from[field], here);
         let same_element = from == here;
-        fn set<T: PartialEq + std::fmt::Debug>(slot: &mut Option<T>, v: T, same_element: bool) -> Result<(), String> {
+        fn set<T: PartialEq + std::fmt::Debug>(
+            slot: &mut Option<T>,
+            v: T,
+            same_element: bool,
+        ) -> Result<(), String> {
             match slot {
                 Some(old) if *old != v && !same_element => {
                     Err(format!("given twice with different values ({old:?}, then {v:?})"))

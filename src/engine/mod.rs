@@ -308,7 +308,8 @@ impl Engine {
         for t in &ev.targets {
             let Some(id) = t.id else { continue };
             if !self.tracks.contains_key(&(cam_id, id)) {
-                let n = tracked.get_or_insert_with(|| self.tracks.range((cam_id, 0)..=(cam_id, u32::MAX)).count());
+                let n = tracked
+                    .get_or_insert_with(|| self.tracks.range((cam_id, 0)..=(cam_id, u32::MAX)).count());
                 if *n >= MAX_TRACKS_PER_CAMERA {
                     self.ignored_targets += 1;
                     continue;
@@ -582,4 +583,3 @@ impl Engine {
 fn first_word(bits: u32) -> &'static str {
     EventWord::ALL.iter().find(|w| bits & w.bit() != 0).map(|w| w.word()).unwrap_or("event")
 }
-

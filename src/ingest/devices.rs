@@ -14,8 +14,8 @@
 //! their offline and back-online lines are rate-limited (counted in
 //! [`Devices::offline_reports`] all the same).
 
-use crate::clock::{Instant, Now};
 use super::limit::LogLimit;
+use crate::clock::{Instant, Now};
 use crate::config::CameraConfig;
 use crate::decode::{Device, Event, EventKind};
 use chrono::{DateTime, Utc};
@@ -208,7 +208,9 @@ impl Devices {
             if e.offline {
                 e.offline = false;
                 match &e.camera {
-                    Some(camera) => tracing::info!(device = %key, %camera, source = %source, "device back online"),
+                    Some(camera) => {
+                        tracing::info!(device = %key, %camera, source = %source, "device back online")
+                    }
                     None => {
                         if let Some(suppressed) = self.unknown_log.check() {
                             tracing::info!(device = %key, source = %source, suppressed, "unconfigured device back online");
@@ -320,8 +322,11 @@ fn evict_if_full(map: &mut HashMap<String, Entry>) {
     if unknown < MAX_UNKNOWN_DEVICES {
         return;
     }
-    let oldest =
-        map.iter().filter(|(_, e)| e.camera.is_none()).min_by_key(|(_, e)| e.last_seen_at).map(|(k, _)| k.clone());
+    let oldest = map
+        .iter()
+        .filter(|(_, e)| e.camera.is_none())
+        .min_by_key(|(_, e)| e.last_seen_at)
+        .map(|(k, _)| k.clone());
     if let Some(k) = oldest {
         tracing::debug!(device = %k, limit = MAX_UNKNOWN_DEVICES, "device registry full: forgetting the longest silent unconfigured device");
         map.remove(&k);
@@ -334,7 +339,8 @@ fn matched_camera(cameras: &[CameraConfig], e: &Entry) -> Option<String> {
     cameras
         .iter()
         .find(|c| {
-            c.matches(&e.device, source, None) || e.channels.iter().any(|&ch| c.matches(&e.device, source, Some(ch)))
+            c.matches(&e.device, source, None)
+                || e.channels.iter().any(|&ch| c.matches(&e.device, source, Some(ch)))
         })
         .map(|c| c.name.clone())
 }
@@ -487,7 +493,10 @@ mod tests {
         let cam = Device { mac: Some("58:5B:69:AA:BB:CC".into()), ..Default::default() };
         reg.observe(&event(EventKind::Traject, cam), ip("10.0.0.2"), now(0));
         for i in 0..1_100u64 {
-            let d = Device { mac: Some(format!("02:00:00:00:{:02x}:{:02x}", i >> 8, i & 0xff)), ..Default::default() };
+            let d = Device {
+                mac: Some(format!("02:00:00:00:{:02x}:{:02x}", i >> 8, i & 0xff)),
+                ..Default::default()
+            };
             reg.observe(&event(EventKind::Traject, d), ip("10.0.0.66"), now(10 + i));
         }
         assert_eq!(reg.len(), MAX_UNKNOWN_DEVICES + 1);

@@ -3,14 +3,19 @@
 //! Layout (the replay tool reads exactly this):
 //!
 //! ```text
-//! RECORD_DIR/<unix_millis>-<seq:06>-<source ip>.xml            a post that decoded
-//! RECORD_DIR/rejected/<unix_millis>-<seq:06>-<source ip>.xml   a post the decoder refused
-//! RECORD_DIR/rejected/<unix_millis>-<seq:06>-<source ip>.reason  why, one line of text
+//! RECORD_DIR/<run>-<seq:09>-<mono:010>-<unix_millis>-<source ip>.xml           a post that decoded
+//! RECORD_DIR/rejected/<run>-<seq:09>-<mono:010>-<unix_millis>-<source ip>.xml  a post the decoder refused
+//! RECORD_DIR/rejected/<same name>.reason                                        why, one line of text
 //! ```
 //!
-//! `unix_millis` is the receive time, `seq` a process-wide counter (so posts
-//! received in the same millisecond keep their order, across both folders),
-//! the source IP as printed by Rust (`192.168.1.20`, `fd00::5`). The file
+//! `run` is the wall-clock time (unix ms, 13 digits) the daemon started,
+//! `seq` a process-wide counter (posts keep their order across both folders),
+//! `mono` the receive time in ms on the daemon's monotonic clock, `unix_millis`
+//! the wall-clock receive time, the source IP as printed by Rust
+//! (`192.168.1.20`, `fd00::5`). Sorted by name, files are in receive order
+//! whatever the wall clock did (NTP steps, a manual `date`), and replay
+//! times them by `run + mono`, never by the wall clock. Names of the older
+//! form `<unix_millis>-<seq>-<source ip>.xml` are still read. The file
 //! holds the body exactly as received. Bodies never read in full (413, 403,
 //! 404, 405, timeouts, disconnects) are not recorded: there is nothing to
 //! replay.
@@ -23,6 +28,7 @@
 
 use super::limit::LogLimit;
 use super::IngestShared;
+use crate::clock::Instant;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -47,19 +53,85 @@ pub fn next_seq() -> u64 {
     SEQ.fetch_add(1, Ordering::Relaxed)
 }
 
-/// `<unix_millis>-<seq:06>-<source ip>.xml`
-pub fn file_name(wall: DateTime<Utc>, seq: u64, source: IpAddr) -> String {
-    format!("{}-{:06}-{}.xml", wall.timestamp_millis(), seq, source.to_canonical())
+/// What a recorded file's name says about its post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordName {
+    /// Wall-clock start of the daemon run (unix ms); `None` in old names.
+    pub run_ms: Option<i64>,
+    pub seq: u64,
+    /// Receive time on the run's monotonic clock (ms); `None` in old names.
+    pub mono_ms: Option<u64>,
+    /// Wall-clock receive time (unix ms).
+    pub wall_ms: i64,
+    pub source: Option<IpAddr>,
 }
 
-/// Read back a recorded file's name: receive time (unix ms), sequence, source.
-pub fn parse_file_name(name: &str) -> Option<(i64, u64, IpAddr)> {
-    let stem = name.strip_suffix(".xml")?;
-    let mut parts = stem.splitn(3, '-');
-    let millis = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
-    let ip = parts.next()?.parse().ok()?;
-    Some((millis, seq, ip))
+impl RecordName {
+    /// A post received now.
+    pub fn new(run_ms: i64, seq: u64, at: Instant, wall: DateTime<Utc>, source: IpAddr) -> RecordName {
+        RecordName {
+            run_ms: Some(run_ms),
+            seq,
+            mono_ms: Some(at.as_millis()),
+            wall_ms: wall.timestamp_millis(),
+            source: Some(source.to_canonical()),
+        }
+    }
+
+    /// The receive order across runs: run start, then sequence.
+    pub fn order(&self) -> (i64, u64) {
+        (self.run_ms.unwrap_or(self.wall_ms), self.seq)
+    }
+
+    /// When the post arrived for replay: the run's start plus monotonic
+    /// time when the name has them (a wall-clock jump cannot move it), else
+    /// the wall-clock receive time.
+    pub fn timeline_ms(&self) -> i64 {
+        match (self.run_ms, self.mono_ms) {
+            (Some(run), Some(mono)) => run.saturating_add(i64::try_from(mono).unwrap_or(i64::MAX)),
+            _ => self.wall_ms,
+        }
+    }
+
+    /// Read a file name of either form; `None` for any other name.
+    pub fn parse(name: &str) -> Option<RecordName> {
+        let stem = name.strip_suffix(".xml").unwrap_or(name);
+        let parts: Vec<&str> = stem.splitn(5, '-').collect();
+        let num = |s: &str| s.parse::<i64>().ok();
+        match parts[..] {
+            [run, seq, mono, wall, ip] if run.len() == 13 => Some(RecordName {
+                run_ms: Some(num(run)?),
+                seq: seq.parse().ok()?,
+                mono_ms: Some(mono.parse().ok()?),
+                wall_ms: num(wall)?,
+                source: ip.parse().ok(),
+            }),
+            _ => {
+                let mut old = stem.splitn(3, '-');
+                let wall_ms = num(old.next()?)?;
+                let seq = old.next()?.parse().ok()?;
+                Some(RecordName {
+                    run_ms: None,
+                    seq,
+                    mono_ms: None,
+                    wall_ms,
+                    source: old.next().and_then(|s| s.parse().ok()),
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RecordName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ip = self.source.map(|s| s.to_string()).unwrap_or_default();
+        match (self.run_ms, self.mono_ms) {
+            (Some(run), Some(mono)) => {
+                write!(f, "{run:013}-{:09}-{mono:010}-{}-{ip}.xml", self.seq, self.wall_ms)
+            }
+            _ => write!(f, "{}-{:06}-{ip}.xml", self.wall_ms, self.seq),
+        }
+    }
 }
 
 struct Job {
@@ -75,12 +147,19 @@ pub struct Recorder {
     queued: Arc<AtomicUsize>,
     shared: Arc<IngestShared>,
     drop_log: LogLimit,
+    run_ms: i64,
 }
 
 impl Recorder {
+    /// The wall-clock time (unix ms) of the run's monotonic zero, in every name.
+    pub fn run_ms(&self) -> i64 {
+        self.run_ms
+    }
+
     /// Start the writer thread for `dir`. The folder is created when missing;
     /// failing to create it is logged, not fatal (ingest matters more).
-    pub fn start(dir: PathBuf, shared: Arc<IngestShared>) -> std::io::Result<Recorder> {
+    /// `run_ms`: wall-clock unix ms of the daemon's monotonic zero.
+    pub fn start(dir: PathBuf, shared: Arc<IngestShared>, run_ms: i64) -> std::io::Result<Recorder> {
         let (tx, rx) = sync_channel::<Job>(QUEUE_POSTS);
         let queued = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
@@ -104,7 +183,7 @@ impl Recorder {
                 writer.queued.fetch_sub(job.body.len(), Ordering::Relaxed);
             }
         })?;
-        Ok(Recorder { tx, queued, shared, drop_log: LogLimit::new(ERROR_LOG_INTERVAL, 1) })
+        Ok(Recorder { tx, queued, shared, drop_log: LogLimit::new(ERROR_LOG_INTERVAL, 1), run_ms })
     }
 
     /// Queue one post for writing; never blocks.
@@ -206,14 +285,24 @@ mod tests {
     #[test]
     fn names_round_trip() {
         let wall = DateTime::from_timestamp_millis(1_774_646_121_524).unwrap();
-        let n = file_name(wall, 42, "192.168.1.20".parse().unwrap());
-        assert_eq!(n, "1774646121524-000042-192.168.1.20.xml");
-        assert_eq!(parse_file_name(&n), Some((1_774_646_121_524, 42, "192.168.1.20".parse().unwrap())));
-        let n6 = file_name(wall, 1_234_567, "::ffff:10.0.0.1".parse().unwrap());
-        assert_eq!(n6, "1774646121524-1234567-10.0.0.1.xml");
-        let v6 = file_name(wall, 7, "fd00::5".parse().unwrap());
-        assert_eq!(parse_file_name(&v6).map(|p| p.2), Some("fd00::5".parse().unwrap()));
-        assert_eq!(parse_file_name("notes.txt"), None);
+        let run = 1_774_646_000_000;
+        let n =
+            RecordName::new(run, 42, Instant::from_millis(121_524), wall, "192.168.1.20".parse().unwrap());
+        assert_eq!(n.to_string(), "1774646000000-000000042-0000121524-1774646121524-192.168.1.20.xml");
+        assert_eq!(RecordName::parse(&n.to_string()), Some(n));
+        assert_eq!(n.timeline_ms(), 1_774_646_121_524);
+        let n6 = RecordName::new(run, 1_234_567, Instant::ZERO, wall, "::ffff:10.0.0.1".parse().unwrap());
+        assert!(n6.to_string().ends_with("-10.0.0.1.xml"), "{n6}");
+        let v6 = RecordName::new(run, 7, Instant::ZERO, wall, "fd00::5".parse().unwrap());
+        assert_eq!(
+            RecordName::parse(&v6.to_string()).and_then(|p| p.source),
+            Some("fd00::5".parse().unwrap())
+        );
+        // The older form is still read.
+        let old = RecordName::parse("1774646121524-000017-192.168.1.20.xml").unwrap();
+        assert_eq!((old.wall_ms, old.seq, old.run_ms), (1_774_646_121_524, 17, None));
+        assert_eq!(old.source, Some("192.168.1.20".parse().unwrap()));
+        assert_eq!(RecordName::parse("notes.txt"), None);
     }
 
     #[cfg(unix)]

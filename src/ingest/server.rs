@@ -106,7 +106,11 @@ pub async fn serve_with(
     let allow =
         AllowList::parse(&config.allow).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let recorder = match &config.record_dir {
-        Some(dir) => Some(Recorder::start(dir.clone(), shared.clone())?),
+        Some(dir) => {
+            let now = clock.now();
+            let run_ms = now.wall.timestamp_millis() - now.at.as_millis() as i64;
+            Some(Recorder::start(dir.clone(), shared.clone(), run_ms)?)
+        }
         None => None,
     };
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -487,7 +491,9 @@ async fn handle(ctx: &Ctx, peer: SocketAddr, req: Request<Incoming>) -> Response
     };
     ctx.shared.stats.bytes(bytes.len() as u64);
     let now = ctx.clock.now();
-    let name = ctx.recorder.as_ref().map(|_| record::file_name(now.wall, record::next_seq(), source_ip));
+    let name = ctx.recorder.as_ref().map(|rec| {
+        record::RecordName::new(rec.run_ms(), record::next_seq(), now.at, now.wall, source_ip).to_string()
+    });
     match (ctx.decoder)(&bytes) {
         Ok(event) => {
             let device = ctx.shared.devices.observe(&event, source_ip, now);

@@ -409,7 +409,7 @@ impl Controller {
             Action::Toggle => "toggle",
         };
         let reason = format!("{}: {word}", cmd.why);
-        tracing::debug!(relay = %r.limits.name, action = ?cmd.action, %reason, "command");
+        tracing::debug!(relay = %r.limits.name, action = %cmd.action, %reason, "command");
         match cmd.action {
             Action::Hold { until } => {
                 if until > now {

@@ -28,6 +28,8 @@ echo "seeded $(ls "$corpus" | wc -l) inputs into $corpus"
 [ "$seconds" = 0 ] && exit 0
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
-cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -max_len=65536 2>&1 | tee "fuzz/$target.log" \
+dict=()
+[ -f "fuzz/$target.dict" ] && dict=(-dict="fuzz/$target.dict")
+cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -max_len=65536 "${dict[@]}" 2>&1 | tee "fuzz/$target.log" \
     | grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse)|ERROR|SUMMARY|panicked' || true
 grep -aE '^#[0-9]+[[:space:]]+DONE' "fuzz/$target.log" | tail -1

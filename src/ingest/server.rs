@@ -401,6 +401,12 @@ async fn read_body(body: &mut Incoming, max: u64) -> Result<Bytes, BodyError> {
                 return Ok(data);
             }
             buf.extend_from_slice(&data);
+            // A multi-megabyte body arrives in many frames, each ready at
+            // once: without a yield per frame one client streaming big posts
+            // holds the one runtime thread for a whole body, and a camera's
+            // traject post (and the relay timers) wait behind it. Measured:
+            // bench/hostile.py, memory scenario.
+            tokio::task::yield_now().await;
         }
     }
     Ok(buf.freeze())

@@ -187,17 +187,15 @@ pub async fn serve(
                         core.on_event(&received);
                     }
                 }
-                None => break Err(anyhow::anyhow!("the ingest server stopped unexpectedly")),
+                // The ingest task ended and dropped its sender: its own
+                // result says why (a startup failure, or a crash).
+                None => break ingest_outcome((&mut ingest_task).await),
             },
             request = api_rx.recv() => if let Some(request) = request { core.on_api(request) },
             _ = &mut sleep => core.tick(),
             _ = offline_tick.tick() => core.check_offline(),
             _ = watchdog_tick.tick(), if watchdog.is_some() => notify(systemd::notify_watchdog()),
-            result = &mut ingest_task => break match result {
-                Ok(Ok(())) => Err(anyhow::anyhow!("the ingest server stopped unexpectedly")),
-                Ok(Err(e)) => Err(anyhow::Error::new(e).context("the ingest server failed")),
-                Err(e) => Err(anyhow::anyhow!("the ingest server crashed: {e}")),
-            },
+            result = &mut ingest_task => break ingest_outcome(result),
         }
     };
 
@@ -234,6 +232,15 @@ fn return_freed_memory_promptly() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Why the ingest task ended, with its whole cause.
+fn ingest_outcome(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    match result {
+        Ok(Ok(())) => Err(anyhow::anyhow!("the ingest server stopped unexpectedly")),
+        Ok(Err(e)) => Err(anyhow::Error::new(e).context("the ingest server failed")),
+        Err(e) => Err(anyhow::anyhow!("the ingest server crashed: {e}")),
     }
 }
 

@@ -44,11 +44,18 @@ enum Command {
     },
 }
 
-/// `camrelay safe-state`: every configured relay off, then exit (systemd `ExecStopPost`).
+/// `camrelay safe-state`: every relay off, then exit (systemd `ExecStopPost`).
+/// Needs only `[gpio]` and the `[[relay]]` blocks: a mistake elsewhere in the
+/// file (or in a relay block, when its name and line can still be read) is
+/// reported and every relay it can name is driven off all the same. Fails
+/// only when a relay it could name was not driven off.
 fn safe_state(config: &std::path::Path) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    let cfg = camrelay::config::load(config)?;
-    let report = camrelay::relays::safe_state(&cfg.gpio, &cfg.relays).context("safe-state")?;
+    let found = camrelay::config::load_relays(config)?;
+    for problem in &found.problems {
+        eprintln!("camrelay: safe-state: warning: {problem}");
+    }
+    let report = camrelay::relays::safe_state(&found.gpio, &found.relays).context("safe-state")?;
     println!("{}", report.backend);
     report.done.iter().for_each(|line| println!("{line}"));
     report.failed.iter().for_each(|e| eprintln!("camrelay: safe-state: {e}"));

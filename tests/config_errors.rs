@@ -5,10 +5,44 @@ use camrelay::config::{parse, ConfigError};
 use std::path::Path;
 
 fn error_of(text: &str) -> String {
-    match parse(text, Path::new("rules.toml")) {
+    let message = match parse(text, Path::new("rules.toml")) {
         Ok(_) => panic!("expected the rules file to be refused:\n{text}"),
         Err(e) => e.to_string(),
+    };
+    safe_state_still_drives_every_relay_off(text);
+    message
+}
+
+/// Operator-path finding 2: `safe-state` drove nothing off when any part of
+/// the file was invalid. On every invalid file here, it reads each relay
+/// whose name and line it can see and drives it off (on the mock backend).
+fn safe_state_still_drives_every_relay_off(text: &str) {
+    let Ok(found) = camrelay::config::relays_of(text, Path::new("rules.toml")) else {
+        // Not TOML at all: nothing can be named.
+        assert!(toml::from_str::<toml::Table>(text).is_err(), "relays_of refused valid TOML:\n{text}");
+        return;
+    };
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for block in text.split("\n[").filter(|b| b.starts_with("[relay]]") || b.starts_with("[[relay]]")) {
+        let value = |key: &str| {
+            block.lines().find_map(|l| l.strip_prefix(&format!("{key} = ")).map(|v| v.trim().to_string()))
+        };
+        if let (Some(name), Some(line)) = (value("name"), value("line")) {
+            let named = name.starts_with('"') && name.len() > 2;
+            let usable =
+                (line.starts_with('"') && line.len() > 2) || line.chars().all(|c| c.is_ascii_digit());
+            if named && usable && !expected.iter().any(|(n, l)| *n == name || *l == line) {
+                expected.push((name, line));
+            }
+        }
     }
+    let names: Vec<String> = found.relays.iter().map(|r| format!("{:?}", r.name)).collect();
+    let want: Vec<String> = expected.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(names, want, "relays safe-state finds in:\n{text}");
+    let gpio = camrelay::config::GpioConfig { backend: camrelay::config::BackendKind::Mock, ..found.gpio };
+    let report = camrelay::relays::safe_state(&gpio, &found.relays).expect("mock opens");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.done.len(), found.relays.len());
 }
 
 #[test]

@@ -58,23 +58,38 @@ fn safe_state_writes_the_off_state_of_every_relay_to_the_mock_log() {
     assert_eq!(lines.len(), 4, "the earlier line plus one off per relay");
 }
 
+/// Operator-path finding 2: two relays on one line, or a typo anywhere in
+/// the file, made `safe-state` exit 1 without touching a relay. It now warns
+/// and drives off every relay it can name.
 #[test]
-fn safe_state_refuses_two_relays_on_one_line_with_exit_status_1() {
+fn finding_02_safe_state_drives_the_relays_off_when_the_rest_of_the_file_is_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("rules.toml");
+    let log = dir.path().join("relays.jsonl");
     std::fs::write(
         &cfg,
-        "[gpio]\nbackend = \"mock\"\n\
-         [[relay]]\nname = \"a\"\nline = 4\nmax_on = \"1s\"\n\
-         [[relay]]\nname = \"b\"\nline = 4\nmax_on = \"1s\"\n",
+        format!(
+            "[gpio]\nbackend = \"mock\"\nmock_log = {:?}\n\
+             [[relay]]\nname = \"a\"\nline = 4\nmax_on = \"1s\"\n\
+             [[relay]]\nname = \"b\"\nline = 4\nmax_on = \"1s\"\n\
+             [[relay]]\nname = \"c\"\nline = 5\nmax_on = \"1s\"\ncolour = \"red\"\n\
+             [[rule]]\nname = \"r\"\nwhen = {{ event = \"presence\" }}\nthen = {{ relya = \"a\", action = \"on\" }}\n",
+            log.display().to_string()
+        ),
     )
     .unwrap();
     let out = camrelay(&["safe-state", "--config", cfg.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        "camrelay: safe-state: relays \"a\" and \"b\" are both on line 4 of gpiochip0; each relay needs its own line\n"
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("unknown key \"colour\""), "{stderr}");
+    assert!(stderr.contains("relay \"b\" shares line 4 with relay \"a\""), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("relay \"a\" (line 4): off") && stdout.contains("relay \"c\" (line 5): off"),
+        "{stdout}"
     );
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(lines.matches("\"reason\":\"safe-state\"").count(), 2, "{lines}");
 }
 
 #[test]

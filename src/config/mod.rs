@@ -548,6 +548,31 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     parse::parse_config(text).map_err(|d| d.into_error(text, origin))
 }
 
+/// The relays `safe-state` drives off, from a file that may be invalid elsewhere.
+#[derive(Debug)]
+pub struct SafeStateRelays {
+    pub gpio: GpioConfig,
+    /// Every relay whose name and line could be read (valid or not otherwise).
+    pub relays: Vec<RelayConfig>,
+    /// What was wrong, located (`rules.toml:12:1: ...`): reported, not fatal.
+    pub problems: Vec<ConfigError>,
+}
+
+/// Read `[gpio]` and the `[[relay]]` blocks of a rules file, whatever else
+/// in it is broken. Fails only when the file cannot be read or is not TOML.
+pub fn load_relays(path: &Path) -> Result<SafeStateRelays, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    relays_of(&text, path)
+}
+
+/// [`load_relays`] on text.
+pub fn relays_of(text: &str, origin: &Path) -> Result<SafeStateRelays, ConfigError> {
+    let (gpio, relays, problems) = parse::parse_relays(text).map_err(|d| d.into_error(text, origin))?;
+    let problems = problems.into_iter().map(|d| d.into_error(text, origin)).collect();
+    Ok(SafeStateRelays { gpio, relays, problems })
+}
+
 /// Read, parse and validate a rules file: all of it, or an error.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)

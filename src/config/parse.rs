@@ -362,6 +362,15 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
         }
     }
 
+    if let Some(v) = root.get("server") {
+        let t = Tbl::new("[server]", "server", v)?;
+        check_allow(&t)?;
+    }
+    if let Some(v) = root.get("api") {
+        let t = Tbl::new("[api]", "api", v)?;
+        check_token(&t, &serde_part.api)?;
+    }
+
     let mut b = Builder { site_tz_set: false, cfg: Config::default() };
     b.cfg.server = serde_part.server;
     b.cfg.api = serde_part.api;
@@ -377,6 +386,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
         let label = format!("[[relay]] #{}", i + 1);
         b.relay(Tbl::new(&label, "relay", v)?)?;
     }
+    check_shared_lines(&b.cfg, root)?;
     for (i, v) in list(root, "camera").iter().enumerate() {
         let label = format!("[[camera]] #{}", i + 1);
         b.camera(Tbl::new(&label, "camera", v)?)?;
@@ -390,6 +400,91 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
         b.rule(Tbl::new(&label, "rule", v)?, i)?;
     }
     Ok(b.cfg)
+}
+
+/// Every `[server] allow` entry must be a network: `run` would refuse it.
+fn check_allow(t: &Tbl) -> R<()> {
+    let Some((entries, _)) = t.strings("allow").or_else(|e| {
+        // An empty list allows every source: fine here.
+        if matches!(t.get("allow").map(|v| v.get_ref()), Some(DeValue::Array(a)) if a.is_empty()) {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    })?
+    else {
+        return Ok(());
+    };
+    for (entry, span) in entries {
+        if let Err(e) = crate::ingest::parse_network(entry) {
+            return Err(Diag::new(span, "allow", format!("[server] {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// `token` and `token_file` are alternatives, and the file must be readable
+/// now: `run` reads it at startup.
+fn check_token(t: &Tbl, api: &ApiConfig) -> R<()> {
+    if api.token.is_some() && api.token_file.is_some() {
+        return Err(Diag::new(
+            t.key_span("token_file"),
+            "token_file",
+            "[api] has both \"token\" and \"token_file\"; keep one (token_file keeps the secret out of this file)"
+                .to_string(),
+        ));
+    }
+    if let Some(path) = &api.token_file {
+        let span = t.get("token_file").map(|v| v.span()).unwrap_or_else(|| t.key_span("token_file"));
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.lines().next().is_some_and(|l| !l.trim().is_empty()) => {}
+            Ok(_) => {
+                return Err(Diag::new(
+                    span,
+                    "token_file",
+                    format!("[api] token_file {} is empty; its first line is the token", path.display()),
+                ))
+            }
+            Err(e) => {
+                return Err(Diag::new(
+                    span,
+                    "token_file",
+                    format!("[api] cannot read token_file {}: {e}", path.display()),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two relays on one line of one chip: `open_backend` refuses them at
+/// startup, under every backend, so `check` does too. Lines named
+/// differently (an offset and a name for the same line) only show on the
+/// hardware and are reported by `run` with both relays named.
+fn check_shared_lines(cfg: &Config, root: &DeTable) -> R<()> {
+    let relays = list(root, "relay");
+    for (i, a) in cfg.relays.iter().enumerate() {
+        for b in &cfg.relays[..i] {
+            let chip_a = a.chip.as_ref().or(cfg.gpio.chip.as_ref());
+            let chip_b = b.chip.as_ref().or(cfg.gpio.chip.as_ref());
+            if a.line == b.line && chip_a == chip_b {
+                let span = match relays.get(i).map(|v| v.get_ref()) {
+                    Some(DeValue::Table(t)) => t.get("line").map(|v| v.span()).unwrap_or(0..0),
+                    _ => 0..0,
+                };
+                let chip = chip_a.map_or("the default chip".to_string(), |c| format!("chip {c:?}"));
+                return Err(Diag::new(
+                    span,
+                    "line",
+                    format!(
+                        "relay \"{}\" uses line {} of {chip}, as relay \"{}\" does; each relay needs its own line",
+                        a.name, a.line, b.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn list<'a, 'i>(root: &'a DeTable<'i>, key: &str) -> &'a [Value<'i>] {
@@ -1304,4 +1399,103 @@ pub fn fmt_duration(d: Duration) -> String {
         }
     }
     out
+}
+
+/// What `safe-state` needs: `[gpio]` and every `[[relay]]` it can make out,
+/// read without the rest of the file (which may be broken: systemd runs
+/// `safe-state` after every crash, when things are already wrong).
+pub(crate) fn parse_relays(text: &str) -> Result<(GpioConfig, Vec<RelayConfig>, Vec<Diag>), Diag> {
+    let doc = DeTable::parse(text).map_err(|e| toml_diag(&e))?;
+    let root = doc.get_ref();
+    let mut problems = Vec::new();
+    #[derive(serde::Deserialize)]
+    struct GpioOnly {
+        #[serde(default)]
+        gpio: GpioConfig,
+    }
+    let gpio = match root.get("gpio") {
+        None => GpioConfig::default(),
+        Some(v) => {
+            // The other sections are ignored here, whatever they hold.
+            match toml::from_str::<GpioOnly>(text) {
+                Ok(g) => g.gpio,
+                Err(e) => {
+                    problems.push(Diag::new(
+                        v.span(),
+                        "gpio",
+                        format!("[gpio] not understood ({}); using the defaults (cdev)", e.message().trim()),
+                    ));
+                    GpioConfig::default()
+                }
+            }
+        }
+    };
+    let mut b = Builder { site_tz_set: false, cfg: Config::default() };
+    for (i, v) in list(root, "relay").iter().enumerate() {
+        let label = format!("[[relay]] #{}", i + 1);
+        let strict = Tbl::new(&label, "relay", v).and_then(|t| b.relay(t));
+        if let Err(d) = strict {
+            // The block is wrong somewhere; drive its line off all the same
+            // when its name and line can be read.
+            match lenient_relay(v) {
+                Some(r) if !b.cfg.relays.iter().any(|o| o.name == r.name) => {
+                    b.cfg.relays.push(r);
+                    problems.push(d);
+                }
+                _ => problems.push(d),
+            }
+        }
+    }
+    // Two relays on one line: the later one is the same line, already driven.
+    let mut kept: Vec<RelayConfig> = Vec::new();
+    for r in b.cfg.relays {
+        let same = kept.iter().find(|k| {
+            k.line == r.line
+                && k.chip.as_ref().or(gpio.chip.as_ref()) == r.chip.as_ref().or(gpio.chip.as_ref())
+        });
+        match same {
+            Some(k) => problems.push(Diag::new(
+                0..0,
+                "line",
+                format!(
+                    "relay \"{}\" shares line {} with relay \"{}\", which is driven off",
+                    r.name, r.line, k.name
+                ),
+            )),
+            None => kept.push(r),
+        }
+    }
+    Ok((gpio, kept, problems))
+}
+
+/// Name, line, chip and level of a `[[relay]]` block that failed validation.
+fn lenient_relay(v: &Value) -> Option<RelayConfig> {
+    let DeValue::Table(t) = v.get_ref() else { return None };
+    let name = match t.get("name")?.get_ref() {
+        DeValue::String(s) if !s.trim().is_empty() => s.to_string(),
+        _ => return None,
+    };
+    let line = match t.get("line")?.get_ref() {
+        DeValue::Integer(i) => {
+            LineRef::Offset(u32::try_from(i64::from_str_radix(i.as_str(), i.radix()).ok()?).ok()?)
+        }
+        DeValue::String(s) if !s.trim().is_empty() => LineRef::Name(s.to_string()),
+        _ => return None,
+    };
+    let chip = match t.get("chip").map(|c| c.get_ref()) {
+        Some(DeValue::String(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    let active_low = matches!(t.get("active_low").map(|c| c.get_ref()), Some(DeValue::Boolean(true)));
+    Some(RelayConfig {
+        name,
+        line,
+        chip,
+        active_low,
+        max_on: Duration::from_secs(1),
+        min_off: DEFAULT_MIN_OFF,
+        switch_limit: Some(DEFAULT_SWITCH_LIMIT),
+        interlock: None,
+        interlock_wait: Duration::ZERO,
+    })
 }

@@ -6,7 +6,8 @@
 //! differing fails too, so the table never goes stale.
 //!
 //! Needs `.venv` (run `bash scripts/setup-sdk-venv.sh`). Without it the test is
-//! skipped loudly, unless CAMRELAY_REQUIRE_SDK=1 (CI), where it fails.
+//! ignored (build.rs looks), and `cargo test` counts it so; with
+//! CAMRELAY_REQUIRE_SDK=1 (CI) it always runs, and fails without the SDK.
 
 use camrelay::decode::*;
 use serde_json::Value;
@@ -73,6 +74,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(camrelay_sdk), ignore = "vendor SDK venv missing: run bash scripts/setup-sdk-venv.sh")]
 fn camrelay_agrees_with_the_vendor_sdk() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = manifest.join(".venv/bin/python");

@@ -41,6 +41,10 @@ struct Core {
     pending_restart: Vec<String>,
     /// Posts evaluated (every one ingest answered 200), logged at exit.
     events: u64,
+    /// Reloads tried, refused, and the last one's outcome (status, metrics, `camrelay reload`).
+    reloads: u64,
+    reloads_refused: u64,
+    last_reload: Option<api::ReloadOutcome>,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -139,6 +143,9 @@ pub async fn serve(
         clock,
         shared,
         pending_restart: Vec::new(),
+        reloads: 0,
+        reloads_refused: 0,
+        last_reload: None,
         events: 0,
     };
 
@@ -324,6 +331,8 @@ impl Core {
                     devices: self.shared.devices.snapshot(),
                     rules: self.engine.counters(),
                     pending_restart: self.pending_restart.clone(),
+                    last_reload: self.last_reload.clone(),
+                    pid: std::process::id(),
                     uptime_ms: now.at.as_millis(),
                 });
             }
@@ -338,6 +347,15 @@ impl Core {
             ApiRequest::Metrics(reply) => {
                 let mut out = String::new();
                 api::render_core_metrics(&mut out, &self.controller, &self.engine, now.at);
+                use std::fmt::Write as _;
+                let _ = writeln!(
+                    out,
+                    "# HELP camrelay_reloads_total Reloads of the rules file, by outcome.\n\
+                     # TYPE camrelay_reloads_total counter\n\
+                     camrelay_reloads_total{{outcome=\"applied\"}} {}\ncamrelay_reloads_total{{outcome=\"refused\"}} {}",
+                    self.reloads - self.reloads_refused,
+                    self.reloads_refused
+                );
                 let _ = reply.send(out);
             }
         }
@@ -346,23 +364,39 @@ impl Core {
     /// Re-read the rules file: all of it or nothing. The old rules stay in force on error.
     fn reload(&mut self) {
         notify(systemd::notify_reloading());
-        let new = match config::load(&self.config_path) {
-            Ok(new) => new,
-            Err(e) => {
-                tracing::error!("reload refused, the previous rules stay in force: {e}");
-                notify(systemd::notify_ready());
-                return;
+        let outcome = self.try_reload();
+        let (applied, message) = match outcome {
+            Ok(message) => (true, message),
+            Err(message) => {
+                tracing::error!("reload refused, the previous rules stay in force: {message}");
+                self.reloads_refused += 1;
+                (false, message)
             }
         };
+        self.reloads += 1;
+        self.last_reload =
+            Some(api::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message });
+        notify(systemd::notify_ready());
+    }
+
+    /// Ok: what was applied (and what waits for a restart). Err: why nothing was.
+    fn try_reload(&mut self) -> Result<String, String> {
+        let new = config::load(&self.config_path).map_err(|e| e.to_string())?;
         let now = self.now();
-        if let Err(e) = self.controller.reconfigure(&new.relays, now.at) {
-            tracing::error!("reload refused, the previous rules stay in force: {e}");
-            notify(systemd::notify_ready());
-            return;
-        }
+        self.controller.reconfigure(&new.relays, now.at).map_err(|e| e.to_string())?;
         self.pending_restart = restart_needed(&self.config, &new);
         for what in &self.pending_restart {
             tracing::warn!("reload: {what} changed; this takes effect after a restart");
+        }
+        let mut message = format!(
+            "applied: {} relay(s), {} camera(s), {} zone(s), {} rule(s)",
+            new.relays.len(),
+            new.cameras.len(),
+            new.zones.len(),
+            new.rules.len()
+        );
+        if !self.pending_restart.is_empty() {
+            message.push_str(&format!("; after a restart: {}", self.pending_restart.join(", ")));
         }
         self.engine.reload(&new);
         self.shared.devices.set_cameras(&new.cameras);
@@ -373,22 +407,29 @@ impl Core {
         applied.gpio = self.config.gpio.clone();
         self.config = applied;
         tracing::info!(path = %self.config_path.display(), "rules reloaded");
-        notify(systemd::notify_ready());
+        Ok(message)
     }
 }
 
-/// Which sections changed in a way a running process cannot apply.
+/// Which settings changed in a way a running process cannot apply, by key
+/// (`[api] token`), so the operator knows what a restart would change.
 fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
+    fn keys<T: serde::Serialize>(section: &str, old: &T, new: &T, out: &mut Vec<String>) {
+        let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+            (serde_json::to_value(old), serde_json::to_value(new))
+        else {
+            return;
+        };
+        for (k, v) in &a {
+            if b.get(k) != Some(v) {
+                out.push(format!("[{section}] {k}"));
+            }
+        }
+    }
     let mut out = Vec::new();
-    if old.server != new.server {
-        out.push("[server]".to_string());
-    }
-    if old.api != new.api {
-        out.push("[api]".to_string());
-    }
-    if old.gpio != new.gpio {
-        out.push("[gpio]".to_string());
-    }
+    keys("server", &old.server, &new.server, &mut out);
+    keys("api", &old.api, &new.api, &mut out);
+    keys("gpio", &old.gpio, &new.gpio, &mut out);
     out
 }
 

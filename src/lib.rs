@@ -17,5 +17,6 @@ pub mod decode;
 pub mod engine;
 pub mod ingest;
 pub mod relays;
+pub mod reload;
 pub mod replay;
 pub mod systemd;

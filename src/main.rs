@@ -17,30 +17,50 @@ struct Cli {
 enum Command {
     /// Run the daemon: receive posts, evaluate rules, drive relays.
     Run {
+        /// The rules file (e.g. /etc/camrelay/rules.toml).
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Validate a rules file and print what it will do.
-    Check { file: PathBuf },
+    Check {
+        /// The rules file to check.
+        file: PathBuf,
+        /// Treat warnings (a rule that can never fire, an empty file, ...) as errors.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Decode saved posts and print each normalized event as JSON.
     Inspect {
+        /// Saved post bodies (XML files).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Feed recorded posts through the rules on a virtual clock and print the relay timeline.
     Replay {
+        /// The rules file to replay with.
         #[arg(long, short)]
         config: PathBuf,
+        /// Post files or record_dir folders.
         #[arg(required = true)]
         captures: Vec<PathBuf>,
         /// Print JSON lines instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Drive every configured relay off and exit.
+    /// Drive every relay in the file off and exit (systemd runs it after every stop).
     SafeState {
+        /// The rules file; only [gpio] and [[relay]] are needed.
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Make the running daemon re-read its rules file; fail with the reason if it is refused.
+    Reload {
+        /// The rules file the daemon runs with (for its [api] address).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The daemon's process id (systemd's $MAINPID); default: the one the API reports.
+        #[arg(long)]
+        pid: Option<u32>,
     },
 }
 
@@ -68,7 +88,14 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::SafeState { config } => safe_state(&config),
         Command::Inspect { files } => inspect(&files),
-        Command::Check { file } => camrelay::config::run_check(&file),
+        Command::Check { file, strict } => camrelay::config::run_check(&file, strict),
+        Command::Reload { config, pid } => camrelay::reload::run(&config, pid).map(|applied| {
+            if applied {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
         Command::Replay { config, captures, json } => camrelay::replay::run_cli(&config, &captures, json),
         Command::Run { config } => camrelay::daemon::run(&config).map(|()| ExitCode::SUCCESS),
     };

@@ -189,7 +189,10 @@ fn at() -> Instant {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn lines_are_requested_as_outputs_with_consumer_camrelay() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);
@@ -207,7 +210,10 @@ fn lines_are_requested_as_outputs_with_consumer_camrelay() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn lines_start_off_whatever_level_they_were_left_at() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);
@@ -222,7 +228,10 @@ fn lines_start_off_whatever_level_they_were_left_at() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn an_active_low_relay_drives_its_line_low_when_on() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);
@@ -240,7 +249,10 @@ fn an_active_low_relay_drives_its_line_low_when_on() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn dropping_the_backend_drives_every_line_off_then_releases_it() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);
@@ -255,7 +267,10 @@ fn dropping_the_backend_drives_every_line_off_then_releases_it() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn two_relays_on_one_line_are_refused() {
     chip_or_skip!(_guard, chip);
     let a = chip.free[0];
@@ -276,7 +291,10 @@ fn two_relays_on_one_line_are_refused() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn a_line_held_by_another_consumer_is_reported_busy_with_its_name() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);
@@ -304,7 +322,10 @@ fn a_line_held_by_another_consumer_is_reported_busy_with_its_name() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn a_chip_that_does_not_exist_is_reported_with_the_chips_that_do() {
     chip_or_skip!(_guard, chip);
     let relays = [relay("light", &chip.free[0].to_string(), None, false)];
@@ -324,7 +345,10 @@ fn a_chip_that_does_not_exist_is_reported_with_the_chips_that_do() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn chips_are_found_by_label_and_by_name() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);
@@ -340,7 +364,10 @@ fn chips_are_found_by_label_and_by_name() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn lines_are_found_by_name_and_a_missing_name_is_line_not_found() {
     chip_or_skip!(_guard, chip);
     let named = chip.free.iter().copied().find(|&o| !chip.info(o).name.is_empty());
@@ -372,7 +399,10 @@ fn lines_are_found_by_name_and_a_missing_name_is_line_not_found() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn a_line_past_the_end_of_the_chip_is_out_of_range_with_the_line_count() {
     chip_or_skip!(_guard, chip);
     let relays = [relay("light", &chip.num_lines.to_string(), None, false)];
@@ -390,7 +420,10 @@ fn a_line_past_the_end_of_the_chip_is_out_of_range_with_the_line_count() {
 }
 
 #[test]
-#[cfg_attr(not(camrelay_gpio), ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver")]
+#[cfg_attr(
+    not(camrelay_gpio),
+    ignore = "no usable GPIO chip here; scripts/gpio-vm-test.sh runs it on a real kernel driver"
+)]
 fn the_uapi_v1_fallback_requests_and_drives_lines_the_same_way() {
     chip_or_skip!(_guard, chip);
     let (a, b) = (chip.free[0], chip.free[1]);

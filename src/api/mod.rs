@@ -53,9 +53,24 @@ pub struct Status {
     pub relays: Vec<RelayStatus>,
     pub devices: Vec<DeviceStatus>,
     pub rules: Vec<RuleCounter>,
-    /// Sections changed by a reload that take effect only after a restart.
+    /// Settings changed by a reload that take effect only after a restart (`[api] token`).
     pub pending_restart: Vec<String>,
+    /// The last reload: when, applied or refused, and the message.
+    pub last_reload: Option<ReloadOutcome>,
+    /// The daemon's process id (`camrelay reload` signals it).
+    pub pid: u32,
     pub uptime_ms: u64,
+}
+
+/// What the last reload did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadOutcome {
+    /// Counts reloads since start: `camrelay reload` waits for it to move.
+    pub seq: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub applied: bool,
+    /// What was applied, or why the file was refused (located).
+    pub message: String,
 }
 
 /// What the HTTP handlers share.

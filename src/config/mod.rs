@@ -8,6 +8,7 @@
 //! at run time.
 
 mod diag;
+pub mod lint;
 mod parse;
 pub mod schema;
 mod summary;
@@ -45,7 +46,7 @@ pub struct Config {
 }
 
 /// `[server]`: where cameras and NVRs post.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address cameras and NVRs post to.
@@ -92,7 +93,7 @@ impl Default for ServerConfig {
 }
 
 /// `[api]`: the management API (status, manual control, metrics).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
@@ -118,7 +119,7 @@ impl Default for ApiConfig {
 }
 
 /// Which GPIO implementation drives the lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// Linux GPIO character device (`/dev/gpiochipN`) through `gpiocdev`.
@@ -131,7 +132,7 @@ pub enum BackendKind {
 }
 
 /// `[gpio]`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GpioConfig {
     pub backend: BackendKind,
@@ -631,8 +632,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// serde helper: durations written as human strings.
 pub mod duration_str {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::fmt_duration(*d))
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;

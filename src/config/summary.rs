@@ -7,12 +7,43 @@ use super::*;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-/// Validate `path` and print what it will do. Errors go back to the caller
-/// (the binary prints them and exits non-zero).
-pub fn run_check(path: &Path) -> anyhow::Result<ExitCode> {
+/// Validate `path` and print what it will do, then the warnings (on stderr).
+/// Errors go back to the caller (the binary prints them and exits non-zero);
+/// with `strict`, warnings fail the check too.
+pub fn run_check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     print!("{}", summary(&config, path));
+    let warnings = super::lint::warnings(&config);
+    for w in &warnings {
+        eprintln!("camrelay: {}: warning: {w}", path.display());
+    }
+    if strict && !warnings.is_empty() {
+        eprintln!("camrelay: {} warning(s), refused with --strict", warnings.len());
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where cameras post, as a user types it into a camera's HTTP POST page:
+/// a wildcard listener becomes the Pi's address, the path the first
+/// configured one (any path is accepted when none is).
+fn post_url(c: &Config) -> String {
+    let host = if c.server.listen.ip().is_unspecified() {
+        "<this Pi's address>".to_string()
+    } else {
+        match c.server.listen.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    let path = c.server.paths.first().map_or("/", String::as_str);
+    let mut line = format!("http://{host}:{}{path}", c.server.listen.port());
+    if c.server.paths.is_empty() {
+        line.push_str(" (any path is accepted)");
+    } else if c.server.paths.len() > 1 {
+        line.push_str(&format!(" (or {})", c.server.paths[1..].join(", ")));
+    }
+    line
 }
 
 fn list_or(items: &[String], word: &str) -> String {
@@ -206,7 +237,7 @@ pub fn summary(c: &Config, path: &Path) -> String {
         c.zones.len(),
         c.rules.len()
     );
-    let _ = writeln!(s, "Cameras and NVRs post to http://{}/", c.server.listen);
+    let _ = writeln!(s, "Cameras and NVRs post to {}", post_url(c));
     let backend = match c.gpio.backend {
         BackendKind::Cdev => "cdev (Linux GPIO character device)",
         BackendKind::Rppal => "rppal (Raspberry Pi memory-mapped GPIO)",
@@ -236,6 +267,14 @@ pub fn summary(c: &Config, path: &Path) -> String {
         let _ = write!(s, ", forced off after {} on", fmt_duration(r.max_on));
         if !r.min_off.is_zero() {
             let _ = write!(s, ", stays off at least {}", fmt_duration(r.min_off));
+        }
+        match r.switch_limit {
+            Some(n) => {
+                let _ = write!(s, ", at most {n} switch-ons a minute");
+            }
+            None => {
+                let _ = write!(s, ", no switch-on limit");
+            }
         }
         if let Some(g) = &r.interlock {
             let _ = write!(s, ", interlock group \"{g}\"");

@@ -152,16 +152,19 @@ impl Devices {
                     if entry.camera.is_none() {
                         evict_if_full(&mut map);
                     }
+                    self.first_seen(&key, &entry, event);
                     map.insert(key.clone(), entry);
                 }
                 key
             }
             None => {
-                let by_source = map
-                    .iter()
-                    .filter(|(_, e)| e.source == source)
-                    .max_by_key(|(_, e)| e.last_seen_at)
-                    .map(|(k, _)| k.clone());
+                // Credited to a known device only when it is the one device at
+                // that address: behind a NAT or an NVR several share one.
+                let mut from_source = map.iter().filter(|(k, e)| e.source == source && !k.starts_with("ip:"));
+                let by_source = match (from_source.next(), from_source.next()) {
+                    (Some((k, _)), None) => Some(k.clone()),
+                    _ => Some(format!("ip:{source}")).filter(|k| map.contains_key(k)),
+                };
                 match by_source {
                     Some(k) => k,
                     None => {
@@ -171,6 +174,7 @@ impl Devices {
                         if entry.camera.is_none() {
                             evict_if_full(&mut map);
                         }
+                        self.first_seen(&k, &entry, event);
                         map.insert(k.clone(), entry);
                         k
                     }
@@ -378,6 +382,33 @@ fn merge_identity(into: &mut Device, from: &Device) -> bool {
 }
 
 impl Devices {
+    /// One line when a device first posts: who it is, and the `[[camera]]`
+    /// it matched, or the block that would match it.
+    fn first_seen(&self, key: &str, e: &Entry, event: &Event) {
+        let kind = event.kind.word();
+        match &e.camera {
+            Some(camera) => {
+                tracing::info!(device = %key, source = %e.source, %camera, kind, "device first seen, matches [[camera]]")
+            }
+            None => {
+                let d = &e.device;
+                let matcher = if let Some(mac) = &d.mac {
+                    format!("mac = \"{mac}\"")
+                } else if let Some(sn) = &d.serial {
+                    format!("serial = \"{sn}\"")
+                } else if let Some(name) = &d.name {
+                    format!("device_name = \"{name}\"")
+                } else {
+                    format!("ip = \"{}\"", e.source)
+                };
+                if let Some(suppressed) = self.unknown_log.check() {
+                    tracing::info!(device = %key, source = %e.source, kind, suppressed,
+                        "device first seen, matches no [[camera]]; to name it, add: [[camera]] name = \"...\" {matcher}");
+                }
+            }
+        }
+    }
+
     fn matched(&self, e: &Entry, channel: Option<u32>) -> Option<String> {
         let cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
         if cameras.is_empty() {
@@ -464,6 +495,30 @@ mod tests {
         assert!(reg.snapshot()[0].online);
         assert!(reg.check_offline(Instant::from_millis(250_000), after).is_empty());
         assert_eq!(reg.check_offline(Instant::from_millis(290_000), after).len(), 1);
+    }
+
+    /// Operator-path finding 5: a post without identity was credited to the
+    /// last device seen from its address, even when several post from there.
+    #[test]
+    fn finding_05_identity_less_posts_are_credited_only_to_the_one_device_at_that_address() {
+        let reg = Devices::new();
+        let nat = ip("10.0.0.7");
+        let a = Device { mac: Some("58:5b:69:00:00:0a".into()), ..Default::default() };
+        let b = Device { mac: Some("58:5b:69:00:00:0b".into()), ..Default::default() };
+        reg.observe(&event(EventKind::Traject, a.clone()), nat, now(0));
+        assert_eq!(
+            reg.observe(&event(EventKind::Keepalive, Device::default()), nat, now(10)),
+            "58:5b:69:00:00:0a"
+        );
+        reg.observe(&event(EventKind::Traject, b), nat, now(20));
+        // Two devices behind one address: the keepalive names neither.
+        assert_eq!(reg.observe(&event(EventKind::Keepalive, Device::default()), nat, now(30)), "ip:10.0.0.7");
+        let snap = reg.snapshot();
+        let posts = |k: &str| snap.iter().find(|s| s.key == k).map(|s| s.posts);
+        assert_eq!(
+            (posts("58:5b:69:00:00:0a"), posts("58:5b:69:00:00:0b"), posts("ip:10.0.0.7")),
+            (Some(2), Some(1), Some(1))
+        );
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! Warnings: files `check` and `run` accept that still cannot do what their
+//! author meant (a rule that can never fire, a line that is probably an
+//! offset). `camrelay check` prints them; `--strict` refuses them.
+//!
+//! Owns only the judgement over a validated [`Config`]; it must never refuse
+//! anything itself (that is `parse`'s job) nor look at hardware.
+
+use super::{Config, EventWord, LineRef};
+
+/// Event words whose IPC v1.x posts carry no MAC (the smartData alarms: the
+/// fixtures of every IPC alarm kind lack one; traject and alarm status carry it).
+const WITHOUT_MAC: &[EventWord] = &[
+    EventWord::Intrusion,
+    EventWord::LineCrossing,
+    EventWord::Loitering,
+    EventWord::IllegalParking,
+    EventWord::Plate,
+    EventWord::Face,
+    EventWord::FaceMatch,
+    EventWord::Metadata,
+    EventWord::ObjectRemoval,
+    EventWord::CrowdDensity,
+    EventWord::PeopleCounting,
+    EventWord::PeopleIntrusion,
+    EventWord::Counting,
+    EventWord::CountingByLine,
+    EventWord::CountingByArea,
+];
+
+/// What `check` warns about, one sentence each.
+pub fn warnings(c: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.relays.is_empty() && c.rules.is_empty() {
+        out.push("the file configures nothing: no [[relay]] and no [[rule]]".to_string());
+    } else if c.rules.is_empty() {
+        out.push("no [[rule]]: the relays will never switch (except by the API)".to_string());
+    }
+    for r in &c.relays {
+        if let LineRef::Name(name) = &r.line {
+            if !name.is_empty() && name.chars().all(|ch| ch.is_ascii_digit()) {
+                out.push(format!(
+                    "relay \"{}\": line = \"{name}\" is a line *name*, searched across chips; for offset {name} write line = {name}",
+                    r.name
+                ));
+            }
+        }
+    }
+    for rule in &c.rules {
+        for cam_name in &rule.when.cameras {
+            let Some(cam) = c.cameras.iter().find(|k| &k.name == cam_name) else { continue };
+            if cam.nvr.is_some() && rule.when.events.contains(&EventWord::Presence) {
+                out.push(format!(
+                    "rule \"{}\": event \"presence\" on camera \"{cam_name}\", which is behind an NVR: NVRs do not forward traject, so it can never fire; use the camera's own alarm event (e.g. \"intrusion\"), or post traject from the camera itself",
+                    rule.name
+                ));
+            }
+            let mac_only = cam.mac.is_some()
+                && cam.ip.is_none()
+                && cam.serial.is_none()
+                && cam.device_name.is_none()
+                && cam.nvr.is_none();
+            let blind: Vec<&str> =
+                rule.when.events.iter().filter(|e| WITHOUT_MAC.contains(e)).map(|e| e.word()).collect();
+            if mac_only && !blind.is_empty() {
+                out.push(format!(
+                    "rule \"{}\": camera \"{cam_name}\" is matched by mac only, but IPC cameras send {} posts without a MAC; add ip = \"...\" (or serial, device_name) to its [[camera]]",
+                    rule.name,
+                    blind.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,92 @@
+//! `camrelay reload`: ask the running daemon to re-read its rules file and
+//! report what happened, so `systemctl reload camrelay` fails visibly when the
+//! file is refused.
+//!
+//! Owns only the client side: it reads `[api] listen` from the rules file
+//! (leniently: the file may be the broken one being reloaded), asks
+//! `GET /api/status` for the daemon's pid and last reload, sends SIGHUP, and
+//! waits for the reload counter to move. It must never parse rules or touch a
+//! relay: the daemon decides, this only carries the answer back.
+
+use anyhow::{anyhow, bail, Context};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long to wait for the daemon to report the reload.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The API address the daemon listens on, from the rules file's `[api] listen`.
+fn api_address(config: &Path) -> anyhow::Result<SocketAddr> {
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
+    let listen = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("api")?.get("listen")?.as_str().map(str::to_string));
+    let addr: SocketAddr = match listen {
+        Some(l) => l.parse().with_context(|| format!("[api] listen = {l:?} in {}", config.display()))?,
+        None => crate::config::ApiConfig::default().listen,
+    };
+    // A wildcard listener is reached on loopback.
+    Ok(match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
+    })
+}
+
+fn status(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("cannot reach the camrelay API on {addr}; is the daemon running?"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET /api/status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| anyhow!("no HTTP reply from {addr}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET /api/status on {addr}: {}", head.lines().next().unwrap_or(""));
+    }
+    serde_json::from_str(body).with_context(|| format!("GET /api/status on {addr}: not JSON"))
+}
+
+fn reload_seq(status: &serde_json::Value) -> u64 {
+    status["last_reload"]["seq"].as_u64().unwrap_or(0)
+}
+
+/// Signal the daemon and wait for its verdict. Ok(true): applied.
+pub fn run(config: &Path, pid: Option<u32>) -> anyhow::Result<bool> {
+    let addr = api_address(config)?;
+    let before = status(addr)?;
+    let pid = match pid {
+        Some(p) => p,
+        None => before["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(|| anyhow!("status has no pid"))?,
+    };
+    let seq = reload_seq(&before);
+    let pid = i32::try_from(pid).context("pid out of range")?;
+    // SAFETY: kill(2) with a pid and a signal number; no memory is shared.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        bail!("cannot signal camrelay (pid {pid}): {}", std::io::Error::last_os_error());
+    }
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        let Ok(now) = status(addr) else { continue };
+        if reload_seq(&now) > seq {
+            let r = &now["last_reload"];
+            let message = r["message"].as_str().unwrap_or("");
+            return if r["applied"].as_bool() == Some(true) {
+                println!("camrelay: reloaded {}: {message}", config.display());
+                Ok(true)
+            } else {
+                eprintln!("camrelay: reload refused, the previous rules stay in force:\n{message}");
+                Ok(false)
+            };
+        }
+    }
+    bail!("camrelay (pid {pid}) did not report the reload within {} s", WAIT.as_secs())
+}

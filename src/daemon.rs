@@ -45,6 +45,8 @@ struct Core {
     reloads: u64,
     reloads_refused: u64,
     last_reload: Option<api::ReloadOutcome>,
+    /// Matches that changed nothing, by (rule, reason).
+    no_effect: std::collections::BTreeMap<(String, String), u64>,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -146,6 +148,7 @@ pub async fn serve(
         reloads: 0,
         reloads_refused: 0,
         last_reload: None,
+        no_effect: Default::default(),
         events: 0,
     };
 
@@ -287,6 +290,30 @@ impl Core {
         self.apply(commands, self.clock.instant());
     }
 
+    /// A match that changed nothing: one debug line and a counter, so "why
+    /// did the gate not open" has an answer in the log, the status and the metrics.
+    fn no_effect(&mut self, rule: &str, reason: &str, detail: &dyn std::fmt::Display) {
+        tracing::debug!(rule, reason, %detail, "rule matched, nothing happened");
+        let key = (rule.to_string(), reason.to_string());
+        if self.no_effect.len() < 4096 || self.no_effect.contains_key(&key) {
+            *self.no_effect.entry(key).or_default() += 1;
+        }
+    }
+
+    /// The rule counters with the no-effect reasons filled in.
+    fn counters(&self) -> Vec<crate::engine::RuleCounter> {
+        let mut counters = self.engine.counters();
+        for c in &mut counters {
+            for ((rule, reason), n) in self.no_effect.range((c.rule.clone(), String::new())..) {
+                if *rule != c.rule {
+                    break;
+                }
+                c.no_effect.insert(reason.clone(), *n);
+            }
+        }
+        counters
+    }
+
     /// A post acknowledged before the stop: evaluated and logged, never applied.
     fn on_event_at_shutdown(&mut self, received: &Received) {
         self.events += 1;
@@ -305,9 +332,15 @@ impl Core {
     }
 
     fn apply(&mut self, commands: Vec<crate::command::Command>, at: Instant) {
+        for unfired in self.engine.take_unfired() {
+            self.no_effect(&unfired.rule, unfired.reason, &unfired.detail);
+        }
         for command in commands {
             tracing::info!(relay = %command.relay, action = %command.action, why = %command.why, "rule fired");
-            self.controller.apply(&command, at);
+            if let Some(reason) = self.controller.apply(&command, at) {
+                let detail = format!("relay {:?}: {}", command.relay, command.action);
+                self.no_effect(&command.why.rule, reason, &detail);
+            }
         }
         self.controller.tick(at);
     }
@@ -329,7 +362,7 @@ impl Core {
                 let _ = reply.send(api::Status {
                     relays: self.controller.status(now.at),
                     devices: self.shared.devices.snapshot(),
-                    rules: self.engine.counters(),
+                    rules: self.counters(),
                     pending_restart: self.pending_restart.clone(),
                     last_reload: self.last_reload.clone(),
                     pid: std::process::id(),
@@ -338,15 +371,12 @@ impl Core {
             }
             ApiRequest::Manual { relay, request, reply } => {
                 let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
-                if result.is_ok() {
-                    tracing::info!(relay = %relay, request = ?request, "manual control");
-                }
                 self.controller.tick(now.at);
                 let _ = reply.send(result);
             }
             ApiRequest::Metrics(reply) => {
                 let mut out = String::new();
-                api::render_core_metrics(&mut out, &self.controller, &self.engine, now.at);
+                api::render_core_metrics(&mut out, &self.controller, &self.engine, &self.counters(), now.at);
                 use std::fmt::Write as _;
                 let _ = writeln!(
                     out,

@@ -53,7 +53,10 @@ fn service(key: &str) -> String {
 fn unit_runs_the_daemon_with_readiness_watchdog_reload_and_safe_state() {
     assert_eq!(service("Type"), "notify");
     assert_eq!(service("ExecStart"), "/usr/bin/camrelay run --config /etc/camrelay/rules.toml");
-    assert_eq!(service("ExecReload"), "/bin/kill -HUP $MAINPID");
+    assert_eq!(
+        service("ExecReload"),
+        "/usr/bin/camrelay reload --config /etc/camrelay/rules.toml --pid $MAINPID"
+    );
     assert_eq!(service("ExecStopPost"), "/usr/bin/camrelay safe-state --config /etc/camrelay/rules.toml");
     assert_eq!(service("Restart"), "on-failure");
     let watchdog = camrelay::config::parse_duration(&service("WatchdogSec")).unwrap();

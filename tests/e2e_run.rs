@@ -316,8 +316,8 @@ fn sighup_applies_a_valid_file_and_refuses_an_invalid_one_keeping_rules_and_rela
         .replace("listen = \"127.0.0.1:0\"\nrecord_dir", "listen = \"127.0.0.1:1\"\nrecord_dir");
     std::fs::write(&d.config_path, moved).expect("write");
     d.signal("HUP");
-    wait_stderr(&d, "[server] changed; this takes effect after a restart");
-    assert_eq!(status_json(&d)["pending_restart"], serde_json::json!(["[server]"]));
+    wait_stderr(&d, "[server] listen changed; this takes effect after a restart");
+    assert_eq!(status_json(&d)["pending_restart"], serde_json::json!(["[server] listen"]));
     assert_eq!(post(d.posts, "/API", &traject(&[(1, "car", OUTSIDE)])).status, 200, "still on the old port");
 }
 

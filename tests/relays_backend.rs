@@ -15,8 +15,23 @@ fn config(toml: &str) -> Config {
     }
 }
 
+/// A config whose relays may share lines: `check` refuses that, and these
+/// tests are about `open_backend` refusing it too (also where only the
+/// hardware can tell, e.g. a chip named two ways). Each relay block is
+/// parsed on its own with the sections before it.
+fn config_sharing_lines(toml: &str) -> Config {
+    let mut parts = toml.split("\n[[relay]]");
+    let head = parts.next().unwrap_or_default();
+    let mut cfg = config(head);
+    for block in parts {
+        let one = config(&format!("{head}\n[[relay]]{block}"));
+        cfg.relays.extend(one.relays);
+    }
+    cfg
+}
+
 fn open_err(toml: &str) -> String {
-    let cfg = config(toml);
+    let cfg = config_sharing_lines(toml);
     match open_backend(&cfg.gpio, &cfg.relays) {
         Ok(b) => panic!("expected an error, opened {}", b.describe()),
         Err(e) => e.to_string(),
@@ -101,7 +116,7 @@ max_on = "1s"
 
 #[test]
 fn duplicate_line_error_is_the_typed_variant() {
-    let cfg = config(
+    let cfg = config_sharing_lines(
         r#"
 [gpio]
 backend = "mock"

@@ -14,7 +14,13 @@ pub(crate) fn label(value: &str) -> String {
 }
 
 /// Append relay and rule metrics in Prometheus text format.
-pub fn render_core_metrics(out: &mut String, controller: &Controller, engine: &Engine, now: Instant) {
+pub fn render_core_metrics(
+    out: &mut String,
+    controller: &Controller,
+    engine: &Engine,
+    counters: &[crate::engine::RuleCounter],
+    now: Instant,
+) {
     let stats = controller.stats();
     let mut family = |name: &str,
                       kind: &str,
@@ -59,13 +65,23 @@ pub fn render_core_metrics(out: &mut String, controller: &Controller, engine: &E
     for r in &status {
         let _ = writeln!(out, "camrelay_relay_on{{relay=\"{}\"}} {}", label(&r.name), u8::from(r.on));
     }
-    let counters = engine.counters();
     let _ = writeln!(out, "# HELP camrelay_rule_matches_total Events a rule's conditions matched.\n# TYPE camrelay_rule_matches_total counter");
-    for c in &counters {
+    for c in counters {
         let _ = writeln!(out, "camrelay_rule_matches_total{{rule=\"{}\"}} {}", label(&c.rule), c.matched);
     }
     let _ = writeln!(out, "# HELP camrelay_rule_commands_total Relay commands a rule issued (rules fired).\n# TYPE camrelay_rule_commands_total counter");
-    for c in &counters {
+    for c in counters {
         let _ = writeln!(out, "camrelay_rule_commands_total{{rule=\"{}\"}} {}", label(&c.rule), c.commands);
+    }
+    let _ = writeln!(out, "# HELP camrelay_rule_no_effect_total Matches that changed nothing, by reason (cooldown, min_off, manual override, ...).\n# TYPE camrelay_rule_no_effect_total counter");
+    for c in counters {
+        for (reason, n) in &c.no_effect {
+            let _ = writeln!(
+                out,
+                "camrelay_rule_no_effect_total{{rule=\"{}\",reason=\"{}\"}} {n}",
+                label(&c.rule),
+                label(reason)
+            );
+        }
     }
 }

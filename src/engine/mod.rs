@@ -40,6 +40,20 @@ pub struct RuleCounter {
     pub rule: String,
     pub matched: u64,
     pub commands: u64,
+    /// Matches that changed nothing, by reason (`cooldown`, `plate_cooldown`,
+    /// and what the relay controller says: `min_off`, `manual override`, ...).
+    /// Filled by the daemon, which sees both.
+    pub no_effect: BTreeMap<String, u64>,
+}
+
+/// A match that issued no command, and why: the daemon logs and counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfired {
+    pub rule: String,
+    /// A stable word: `cooldown`, `plate_cooldown`.
+    pub reason: &'static str,
+    /// For the log line: what was cooling down, and until when.
+    pub detail: String,
 }
 
 struct Zone {
@@ -59,6 +73,9 @@ const UNKNOWN_DEVICE_BASE: u32 = 1 << 24;
 /// a target per post cannot grow memory.
 pub const MAX_TRACKS_PER_CAMERA: usize = 256;
 
+/// Unfired matches kept until [`Engine::take_unfired`] drains them.
+const MAX_UNFIRED: usize = 1024;
+
 /// Unconfigured devices whose targets are tracked at once.
 pub const MAX_UNKNOWN_DEVICES: usize = 64;
 
@@ -76,6 +93,7 @@ pub struct Engine {
     unknown_devices: HashMap<String, u32>,
     sun_cache: Option<(chrono::NaiveDate, Option<(i64, i64)>)>,
     ignored_targets: u64,
+    unfired: Vec<Unfired>,
 }
 
 /// What a rule-level check needs to know about the event.
@@ -109,6 +127,7 @@ impl Engine {
             unknown_devices: HashMap::new(),
             sun_cache: None,
             ignored_targets: 0,
+            unfired: Vec::new(),
         };
         e.install(config);
         e
@@ -190,8 +209,18 @@ impl Engine {
     pub fn counters(&self) -> Vec<RuleCounter> {
         self.rules
             .iter()
-            .map(|r| RuleCounter { rule: r.name.clone(), matched: r.matched, commands: r.commands })
+            .map(|r| RuleCounter {
+                rule: r.name.clone(),
+                matched: r.matched,
+                commands: r.commands,
+                no_effect: BTreeMap::new(),
+            })
             .collect()
+    }
+
+    /// The matches since the last call that issued no command, and why.
+    pub fn take_unfired(&mut self) -> Vec<Unfired> {
+        std::mem::take(&mut self.unfired)
     }
 
     /// Targets ignored because their camera already had
@@ -503,12 +532,27 @@ impl Engine {
         rule.matched += 1;
         if let (Some(cd), Some(last)) = (rule.cooldown, rule.last_fired) {
             if now.at < last + cd {
+                // Bounded: a caller that never drains (replay) keeps the first ones.
+                if self.unfired.len() < MAX_UNFIRED {
+                    self.unfired.push(Unfired {
+                        rule: rule.name.clone(),
+                        reason: "cooldown",
+                        detail: format!("fired at {last}, cooldown until {}", last + cd),
+                    });
+                }
                 return;
             }
         }
         if let (Some(cd), Some(p)) = (rule.plate_cooldown, s.plate) {
             if let Some(last) = rule.plate_fired.get(p) {
                 if now.at < *last + cd {
+                    if self.unfired.len() < MAX_UNFIRED {
+                        self.unfired.push(Unfired {
+                            rule: rule.name.clone(),
+                            reason: "plate_cooldown",
+                            detail: format!("plate {p} fired at {last}, cooldown until {}", *last + cd),
+                        });
+                    }
                     return;
                 }
             }

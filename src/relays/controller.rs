@@ -366,6 +366,7 @@ pub struct Controller {
     backend: Box<dyn Backend>,
     /// The latest instant seen: time never runs backwards here, and `Drop` uses it.
     last_now: Instant,
+    all_off_logged: bool,
 }
 
 impl Controller {
@@ -381,6 +382,7 @@ impl Controller {
             wiring: relays.iter().map(|r| (r.line.clone(), r.chip.clone(), r.active_low)).collect(),
             backend,
             last_now: now,
+            all_off_logged: false,
         };
         for i in 0..ctl.relays.len() {
             ctl.backend.set(i, false, now, "startup")?;
@@ -393,13 +395,19 @@ impl Controller {
         self.relays.iter().position(|r| r.limits.name == relay)
     }
 
-    /// Apply one command from the engine. Commands for unknown relays are logged and ignored.
-    pub fn apply(&mut self, cmd: &Command, now: Instant) {
+    /// Apply one command from the engine. Commands for unknown relays are
+    /// logged and ignored. Returns why the command changed nothing on the
+    /// line when that is so (`manual override`, `retrigger single`,
+    /// `max_on spent`, `min_off`, `interlock`, `chatter lockout`), for the
+    /// "why did nothing happen" counters; `None` when it took effect, or
+    /// extended what was already on.
+    pub fn apply(&mut self, cmd: &Command, now: Instant) -> Option<&'static str> {
         let now = self.settle(now);
         let Some(i) = self.index(&cmd.relay) else {
             tracing::warn!(relay = %cmd.relay, why = %cmd.why, "command for an unknown relay ignored");
-            return;
+            return Some("unknown relay");
         };
+        let mut ignored: Option<&'static str> = None;
         let r = &mut self.relays[i];
         let word = match cmd.action {
             Action::Hold { .. } => "hold",
@@ -417,6 +425,9 @@ impl Controller {
                         Some(c) => {
                             c.until = until;
                             c.why = cmd.why.clone();
+                            if c.spent {
+                                ignored = Some("max_on spent");
+                            }
                         }
                         None => {
                             r.claims.insert(
@@ -431,12 +442,13 @@ impl Controller {
             Action::Pulse { duration, retrigger } => {
                 if duration.is_zero() {
                     tracing::warn!(relay = %r.limits.name, %reason, "zero-length pulse ignored");
+                    ignored = Some("zero pulse");
                 } else if r.manual == Some(ManualOverride::Off) {
-                    tracing::info!(relay = %r.limits.name, %reason, "pulse ignored: manual off override");
+                    ignored = Some("manual override");
                 } else {
                     match (&mut r.pulse, retrigger) {
                         (Some(_), Retrigger::Single) => {
-                            tracing::debug!(relay = %r.limits.name, "pulse already running, retrigger single: ignored");
+                            ignored = Some("retrigger single");
                         }
                         (Some(p), Retrigger::Restart) => {
                             p.duration = duration;
@@ -471,6 +483,22 @@ impl Controller {
             }
         }
         self.settle(now);
+        let r = &self.relays[i];
+        if ignored.is_none() && !matches!(cmd.action, Action::Off) && !r.on {
+            // Wanted but not on: say what it waits for.
+            ignored = match (&r.manual, &r.pending) {
+                (Some(ManualOverride::Off), _) => Some("manual override"),
+                (_, Some(p)) if p.waiting_for == "min_off" => Some("min_off"),
+                (_, Some(p)) if p.waiting_for == "chatter lockout" => Some("chatter lockout"),
+                (_, Some(p)) if p.waiting_for.starts_with("interlock") => Some("interlock"),
+                _ => None,
+            };
+        } else if ignored.is_none()
+            && matches!(r.manual, Some(ManualOverride::On | ManualOverride::Pulse { .. }))
+        {
+            ignored = Some("manual override");
+        }
+        ignored
     }
 
     /// A manual request from the management API. It beats the rules until
@@ -574,7 +602,14 @@ impl Controller {
             }
             self.write(i, false, now, reason);
         }
-        tracing::info!(%reason, "all relays off");
+        // `Drop` drives the lines again after the daemon's own final all-off:
+        // written twice on purpose, logged once.
+        if self.all_off_logged {
+            tracing::debug!(%reason, "all relays off (again)");
+        } else {
+            tracing::info!(%reason, "all relays off");
+            self.all_off_logged = true;
+        }
     }
 
     /// Every relay's state, for the status API.

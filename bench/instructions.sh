@@ -28,9 +28,9 @@ measure() {
     case $name in
         camrelay)
             sed -e "s|^listen = \"0.0.0.0:5002\"|listen = \"127.0.0.1:$port\"|" \
+                -e "s|^token = \"s3cret\"|token = \"s3cret\"\nlisten = \"127.0.0.1:$(free_port)\"|" \
                 -e "s|^mock_log = .*|mock_log = \"$OUT/mock-gpio.jsonl\"|" \
                 rules.example.toml >"$OUT/rules.toml"
-            printf '\n[api]\nlisten = "127.0.0.1:%s"\n' "$(free_port)" >>"$OUT/rules.toml"
             valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/$name.callgrind" \
                 "$ROOT/target/release/camrelay" run --config "$OUT/rules.toml" >"$OUT/$name.log" 2>&1 &
             ;;

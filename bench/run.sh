@@ -79,9 +79,9 @@ start_server() {
             api_port=$(free_port)
             mkdir -p "$WORK/camrelay"
             sed -e "s|^listen = \"0.0.0.0:5002\"|listen = \"127.0.0.1:$port\"|" \
+                -e "s|^token = \"s3cret\"|token = \"s3cret\"\nlisten = \"127.0.0.1:$api_port\"|" \
                 -e "s|^mock_log = .*|mock_log = \"$WORK/camrelay/mock-gpio.jsonl\"|" \
                 rules.example.toml >"$WORK/camrelay/rules.toml"
-            printf '\n[api]\nlisten = "127.0.0.1:%s"\n' "$api_port" >>"$WORK/camrelay/rules.toml"
             "$CAMRELAY" check "$WORK/camrelay/rules.toml" >/dev/null
             (cd "$WORK/camrelay" && exec "$CAMRELAY" run --config rules.toml) >"$log" 2>&1 &
             ;;

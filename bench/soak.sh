@@ -47,8 +47,8 @@ head -c 700 "$TRAJECT" >"$WORK/malformed.xml"
 port=$(free_port)
 api_port=$(free_port)
 sed -e "s|^listen = \"0.0.0.0:5002\"|listen = \"127.0.0.1:$port\"|" \
+    -e "s|^token = \"s3cret\"|token = \"s3cret\"\nlisten = \"127.0.0.1:$api_port\"|" \
     -e "s|^mock_log = .*|mock_log = \"$WORK/mock-gpio.jsonl\"|" rules.example.toml >"$WORK/rules.toml"
-printf '\n[api]\nlisten = "127.0.0.1:%s"\n' "$api_port" >>"$WORK/rules.toml"
 (cd "$WORK" && exec "$CAMRELAY" run --config rules.toml) >"$OUT/soak-camrelay.log" 2>&1 &
 pid=$!
 PIDS+=("$pid")

@@ -43,6 +43,10 @@ inertia = 1
 name = "lamp"
 line = 17
 max_on = "1h"
+# Every post toggles the lamp: the chatter protections a real lamp gets by
+# default would hold most of these switches back, and this measures latency.
+min_off = "0s"
+switch_limit = "unlimited"
 
 [[camera]]
 name = "driveway"

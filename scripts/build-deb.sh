@@ -49,6 +49,7 @@ out=target/deb-assets/rules.toml
     sed -E \
         -e 's/^([[:space:]]*backend[[:space:]]*=[[:space:]]*)"mock"/\1"cdev"/' \
         -e 's/^([[:space:]]*mock_log[[:space:]]*=)/# (mock backend only) \1/' \
+        -e 's/^([[:space:]]*token[[:space:]]*=)/# (the demo token: set your own, or use token_file) \1/' \
         "$src"
 } > "$out"
 if grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*"mock"' "$out"; then

@@ -51,7 +51,7 @@ struct Core {
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = config::load(config_path)?;
     return_freed_memory_promptly();
     // One thread: the core loop runs in block_on, so on a multi-threaded runtime
     // every post crossed threads and woke a parked worker (measured: 33 -> 22 µs
@@ -67,8 +67,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 
 async fn run_async(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     // Relays first: a GPIO problem must stop startup before anything is accepted.
-    let backend = relays::open_backend(&config.gpio, &config.relays)
-        .context("cannot open the GPIO lines for the relays")?;
+    let backend = relays::open_backend(&config.gpio, &config.relays).with_context(|| {
+        format!("{}: cannot open the GPIO lines of its [[relay]] blocks", config_path.display())
+    })?;
     serve(config_path, config, backend, std::future::pending(), |started| {
         eprintln!("camrelay: listening for posts on {}, API on {}", started.posts, started.api);
     })
@@ -366,6 +367,7 @@ impl Core {
                     pending_restart: self.pending_restart.clone(),
                     last_reload: self.last_reload.clone(),
                     pid: std::process::id(),
+                    started_at: now.wall - chrono::Duration::milliseconds(now.at.as_millis() as i64),
                     uptime_ms: now.at.as_millis(),
                 });
             }
@@ -411,7 +413,7 @@ impl Core {
 
     /// Ok: what was applied (and what waits for a restart). Err: why nothing was.
     fn try_reload(&mut self) -> Result<String, String> {
-        let new = config::load(&self.config_path).map_err(|e| e.to_string())?;
+        let new = config::load(&self.config_path).map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
         let now = self.now();
         self.controller.reconfigure(&new.relays, now.at).map_err(|e| e.to_string())?;
         self.pending_restart = restart_needed(&self.config, &new);

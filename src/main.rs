@@ -145,6 +145,8 @@ fn init_logging() {
     if camrelay::systemd::stderr_is_journal() {
         builder.without_time().with_ansi(false).init();
     } else {
-        builder.init();
+        // Colours only for a person at a terminal, never into a file or a pipe.
+        use std::io::IsTerminal;
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
     }
 }

@@ -24,13 +24,14 @@ fn rules() -> String {
         .replace(", after = \"sunset-30m\", before = \"sunrise+15m\"", "")
         .replace("hold = \"1m\"", "hold = \"2s\"")
         .replace("listen = \"0.0.0.0:5002\"", "listen = \"127.0.0.1:0\"")
-        .replace("mock_log = \"mock-gpio.jsonl\"", "mock_log = \"{MOCK_LOG}\"");
+        .replace("mock_log = \"mock-gpio.jsonl\"", "mock_log = \"{MOCK_LOG}\"")
+        .replace("token = \"s3cret\"", "token = \"s3cret\"\nlisten = \"127.0.0.1:0\"");
     assert_ne!(edited, example);
     assert!(
         !edited.contains("sunset-30m") && edited.contains("hold = \"2s\""),
         "example rules changed shape"
     );
-    format!("{edited}\n[api]\nlisten = \"127.0.0.1:0\"\n")
+    edited
 }
 
 #[test]

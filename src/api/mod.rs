@@ -59,6 +59,10 @@ pub struct Status {
     pub last_reload: Option<ReloadOutcome>,
     /// The daemon's process id (`camrelay reload` signals it).
     pub pid: u32,
+    /// Wall-clock time of the daemon's start: relay `since` and `until` are
+    /// milliseconds after it, on the monotonic clock (a wall-clock step
+    /// cannot move a relay's timers, so they are not kept as wall times).
+    pub started_at: chrono::DateTime<chrono::Utc>,
     pub uptime_ms: u64,
 }
 

@@ -87,7 +87,7 @@ impl Default for ServerConfig {
             record_dir: None,
             allow: Vec::new(),
             offline_after: Duration::from_secs(300),
-            max_connections_per_source: 32,
+            max_connections_per_source: 128,
         }
     }
 }
@@ -534,7 +534,8 @@ pub fn normalize_mac(text: &str) -> String {
 /// Why a rules file was refused.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    // The cause is the error's source: `{:#}` at the binary's edge prints it once.
+    #[error("cannot read {}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -544,9 +545,20 @@ pub enum ConfigError {
     At { path: PathBuf, line: usize, column: usize, key: String, message: String, snippet: String },
 }
 
-/// Parse and validate rules text. `origin` names the file in messages.
+/// Parse and validate rules text. `origin` names the file in messages, and
+/// relative `mock_log` and `record_dir` paths are taken relative to its folder
+/// (so the demo's mock log lands beside the example, wherever it is run from).
 pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    parse::parse_config(text).map_err(|d| d.into_error(text, origin))
+    let mut config = parse::parse_config(text).map_err(|d| d.into_error(text, origin))?;
+    let base = origin.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(base) = base {
+        for path in [config.gpio.mock_log.as_mut(), config.server.record_dir.as_mut()].into_iter().flatten() {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+    Ok(config)
 }
 
 /// The relays `safe-state` drives off, from a file that may be invalid elsewhere.

@@ -108,7 +108,7 @@ pub const KEYS: &[KeyDoc] = &[
         "server",
         "max_connections_per_source",
         "integer",
-        "32",
+        "128",
         "Connections one source address may hold; past it, its longest-idle connection is closed.",
     ),
     // [api]

@@ -36,7 +36,8 @@ fn post_url(c: &Config) -> String {
             ip => ip.to_string(),
         }
     };
-    let path = c.server.paths.first().map_or("/", String::as_str);
+    // Viewtron firmware posts to /API by default; any path is accepted unless `paths` says otherwise.
+    let path = c.server.paths.first().map_or("/API", String::as_str);
     let mut line = format!("http://{host}:{}{path}", c.server.listen.port());
     if c.server.paths.is_empty() {
         line.push_str(" (any path is accepted)");

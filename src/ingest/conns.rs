@@ -9,7 +9,6 @@
 //! chosen after idle ones. It must never read or write a socket: it only
 //! tells the connection task, through its [`Closer`], to close.
 
-use super::server::Phase;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,18 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// File descriptors kept free for everything but camera connections: the
 /// API's connections, GPIO chips, the rules file, the recorder, the journal.
 pub const RESERVED_FDS: u64 = 128;
+
+/// Where a connection is in its request cycle; decides which timeout applies
+/// and whether it may be closed to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Between requests: nothing received since the last reply.
+    Idle,
+    /// A request head is arriving (or a fresh connection has sent nothing yet).
+    Headers,
+    /// The handler runs: it enforces the body timeout itself.
+    Busy,
+}
 
 /// What the connection task and the registry share about one connection.
 pub(crate) struct ConnState {

@@ -14,7 +14,7 @@
 //! connection watchdog driven by what the socket reads does both jobs instead.
 
 use super::allow::AllowList;
-use super::conns::{ConnState, Connections, Evicted, Registered};
+use super::conns::{ConnState, Connections, Evicted, Phase, Registered};
 use super::limit::LogLimit;
 use super::record::{self, Recorder};
 use super::stats::{Dropped, Rejection};
@@ -209,18 +209,6 @@ struct Ctx {
     forbidden_log: LogLimit,
     problem_log: LogLimit,
     accept_log: LogLimit,
-}
-
-/// Where a connection is in its request cycle; decides which timeout applies
-/// and whether it may be closed to make room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Phase {
-    /// Between requests: nothing received since the last reply.
-    Idle,
-    /// A request head is arriving (or a fresh connection has sent nothing yet).
-    Headers,
-    /// The handler runs: it enforces the body timeout itself.
-    Busy,
 }
 
 // What the watchdog reads (`conns::ConnState`): request handling only writes

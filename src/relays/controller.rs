@@ -104,6 +104,17 @@ pub enum Manual {
     Release,
 }
 
+impl std::fmt::Display for Manual {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Manual::On => f.write_str("on"),
+            Manual::Off => f.write_str("off"),
+            Manual::Pulse(d) => write!(f, "pulse {}", crate::config::fmt_duration(*d)),
+            Manual::Release => f.write_str("release"),
+        }
+    }
+}
+
 /// A manual override in force, as reported in the status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "mode")]
@@ -542,7 +553,7 @@ impl Controller {
                 r.off_cause = "manual release, back to rules".into();
             }
         }
-        tracing::info!(relay = %relay, request = ?req, "manual request");
+        tracing::info!(relay = %relay, request = %req, "manual request");
         self.settle(now);
         Ok(())
     }

@@ -1125,3 +1125,19 @@ fn errors_carry_line_column_and_key() {
         other => panic!("expected a located error, got {other:?}"),
     }
 }
+
+#[test]
+fn plate_distance_is_refused_on_a_block_list_and_without_plates() {
+    let base = "[[relay]]\nname = \"gate\"\nline = 27\nmax_on = \"3s\"\n[[rule]]\nname = \"r\"\n";
+    let then = "then = { relay = \"gate\", action = \"pulse\", duration = \"1s\" }\n";
+    let e = error_of(&format!(
+        "{base}when = {{ event = \"plate\", plate = [\"AB1\"], plate_group = [\"blackList\"], plate_distance = 1 }}\n{then}"
+    ));
+    assert!(e.contains("does not go with plate_group \"blackList\": a block list must match exactly"), "{e}");
+    let e = error_of(&format!("{base}when = {{ event = \"plate\", plate_distance = 1 }}\n{then}"));
+    assert!(e.contains("needs the plates it compares with"), "{e}");
+    let e = error_of(&format!(
+        "{base}when = {{ event = \"plate\", plate = [\"AB1\"], plate_distance = 0.7 }}\n{then}"
+    ));
+    assert!(e.contains("is 0 to 3 in steps of 0.5, found 0.7"), "{e}");
+}

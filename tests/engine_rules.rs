@@ -644,3 +644,41 @@ then = { relay = "porch_light", action = "hold", hold = "30s" }
     engine.tick(at(60_000));
     assert_eq!(engine.tracked_targets(), 0, "every track timed out and was freed");
 }
+
+/// Rules for real scenes (issue 13), the misread plate: a listed `A8C1234`
+/// read as `ABC1234`, `A8CI234` and `ABCI234` within 7.5 s. With
+/// `plate_distance = 1` each read matches the listed plate, and
+/// `plate_cooldown` keys on that plate, so a one-button opener is pressed once.
+#[test]
+fn misread_plates_match_the_listed_plate_and_cool_down_on_it() {
+    let cfg = config(
+        r#"
+[[rule]]
+name = "gate"
+when = { event = "plate", camera = "lpr", plate = ["A8C1234"], plate_distance = 1 }
+then = { relay = "gate", action = "pulse", duration = "1s", plate_cooldown = "30s" }
+"#,
+    );
+    let mut e = Engine::new(&cfg);
+    let fired: Vec<Option<String>> =
+        [(0, "ABC1234"), (2_500, "A8CI234"), (5_000, "ABCI234"), (7_500, "ABC1234")]
+            .iter()
+            .flat_map(|(ms, p)| e.handle(&plate_event(p, None), None, at(*ms)))
+            .map(|c| c.why.plate)
+            .collect();
+    assert_eq!(fired, vec![Some("A8C1234".to_string())], "one press, named by the listed plate");
+    assert_eq!(e.take_unfired().iter().filter(|u| u.reason == "plate_cooldown").count(), 3);
+    // Too far: an ordinary substitution and a confusion (1.5 > 1).
+    let commands = e.handle(&plate_event("XBC1234", None), None, at(60_000));
+    assert!(commands.is_empty(), "{commands:?}");
+    // Exact stays the default.
+    let exact = config(
+        r#"
+[[rule]]
+name = "gate"
+when = { event = "plate", camera = "lpr", plate = ["A8C1234"] }
+then = { relay = "gate", action = "pulse", duration = "1s" }
+"#,
+    );
+    assert!(Engine::new(&exact).handle(&plate_event("ABC1234", None), None, at(0)).is_empty());
+}

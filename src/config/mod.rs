@@ -482,6 +482,9 @@ pub struct Conditions {
     pub plate_groups: Vec<String>,
     pub direction: Option<PlateDirection>,
     pub min_confidence: Option<f32>,
+    /// How far a plate read may be from a listed `plate` and still match
+    /// (an edit costs 1, a usual OCR confusion 0.5); 0: exact.
+    pub plate_distance: f32,
     pub alarms: Vec<String>,
     pub alarm_state: bool,
     pub schedule: Option<Schedule>,

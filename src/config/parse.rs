@@ -994,7 +994,8 @@ impl Builder {
             c.dwell = Some(d);
         }
 
-        let plate_keys = ["plate", "plate_pattern", "plate_group", "direction", "min_confidence"];
+        let plate_keys =
+            ["plate", "plate_pattern", "plate_group", "direction", "min_confidence", "plate_distance"];
         for key in plate_keys {
             if t.get(key).is_some() && !only(&[EventWord::Plate]) {
                 return Err(Diag::new(
@@ -1049,6 +1050,39 @@ impl Builder {
                 ));
             }
             c.min_confidence = Some(v as f32);
+        }
+        if let Some((v, span)) = t.number("plate_distance")? {
+            if !(0.0..=3.0).contains(&v) || (v * 2.0).fract() != 0.0 {
+                return Err(Diag::new(
+                    span,
+                    "plate_distance",
+                    format!("\"plate_distance\" in {} is 0 to 3 in steps of 0.5, found {v}", t.label),
+                ));
+            }
+            if v > 0.0 && c.plates.is_empty() {
+                return Err(Diag::new(
+                    span,
+                    "plate_distance",
+                    format!(
+                        "\"plate_distance\" in {} needs the plates it compares with: plate = [\"AB123CD\"]",
+                        t.label
+                    ),
+                ));
+            }
+            // A misread may let a resident in; it must never let a blocked car in.
+            if let Some(block) = c.plate_groups.iter().find(|g| {
+                let g = g.to_ascii_lowercase();
+                g.contains("black") || g.contains("block") || g.contains("deny")
+            }) {
+                if v > 0.0 {
+                    return Err(Diag::new(
+                        span,
+                        "plate_distance",
+                        format!("\"plate_distance\" in {} does not go with plate_group \"{block}\": a block list must match exactly, so that a misread never lets a blocked car through", t.label),
+                    ));
+                }
+            }
+            c.plate_distance = v as f32;
         }
 
         for key in ["alarm", "alarm_state"] {

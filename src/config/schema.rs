@@ -371,6 +371,13 @@ pub const KEYS: &[KeyDoc] = &[
     ),
     k(
         "rule.when",
+        "plate_distance",
+        "number 0–3, in steps of 0.5",
+        "0 (exact)",
+        "A read this close to a listed `plate` matches it: an edit costs 1, an OCR confusion (0/O, 1/I, 8/B, 5/S, 2/Z) 0.5; the listed plate is what `plate_cooldown` and the log name. Not with block lists.",
+    ),
+    k(
+        "rule.when",
         "alarm",
         "string or list",
         "any",

@@ -140,7 +140,14 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
     }
     let mut plate_bits = Vec::new();
     if !w.plates.is_empty() {
-        plate_bits.push(format!("is {}", list_or(&w.plates, "or")));
+        let mut bit = format!("is {}", list_or(&w.plates, "or"));
+        if w.plate_distance > 0.0 {
+            bit.push_str(&format!(
+                " (or is read within {} of it; an OCR confusion such as 8/B counts 0.5)",
+                w.plate_distance
+            ));
+        }
+        plate_bits.push(bit);
     }
     if let Some(p) = &w.plate_pattern {
         plate_bits.push(format!("matches /{}/", p.source));

@@ -18,6 +18,7 @@
 //!   a target that times out inside a zone exits it then (in [`Engine::tick`]).
 
 pub mod geometry;
+pub mod plates;
 pub mod presence;
 mod rules;
 pub mod schedule;
@@ -442,7 +443,13 @@ impl Engine {
                 (ev.targets.first().and_then(|t| t.id), None)
             };
             let word = first_word(rule.mask & bits);
-            let subject = Subject { event: word, camera: &label, target, zone, plate: plate_norm.as_deref() };
+            // A fuzzy match is named, and cooled down, by the plate it matched.
+            let listed: Option<String> = match plate_norm.as_deref() {
+                Some(read) if !rule.when.plates.is_empty() => rule.listed_plate(read).map(str::to_string),
+                _ => None,
+            };
+            let plate = listed.as_deref().or(plate_norm.as_deref());
+            let subject = Subject { event: word, camera: &label, target, zone, plate };
             self.fire(ri, &subject, now, out);
         }
     }

@@ -100,6 +100,25 @@ impl Rule {
             || w.max_aspect.is_some()
     }
 
+    /// The listed `plate` a (normalized) read matches: itself, or the
+    /// closest one within `plate_distance`.
+    pub fn listed_plate(&self, read: &str) -> Option<&str> {
+        let w = &self.when;
+        if let Some(p) = w.plates.iter().find(|p| *p == read) {
+            return Some(p);
+        }
+        if w.plate_distance <= 0.0 {
+            return None;
+        }
+        let limit = (w.plate_distance * 2.0).round() as u32;
+        w.plates
+            .iter()
+            .map(|p| (super::plates::distance_halves(read, p), p))
+            .filter(|(d, _)| *d <= limit)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, p)| p.as_str())
+    }
+
     pub fn plate_ok(&self, plate: Option<&Plate>) -> bool {
         let w = &self.when;
         let plate_conditions = !w.plates.is_empty()
@@ -110,7 +129,7 @@ impl Rule {
         let Some(p) = plate else { return !plate_conditions };
         if !w.plates.is_empty() || w.plate_pattern.is_some() {
             let n = normalize_plate(&p.number);
-            if !w.plates.is_empty() && !w.plates.contains(&n) {
+            if !w.plates.is_empty() && self.listed_plate(&n).is_none() {
                 return false;
             }
             if let Some(pat) = &w.plate_pattern {

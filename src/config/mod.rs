@@ -222,6 +222,26 @@ pub struct CameraConfig {
     pub channel: Option<u32>,
 }
 
+/// Whether two relays name the same line, as far as the configuration alone
+/// can tell: the same offset on the same chip (no chip means `gpiochip0` for
+/// offsets), or the same line name on the same chip (no chip means "searched
+/// across chips"); `/dev/gpiochip0` and `gpiochip0` are one chip. A name and
+/// an offset that resolve to the same line only show on the hardware.
+pub fn same_line(gpio: &GpioConfig, a: &RelayConfig, b: &RelayConfig) -> bool {
+    fn chip_key(chip: Option<&str>) -> &str {
+        chip.map(|c| c.strip_prefix("/dev/").unwrap_or(c)).unwrap_or("")
+    }
+    let (ca, cb) = (a.chip.as_deref().or(gpio.chip.as_deref()), b.chip.as_deref().or(gpio.chip.as_deref()));
+    match (&a.line, &b.line) {
+        // Offsets without a chip are on gpiochip0.
+        (LineRef::Offset(x), LineRef::Offset(y)) if x == y => {
+            chip_key(ca.or(Some("gpiochip0"))) == chip_key(cb.or(Some("gpiochip0")))
+        }
+        (LineRef::Name(x), LineRef::Name(y)) if x == y => chip_key(ca) == chip_key(cb),
+        _ => false,
+    }
+}
+
 impl CameraConfig {
     /// Whether a post from device `d` (arriving from `source`, about NVR
     /// `channel`) comes from this camera. Every matcher given must match;

@@ -360,15 +360,10 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 _ => {}
             }
         }
-    }
-
-    if let Some(v) = root.get("server") {
-        let t = Tbl::new("[server]", "server", v)?;
-        check_allow(&t)?;
-    }
-    if let Some(v) = root.get("api") {
-        let t = Tbl::new("[api]", "api", v)?;
-        check_token(&t, &serde_part.api)?;
+        match section {
+            "server" => check_allow(&t)?,
+            _ => check_token(&t, &serde_part.api)?,
+        }
     }
 
     let mut b = Builder { site_tz_set: false, cfg: Config::default() };
@@ -457,17 +452,16 @@ fn check_token(t: &Tbl, api: &ApiConfig) -> R<()> {
     Ok(())
 }
 
-/// Two relays on one line of one chip: `open_backend` refuses them at
-/// startup, under every backend, so `check` does too. Lines named
-/// differently (an offset and a name for the same line) only show on the
-/// hardware and are reported by `run` with both relays named.
+/// Two relays on one line of one chip ([`same_line`]): `open_backend`
+/// refuses them at startup, under every backend, so `check` does too. Lines
+/// named differently (an offset and a name for the same line) only show on
+/// the hardware and are reported by `run` with both relays named.
 fn check_shared_lines(cfg: &Config, root: &DeTable) -> R<()> {
     let relays = list(root, "relay");
     for (i, a) in cfg.relays.iter().enumerate() {
         for b in &cfg.relays[..i] {
-            let chip_a = a.chip.as_ref().or(cfg.gpio.chip.as_ref());
-            let chip_b = b.chip.as_ref().or(cfg.gpio.chip.as_ref());
-            if a.line == b.line && chip_a == chip_b {
+            if same_line(&cfg.gpio, a, b) {
+                let chip_a = a.chip.as_ref().or(cfg.gpio.chip.as_ref());
                 let span = match relays.get(i).map(|v| v.get_ref()) {
                     Some(DeValue::Table(t)) => t.get("line").map(|v| v.span()).unwrap_or(0..0),
                     _ => 0..0,
@@ -1483,11 +1477,7 @@ pub(crate) fn parse_relays(text: &str) -> Result<(GpioConfig, Vec<RelayConfig>, 
     // Two relays on one line: the later one is the same line, already driven.
     let mut kept: Vec<RelayConfig> = Vec::new();
     for r in b.cfg.relays {
-        let same = kept.iter().find(|k| {
-            k.line == r.line
-                && k.chip.as_ref().or(gpio.chip.as_ref()) == r.chip.as_ref().or(gpio.chip.as_ref())
-        });
-        match same {
+        match kept.iter().find(|k| same_line(&gpio, k, &r)) {
             Some(k) => problems.push(Diag::new(
                 0..0,
                 "line",

@@ -119,10 +119,10 @@ impl Devices {
     /// The configured cameras (at startup and after each reload): which
     /// devices are pinned, and which `[[camera]]` status names for each.
     pub fn set_cameras(&self, cameras: &[CameraConfig]) {
-        *self.cameras.lock().unwrap_or_else(|p| p.into_inner()) = cameras.to_vec();
-        let cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        let mut configured = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        *configured = cameras.to_vec();
         for e in self.lock().values_mut() {
-            e.camera = matched_camera(&cameras, e);
+            e.camera = matched_camera(&configured, e);
         }
     }
 
@@ -148,7 +148,8 @@ impl Devices {
                     let placeholder = map.remove(&format!("ip:{source}"));
                     let mut entry = placeholder.unwrap_or_else(|| new_entry(source, now));
                     merge_identity(&mut entry.device, &event.device);
-                    entry.camera = self.matched(&entry, event.device.channel);
+                    entry.channels.extend(event.device.channel);
+                    entry.camera = self.matched(&entry);
                     if entry.camera.is_none() {
                         evict_if_full(&mut map);
                     }
@@ -170,7 +171,7 @@ impl Devices {
                     None => {
                         let k = format!("ip:{source}");
                         let mut entry = new_entry(source, now);
-                        entry.camera = self.matched(&entry, None);
+                        entry.camera = self.matched(&entry);
                         if entry.camera.is_none() {
                             evict_if_full(&mut map);
                         }
@@ -187,7 +188,7 @@ impl Devices {
                 changed |= e.channels.insert(ch);
             }
             if changed && e.camera.is_none() {
-                e.camera = self.matched(e, event.device.channel);
+                e.camera = self.matched(e);
             }
             e.source = source;
             e.last_seen_at = now.at;
@@ -409,14 +410,8 @@ impl Devices {
         }
     }
 
-    fn matched(&self, e: &Entry, channel: Option<u32>) -> Option<String> {
-        let cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
-        if cameras.is_empty() {
-            return None;
-        }
-        matched_camera(&cameras, e).or_else(|| {
-            cameras.iter().find(|c| c.matches(&e.device, Some(e.source), channel)).map(|c| c.name.clone())
-        })
+    fn matched(&self, e: &Entry) -> Option<String> {
+        matched_camera(&self.cameras.lock().unwrap_or_else(|p| p.into_inner()), e)
     }
 }
 

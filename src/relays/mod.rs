@@ -99,24 +99,10 @@ fn open_rppal(_relays: &[RelayConfig]) -> Result<Box<dyn Backend>, GpioError> {
 /// chips"). A name and an offset that resolve to the same line are caught by
 /// the backend when it requests them.
 pub fn check_distinct_lines(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result<(), GpioError> {
-    fn chip_key(chip: Option<&str>) -> &str {
-        chip.map(|c| c.strip_prefix("/dev/").unwrap_or(c)).unwrap_or("")
-    }
-    fn chip_of<'a>(gpio: &'a GpioConfig, r: &'a RelayConfig) -> Option<&'a str> {
-        r.chip.as_deref().or(gpio.chip.as_deref())
-    }
     for (j, second) in relays.iter().enumerate() {
         for first in &relays[..j] {
-            let (c1, c2) = (chip_of(gpio, first), chip_of(gpio, second));
-            let same_chip = match (&first.line, &second.line) {
-                // Offsets without a chip are on gpiochip0.
-                (LineRef::Offset(a), LineRef::Offset(b)) if a == b => {
-                    chip_key(c1.or(Some("gpiochip0"))) == chip_key(c2.or(Some("gpiochip0")))
-                }
-                (LineRef::Name(a), LineRef::Name(b)) if a == b => chip_key(c1) == chip_key(c2),
-                _ => false,
-            };
-            if same_chip {
+            if crate::config::same_line(gpio, first, second) {
+                let c1 = first.chip.as_deref().or(gpio.chip.as_deref());
                 let chip = match (&first.line, c1) {
                     (_, Some(c)) => c.to_string(),
                     (LineRef::Offset(_), None) => "gpiochip0".to_string(),

@@ -58,6 +58,14 @@ pub struct Now {
     pub wall: chrono::DateTime<chrono::Utc>,
 }
 
+impl Now {
+    /// The wall-clock time of the timeline's zero (the daemon's start): what
+    /// `since`/`until` in the status and the `run` of record names count from.
+    pub fn origin_wall(&self) -> chrono::DateTime<chrono::Utc> {
+        self.wall - chrono::Duration::milliseconds(i64::try_from(self.at.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
 /// The real clocks, read only by the daemon's runtime (never by the engine or controller).
 #[derive(Debug, Clone, Copy)]
 pub struct SystemClock {

@@ -382,7 +382,7 @@ impl Core {
                     pending_restart: self.pending_restart.clone(),
                     last_reload: self.last_reload.clone(),
                     pid: std::process::id(),
-                    started_at: now.wall - chrono::Duration::milliseconds(now.at.as_millis() as i64),
+                    started_at: now.origin_wall(),
                     uptime_ms: now.at.as_millis(),
                 });
             }

@@ -107,8 +107,7 @@ pub async fn serve_with(
         AllowList::parse(&config.allow).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let recorder = match &config.record_dir {
         Some(dir) => {
-            let now = clock.now();
-            let run_ms = now.wall.timestamp_millis() - now.at.as_millis() as i64;
+            let run_ms = clock.now().origin_wall().timestamp_millis();
             Some(Recorder::start(dir.clone(), shared.clone(), run_ms)?)
         }
         None => None,

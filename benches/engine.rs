@@ -8,7 +8,7 @@ use camrelay::clock::{Instant, Now};
 use camrelay::config::{parse, Config};
 use camrelay::decode::{Device, Dialect, Event, EventKind, Rect, Target, TargetClass};
 use camrelay::engine::Engine;
-use camrelay::replay::{replay, replay_inputs, Input, Post};
+use camrelay::replay::{replay, replay_inputs, Input, InputKind, Post};
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::fmt::Write as _;
@@ -117,13 +117,13 @@ fn replay_events(c: &mut Criterion) {
             label: String::new(),
             wall: base + chrono::Duration::milliseconds(i as i64 * 40),
             source: None,
-            event: Ok(traject((i % 4) as u32, i / 4)),
+            event: Ok(InputKind::Post(traject((i % 4) as u32, i / 4))),
         })
         .collect();
     let mut g = c.benchmark_group("replay");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("100k posts, events in memory (engine + clock + relay model)", |b| {
-        b.iter(|| black_box(replay_inputs(&cfg, &inputs)))
+        b.iter(|| black_box(replay_inputs(&cfg, &inputs, None)))
     });
     let body =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ipc-v1x/traject.xml")).unwrap();

@@ -15,6 +15,11 @@ pub struct Command {
     pub relay: String,
     pub action: Action,
     pub why: Why,
+    /// Relay states that must hold when the command is applied (`relay_on`,
+    /// `relay_off`, `no_manual`): the controller checks them at that instant,
+    /// so live and replay decide alike.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<crate::config::RelayCondition>,
 }
 
 /// What the rule wants. Every `on` state ends at a deadline or at the relay's
@@ -35,6 +40,9 @@ pub enum Action {
     Off,
     /// Flip the latched state.
     Toggle,
+    /// On for `on`, off for `off`, repeated for `duration` from the first
+    /// flash; `retrigger` as for pulses. Bounded by `max_on` like any on state.
+    Blink { on: Duration, off: Duration, duration: Duration, retrigger: Retrigger },
 }
 
 impl std::fmt::Display for Action {
@@ -52,6 +60,10 @@ impl std::fmt::Display for Action {
             Action::On => f.write_str("on"),
             Action::Off => f.write_str("off"),
             Action::Toggle => f.write_str("toggle"),
+            Action::Blink { on, off, duration, .. } => {
+                use crate::config::fmt_duration as d;
+                write!(f, "blink {}/{} for {}", d(*on), d(*off), d(*duration))
+            }
         }
     }
 }
@@ -77,6 +89,9 @@ pub struct Why {
     pub camera: Option<String>,
     pub target: Option<u32>,
     pub zone: Option<String>,
+    /// The `[[area]]` the target was counted in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
     pub plate: Option<String>,
 }
 
@@ -91,6 +106,9 @@ impl std::fmt::Display for Why {
         }
         if let Some(z) = &self.zone {
             write!(f, " in zone {z:?}")?;
+        }
+        if let Some(a) = &self.area {
+            write!(f, " in area {a:?}")?;
         }
         if let Some(p) = &self.plate {
             write!(f, " plate {p}")?;

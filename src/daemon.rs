@@ -47,6 +47,8 @@ struct Core {
     last_reload: Option<api::ReloadOutcome>,
     /// Matches that changed nothing, by (rule, reason).
     no_effect: std::collections::BTreeMap<(String, String), u64>,
+    /// Each rule's recent verdicts (`GET /api/rules/{name}/why`).
+    why: crate::why::WhyLog,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -150,6 +152,7 @@ pub async fn serve(
         reloads_refused: 0,
         last_reload: None,
         no_effect: Default::default(),
+        why: crate::why::WhyLog::new(),
         events: 0,
     };
 
@@ -302,6 +305,11 @@ impl Core {
         self.events += 1;
         // The event's own arrival time, so queueing delay never shortens a hold.
         let now = Now { at: received.at, wall: received.wall };
+        for device in self.shared.devices.take_back_online() {
+            let event = Event::bare(EventKind::DeviceOnline, device);
+            let commands = self.engine.handle(&event, None, now);
+            self.apply(commands, self.clock.instant());
+        }
         let commands = self.engine.handle(&received.event, Some(received.source.ip()), now);
         self.apply(commands, self.clock.instant());
     }
@@ -347,7 +355,14 @@ impl Core {
         self.apply(commands, now.at);
     }
 
+    /// The engine's commands to the controller, after noting what the
+    /// engine saw (verdicts, stationary targets, cooldowns).
     fn apply(&mut self, commands: Vec<crate::command::Command>, at: Instant) {
+        self.why.record(&self.engine);
+        for n in self.engine.take_notices() {
+            let what = if n.stationary { "target stationary" } else { "target moves again" };
+            tracing::info!(camera = %n.camera, target = n.target, class = n.class.word(), "{what}");
+        }
         for unfired in self.engine.take_unfired() {
             self.no_effect(&unfired.rule, unfired.reason, &unfired.detail);
         }
@@ -356,6 +371,7 @@ impl Core {
             if let Some(reason) = self.controller.apply(&command, at) {
                 let detail = format!("relay {:?}: {}", command.relay, command.action);
                 self.no_effect(&command.why.rule, reason, &detail);
+                self.why.relay_did_nothing(&command.why.rule, reason);
             }
         }
         self.controller.tick(at);
@@ -379,6 +395,7 @@ impl Core {
                     relays: self.controller.status(now.at),
                     devices: self.shared.devices.snapshot(),
                     rules: self.counters(),
+                    targets: self.engine.targets(now.at),
                     pending_restart: self.pending_restart.clone(),
                     last_reload: self.last_reload.clone(),
                     pid: std::process::id(),
@@ -389,7 +406,14 @@ impl Core {
             ApiRequest::Manual { relay, request, reply } => {
                 let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
                 self.controller.tick(now.at);
+                if result.is_ok() {
+                    self.record_manual(&relay, request, now);
+                }
                 let _ = reply.send(result);
+            }
+            ApiRequest::Why { rule, reply } => {
+                let known = self.config.rules.iter().any(|r| r.name == rule);
+                let _ = reply.send(known.then(|| self.why.of(&rule)));
             }
             ApiRequest::Metrics(reply) => {
                 let mut out = String::new();
@@ -405,6 +429,26 @@ impl Core {
                 );
                 let _ = reply.send(out);
             }
+        }
+    }
+
+    /// With `record_dir`, a manual command goes into the capture next to the
+    /// posts (`...-manual.json`), so `replay` sees the override too. Rare and
+    /// tiny: written here, not through the post recorder's queue.
+    fn record_manual(&self, relay: &str, request: crate::relays::controller::Manual, now: Now) {
+        let Some(dir) = &self.config.server.record_dir else { return };
+        let run_ms = self.shared.run_ms().unwrap_or_else(|| now.origin_wall().timestamp_millis());
+        let name = crate::ingest::record::RecordName::new(
+            run_ms,
+            crate::ingest::record::next_seq(),
+            now.at,
+            now.wall,
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        );
+        let file = name.to_string().replace("-0.0.0.0.xml", "-manual.json");
+        let body = serde_json::to_vec(&crate::replay::ManualRecord::new(relay, request)).unwrap_or_default();
+        if let Err(e) = std::fs::write(dir.join(&file), body) {
+            tracing::warn!(file, error = %e, "record_dir: manual command not recorded");
         }
     }
 
@@ -446,6 +490,7 @@ impl Core {
             message.push_str(&format!("; after a restart: {}", self.pending_restart.join(", ")));
         }
         self.engine.reload(&new);
+        self.why.retain_rules(&new.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>());
         self.shared.devices.set_cameras(&new.cameras);
         // Settings that need a restart keep their running values, so status tells the truth.
         let mut applied = new;

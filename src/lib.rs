@@ -20,3 +20,4 @@ pub mod relays;
 pub mod reload;
 pub mod replay;
 pub mod systemd;
+pub mod why;

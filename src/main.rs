@@ -46,6 +46,9 @@ enum Command {
         /// Print JSON lines instead of text.
         #[arg(long)]
         json: bool,
+        /// Also print this rule's verdict on every event: fired, or the first condition that failed.
+        #[arg(long, value_name = "RULE")]
+        why: Option<String>,
     },
     /// Drive every relay in the file off and exit (systemd runs it after every stop).
     SafeState {
@@ -96,7 +99,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }),
-        Command::Replay { config, captures, json } => camrelay::replay::run_cli(&config, &captures, json),
+        Command::Replay { config, captures, json, why } => {
+            camrelay::replay::run_cli(&config, &captures, json, why.as_deref())
+        }
         Command::Run { config } => camrelay::daemon::run(&config).map(|()| ExitCode::SUCCESS),
     };
     match result {

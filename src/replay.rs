@@ -1,26 +1,37 @@
-//! `camrelay replay`: recorded posts through decode and the engine on a virtual clock.
+//! `camrelay replay`: recorded posts through decode, the engine and the relay controller on a virtual clock.
 //!
-//! Owns reading captures (the ingest `record_dir` format, or plain XML files),
-//! the virtual clock, and a minimal model of the relays (on while any hold is
-//! live, a pulse runs or a latch is set; cut at `max_on`) so it can print
-//! on/off transitions with their explanations. The real relay controller
-//! additionally enforces `min_off` and interlocks, which this model does not.
+//! Replay is the daemon with a virtual clock: the same engine, the same relay
+//! controller (`max_on` and its spent claims, `min_off`, `switch_limit`,
+//! interlocks, relay conditions) over an in-memory mock backend, the same
+//! device registry (so a camera that falls silent for `offline_after` gives
+//! `camera_offline`, and `camera_online` when it is heard again, checked
+//! once a second as the daemon does), and the manual API commands a
+//! `record_dir` captured. It assumes the daemon had been running before the
+//! first post (startup's `min_off` is over). Owns reading captures (the
+//! ingest `record_dir` format, or plain XML files), the virtual clock and
+//! printing the timeline, with `--why RULE` the rule's verdict on each event.
 //! Never touches GPIO or the network; the only I/O is reading the capture files.
 
 use crate::clock::{Instant, Now};
-use crate::command::{Action, Command, Retrigger, Why};
-use crate::config::{fmt_duration, Config, SiteConfig};
-use crate::decode::{DeviceTime, Event};
+use crate::command::{Command, Why};
+use crate::config::{Config, SiteConfig};
+use crate::decode::{DeviceTime, Event, EventKind};
 use crate::engine::Engine;
 use crate::ingest::record::RecordName;
+use crate::ingest::Devices;
+use crate::relays::controller::{Controller, Manual};
+use crate::relays::MockBackend;
+use crate::why::{WhyEntry, WhyLog};
 use anyhow::Context as _;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// How often the daemon checks devices for silence; replay does the same.
+const OFFLINE_CHECK_EVERY: u64 = 1000;
 
 /// One recorded post, as read from disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,8 +49,8 @@ pub struct Input {
     pub label: String,
     pub wall: DateTime<Utc>,
     pub source: Option<IpAddr>,
-    /// The event, or why the post could not be decoded.
-    pub event: Result<Event, String>,
+    /// The event (or recorded manual command), or why the post could not be decoded.
+    pub event: Result<InputKind, String>,
 }
 
 /// A relay switching in the replay.
@@ -74,9 +85,27 @@ pub struct Timeline {
     pub commands: Vec<TimedCommand>,
     pub transitions: Vec<Transition>,
     pub start: Option<DateTime<Utc>>,
+    /// Manual API commands in the capture.
+    pub manual: usize,
+    /// Targets that became stationary or moved again.
+    pub notices: Vec<Notice>,
+    /// `--why RULE`: its verdict on each event it listens to.
+    pub why: Vec<WhyLine>,
+    /// `--why RULE`: events of kinds the rule does not listen to.
+    pub why_other_events: u64,
 }
 
-/// Read capture files and directories (their `*.xml` files, sorted by name).
+fn is_xml(f: &Path) -> bool {
+    f.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml"))
+}
+
+/// A manual API command `record_dir` recorded.
+fn is_manual(f: &Path) -> bool {
+    f.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-manual.json"))
+}
+
+/// Read capture files and directories (their `*.xml` posts and `*-manual.json`
+/// API commands, in receive order).
 pub fn load_posts(paths: &[PathBuf]) -> anyhow::Result<Vec<Post>> {
     let mut files = Vec::new();
     for p in paths {
@@ -84,7 +113,7 @@ pub fn load_posts(paths: &[PathBuf]) -> anyhow::Result<Vec<Post>> {
             let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("cannot read directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
+                .filter(|f| f.is_file() && (is_xml(f) || is_manual(f)))
                 .collect();
             // Receive order (`RecordName::order`): names sort that way
             // already; other files keep name order after the recorded ones.
@@ -113,8 +142,18 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
     let mut inputs = Vec::with_capacity(posts.len());
     let mut prev: Option<DateTime<Utc>> = None;
     for p in posts {
-        let event = crate::decode::decode(&p.body).map_err(|e| e.to_string());
-        let from_event = event.as_ref().ok().and_then(|e| e.time).and_then(|t| match t {
+        let event = if p.label.ends_with("-manual.json") {
+            serde_json::from_slice::<ManualRecord>(&p.body)
+                .map_err(|e| format!("not a manual command record: {e}"))
+                .and_then(|m| Ok(InputKind::Manual(m.relay.clone(), m.request()?)))
+        } else {
+            crate::decode::decode(&p.body).map(InputKind::Post).map_err(|e| e.to_string())
+        };
+        let from_event = event.as_ref().ok().and_then(|e| match e {
+            InputKind::Post(e) => e.time,
+            InputKind::Manual(..) => None,
+        });
+        let from_event = from_event.and_then(|t| match t {
             DeviceTime::UnixMicros(us) => Utc.timestamp_millis_opt(us.div_euclid(1000)).single(),
             DeviceTime::Local(naive) => {
                 site.timezone.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
@@ -142,231 +181,339 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
 
 /// Replay recorded posts through decode and the rules.
 pub fn replay(config: &Config, posts: &[Post]) -> Timeline {
-    replay_inputs(config, &decode_posts(posts, &config.site))
+    replay_inputs(config, &decode_posts(posts, &config.site), None)
 }
 
-/// Replay already decoded inputs (sorted by time) through the rules.
-pub fn replay_inputs(config: &Config, inputs: &[Input]) -> Timeline {
-    let mut engine = Engine::new(config);
-    let mut model = RelayModel::new(config);
-    let mut tl = Timeline { posts: inputs.len(), ..Timeline::default() };
-    let Some(first) = inputs.first() else { return tl };
-    let origin = first.wall;
-    tl.start = Some(origin);
-    let clock = |at: Instant| Now {
-        at,
-        wall: origin
-            .checked_add_signed(chrono::Duration::milliseconds(at.as_millis().min(i64::MAX as u64) as i64))
-            .unwrap_or(origin),
-    };
-    let instant_of =
-        |wall: DateTime<Utc>| Instant::from_millis((wall - origin).num_milliseconds().max(0) as u64);
-
-    let advance =
-        |engine: &mut Engine, model: &mut RelayModel, tl: &mut Timeline, until: Instant, inclusive: bool| {
-            // Bounded: each round retires at least one deadline.
-            for _ in 0..1_000_000 {
-                let next = [engine.next_deadline(), model.next_deadline()].into_iter().flatten().min();
-                match next {
-                    Some(d) if d < until || (inclusive && d == until) => {
-                        let now = clock(d);
-                        let cmds = engine.tick(now);
-                        record(tl, model, cmds, now);
-                        model.settle(now, &mut tl.transitions);
-                    }
-                    _ => break,
-                }
-            }
-        };
-
-    for input in inputs {
-        let at = instant_of(input.wall);
-        advance(&mut engine, &mut model, &mut tl, at, false);
-        let now = clock(at);
-        match &input.event {
-            Ok(ev) => {
-                tl.events += 1;
-                let cmds = engine.handle(ev, input.source, now);
-                record(&mut tl, &mut model, cmds, now);
-            }
-            Err(reason) => tl.errors.push((input.label.clone(), reason.clone())),
-        }
-        model.settle(now, &mut tl.transitions);
-    }
-    advance(&mut engine, &mut model, &mut tl, Instant::from_millis(u64::MAX), false);
-    tl
+/// Replay, also keeping rule `why`'s verdict on every event.
+pub fn replay_why(config: &Config, posts: &[Post], why: Option<&str>) -> Timeline {
+    replay_inputs(config, &decode_posts(posts, &config.site), why)
 }
 
-fn record(tl: &mut Timeline, model: &mut RelayModel, cmds: Vec<Command>, now: Now) {
-    for c in cmds {
-        model.apply(&c, now, &mut tl.transitions);
-        tl.commands.push(TimedCommand { at: now.at, wall: now.wall, command: c });
-    }
+/// The daemon's core on a virtual clock: engine, controller, device registry.
+struct Core<'a> {
+    engine: Engine,
+    controller: Controller,
+    record: crate::relays::MockRecord,
+    devices: Devices,
+    config: &'a Config,
+    why: WhyLog,
+    traced: Option<&'a str>,
+    /// Controller instants run this far ahead of "ms since the first post",
+    /// so startup's `min_off` is over when the first post arrives.
+    lead: Duration,
+    origin: DateTime<Utc>,
+    seen: usize,
+    next_offline_check: Option<Instant>,
 }
 
-/// The relays as `replay` sees them: the rules' claims and the `max_on` cut.
-#[derive(Debug, Clone)]
-pub struct RelayModel {
-    relays: Vec<ModelRelay>,
-}
-
-#[derive(Debug, Clone)]
-struct ModelRelay {
-    name: String,
-    max_on: Duration,
-    /// Hold deadline per rule.
-    holds: BTreeMap<String, Instant>,
-    pulse_until: Option<Instant>,
-    pulse_why: Option<Why>,
-    latched: bool,
-    on: bool,
-    on_since: Instant,
-}
-
-impl RelayModel {
-    pub fn new(config: &Config) -> RelayModel {
-        RelayModel {
-            relays: config
-                .relays
-                .iter()
-                .map(|r| ModelRelay {
-                    name: r.name.clone(),
-                    max_on: r.max_on,
-                    holds: BTreeMap::new(),
-                    pulse_until: None,
-                    pulse_why: None,
-                    latched: false,
-                    on: false,
-                    on_since: Instant::ZERO,
-                })
-                .collect(),
+impl Core<'_> {
+    fn now(&self, at: Instant) -> Now {
+        let since_first = at.as_millis().saturating_sub(self.lead.as_millis() as u64);
+        Now {
+            at,
+            wall: self
+                .origin
+                .checked_add_signed(chrono::Duration::milliseconds(since_first.min(i64::MAX as u64) as i64))
+                .unwrap_or(self.origin),
         }
     }
 
-    /// Is the relay on now?
-    pub fn is_on(&self, relay: &str) -> bool {
-        self.relays.iter().any(|r| r.name == relay && r.on)
+    fn apply(&mut self, commands: Vec<Command>, now: Now, tl: &mut Timeline) {
+        self.why.record(&self.engine);
+        for c in commands {
+            let effect = self.controller.apply(&c, now.at);
+            if let Some(reason) = effect {
+                self.why.relay_did_nothing(&c.why.rule, reason);
+            }
+            let mut command = c;
+            // Commands are shown on the capture's own timeline, like switches.
+            if let crate::command::Action::Hold { until } = &mut command.action {
+                *until = self.shown(*until);
+            }
+            tl.commands.push(TimedCommand { at: self.shown(now.at), wall: now.wall, command });
+        }
+        self.settle(now, tl);
     }
 
-    /// Apply one command at `now`, recording a transition if the relay switches.
-    pub fn apply(&mut self, c: &Command, now: Now, out: &mut Vec<Transition>) {
-        let Some(r) = self.relays.iter_mut().find(|r| r.name == c.relay) else { return };
-        let mut off_reason = None;
-        match c.action {
-            Action::Hold { until } => {
-                if until > now.at {
-                    r.holds.insert(c.why.rule.clone(), until);
-                }
-            }
-            Action::Pulse { duration, retrigger } => {
-                let running = r.pulse_until.is_some_and(|u| u > now.at);
-                if !running || retrigger == Retrigger::Restart {
-                    r.pulse_until = Some(now.at + duration);
-                    r.pulse_why = Some(c.why.clone());
-                }
-            }
-            Action::On => r.latched = true,
-            Action::Off => {
-                r.holds.clear();
-                r.pulse_until = None;
-                r.latched = false;
-                off_reason = Some(format!("switched off by rule \"{}\"", c.why.rule));
-            }
-            Action::Toggle => {
-                r.latched = !r.latched;
-                if !r.latched {
-                    off_reason = Some(format!("toggled off by rule \"{}\"", c.why.rule));
-                }
-            }
-        }
-        let want = r.wants_on(now.at);
-        if want != r.on {
-            r.on = want;
-            if want {
-                r.on_since = now.at;
-            }
-            out.push(Transition {
-                at: now.at,
+    /// Let the controller catch up to `now`, and collect what switched.
+    fn settle(&mut self, now: Now, tl: &mut Timeline) {
+        self.controller.tick(now.at);
+        for n in self.engine.take_notices() {
+            let what = if n.stationary { "is stationary" } else { "moves again" };
+            tl.notices.push(Notice {
+                at: self.shown(now.at),
                 wall: now.wall,
-                relay: r.name.clone(),
-                on: want,
-                reason: if want {
-                    c.why.to_string()
-                } else {
-                    off_reason.unwrap_or_else(|| c.why.to_string())
-                },
-                why: Some(c.why.clone()),
+                text: format!("target {} ({}) on camera {:?} {what}", n.target, n.class.word(), n.camera),
+            });
+        }
+        let changes = self.record.changes_since(self.seen);
+        self.seen += changes.len();
+        if changes.is_empty() {
+            return;
+        }
+        let status = self.controller.status(now.at);
+        for ch in changes {
+            let at = ch.at();
+            let why = if ch.on { status.get(ch.index).and_then(|s| s.why.clone()) } else { None };
+            tl.transitions.push(Transition {
+                at: self.shown(at),
+                wall: self.now(at).wall,
+                relay: ch.relay,
+                on: ch.on,
+                reason: ch.reason,
+                why,
             });
         }
     }
 
-    /// Retire claims that ended at or before `now`, and cut relays at `max_on`.
-    pub fn settle(&mut self, now: Now, out: &mut Vec<Transition>) {
-        for r in self.relays.iter_mut() {
-            if !r.on {
-                r.holds.retain(|_, u| *u > now.at);
-                continue;
-            }
-            if r.on_since + r.max_on <= now.at {
-                r.holds.clear();
-                r.pulse_until = None;
-                r.latched = false;
-                r.on = false;
-                out.push(Transition {
-                    at: now.at,
-                    wall: now.wall,
-                    relay: r.name.clone(),
-                    on: false,
-                    reason: format!("max_on {} reached: safety cut-off", fmt_duration(r.max_on)),
-                    why: None,
-                });
-                continue;
-            }
-            let ended: Vec<String> =
-                r.holds.iter().filter(|(_, u)| **u <= now.at).map(|(k, _)| k.clone()).collect();
-            r.holds.retain(|_, u| *u > now.at);
-            let pulse_ended = r.pulse_until.is_some_and(|u| u <= now.at);
-            if pulse_ended {
-                r.pulse_until = None;
-            }
-            if !r.wants_on(now.at) {
-                r.on = false;
-                let reason = if pulse_ended {
-                    let rule = r.pulse_why.as_ref().map(|w| w.rule.as_str()).unwrap_or("");
-                    format!("pulse of rule \"{rule}\" ended")
-                } else if let Some(rule) = ended.last() {
-                    format!("hold of rule \"{rule}\" ended")
-                } else {
-                    "released".to_string()
-                };
-                out.push(Transition {
-                    at: now.at,
-                    wall: now.wall,
-                    relay: r.name.clone(),
-                    on: false,
-                    reason,
-                    why: None,
-                });
+    fn shown(&self, at: Instant) -> Instant {
+        Instant::from_millis(at.as_millis().saturating_sub(self.lead.as_millis() as u64))
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.engine.next_deadline(), self.controller.next_deadline(), self.next_offline_check]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Run every timer due before `until` (or at it, when `inclusive`).
+    fn advance(&mut self, until: Instant, inclusive: bool, tl: &mut Timeline) {
+        // Bounded: each round retires at least one deadline.
+        for _ in 0..10_000_000 {
+            match self.next_deadline() {
+                Some(d) if d < until || (inclusive && d == until) => self.timers(d, tl),
+                _ => break,
             }
         }
     }
 
-    /// The next instant at which `settle` may switch something.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.relays
-            .iter()
-            .filter(|r| r.on)
-            .flat_map(|r| {
-                r.holds.values().copied().chain(r.pulse_until).chain(std::iter::once(r.on_since + r.max_on))
-            })
-            .min()
+    fn timers(&mut self, at: Instant, tl: &mut Timeline) {
+        let now = self.now(at);
+        if self.next_offline_check.is_some_and(|t| t <= at) {
+            let gone = self.devices.check_offline(at, self.config.server.offline_after);
+            for device in gone {
+                let event = Event::bare(EventKind::DeviceOffline, device);
+                let commands = self.engine.handle(&event, None, now);
+                self.trace(&event, now, tl);
+                self.apply(commands, now, tl);
+            }
+            self.schedule_offline_check(at);
+        }
+        let commands = self.engine.tick(now);
+        self.trace_tick(now, tl);
+        self.apply(commands, now, tl);
+    }
+
+    /// The daemon checks once a second from its start; only while some device is online.
+    fn schedule_offline_check(&mut self, after: Instant) {
+        self.next_offline_check = self.devices.any_online().then(|| {
+            Instant::from_millis((after.as_millis() / OFFLINE_CHECK_EVERY + 1) * OFFLINE_CHECK_EVERY)
+        });
+    }
+
+    fn post(&mut self, ev: &Event, source: Option<IpAddr>, now: Now, tl: &mut Timeline) {
+        self.devices.observe(ev, source.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), now);
+        for device in self.devices.take_back_online() {
+            let event = Event::bare(EventKind::DeviceOnline, device);
+            let commands = self.engine.handle(&event, None, now);
+            self.trace(&event, now, tl);
+            self.apply(commands, now, tl);
+        }
+        let commands = self.engine.handle(ev, source, now);
+        self.trace(ev, now, tl);
+        self.apply(commands, now, tl);
+        if self.next_offline_check.is_none() {
+            self.schedule_offline_check(now.at);
+        }
+    }
+
+    /// `--why`: the traced rule's verdict on the event just handled.
+    fn trace(&mut self, ev: &Event, now: Now, tl: &mut Timeline) {
+        let Some(rule) = self.traced else { return };
+        let Some(index) = (0..).map_while(|i| self.engine.rule_name(i)).position(|n| n == rule) else {
+            return;
+        };
+        let verdict = self.engine.verdicts().iter().find(|v| v.rule == index).copied();
+        match verdict {
+            Some(v) => tl.why.push(WhyLine {
+                at: self.shown(now.at),
+                wall: now.wall,
+                entry: WhyEntry {
+                    at: self.shown(v.at),
+                    event: v.event,
+                    camera: v.camera.and_then(|c| self.engine.camera_name(c)).map(str::to_string),
+                    target: v.target,
+                    verdict: v.verdict,
+                    text: v.verdict.text(),
+                    relay: None,
+                },
+            }),
+            None => tl.why_other_events += u64::from(ev.kind != EventKind::Keepalive),
+        }
+    }
+
+    fn trace_tick(&mut self, now: Now, tl: &mut Timeline) {
+        let Some(rule) = self.traced else { return };
+        let Some(index) = (0..).map_while(|i| self.engine.rule_name(i)).position(|n| n == rule) else {
+            return;
+        };
+        if let Some(v) = self.engine.verdicts().iter().find(|v| v.rule == index).copied() {
+            tl.why.push(WhyLine {
+                at: self.shown(now.at),
+                wall: now.wall,
+                entry: WhyEntry {
+                    at: self.shown(v.at),
+                    event: v.event,
+                    camera: None,
+                    target: v.target,
+                    verdict: v.verdict,
+                    text: v.verdict.text(),
+                    relay: None,
+                },
+            });
+        }
+    }
+
+    /// What the controller did with the traced rule's last command.
+    fn note_relay_effects(&mut self, tl: &mut Timeline) {
+        let Some(rule) = self.traced else { return };
+        let entries = self.why.of(rule);
+        if let (Some(last), Some(line)) = (entries.last(), tl.why.last_mut()) {
+            if line.entry.verdict == last.verdict && line.entry.relay.is_none() {
+                line.entry.relay = last.relay;
+            }
+        }
     }
 }
 
-impl ModelRelay {
-    fn wants_on(&self, at: Instant) -> bool {
-        self.latched || self.pulse_until.is_some_and(|u| u > at) || self.holds.values().any(|u| *u > at)
+/// Replay already decoded inputs (sorted by time) through the rules; with
+/// `why`, keep that rule's verdict on every event.
+pub fn replay_inputs(config: &Config, inputs: &[Input], why: Option<&str>) -> Timeline {
+    let mut tl = Timeline { posts: inputs.len(), ..Timeline::default() };
+    let Some(first) = inputs.first() else { return tl };
+    let backend = match MockBackend::new(&config.relays, None) {
+        Ok(b) => b,
+        Err(e) => {
+            tl.errors.push(("relays".into(), e.to_string()));
+            return tl;
+        }
+    };
+    let record = backend.record();
+    let controller = match Controller::new(&config.relays, Box::new(backend), Instant::ZERO) {
+        Ok(c) => c,
+        Err(e) => {
+            tl.errors.push(("relays".into(), e.to_string()));
+            return tl;
+        }
+    };
+    let lead = config.relays.iter().map(|r| r.min_off.max(r.interlock_wait)).max().unwrap_or_default()
+        + Duration::from_millis(1);
+    let devices = Devices::new();
+    devices.set_cameras(&config.cameras);
+    let mut core = Core {
+        engine: Engine::new(config),
+        seen: record.len(),
+        controller,
+        record,
+        devices,
+        config,
+        why: WhyLog::new(),
+        traced: why,
+        lead,
+        origin: first.wall,
+        next_offline_check: None,
+    };
+    tl.start = Some(first.wall);
+    let origin = first.wall;
+    let instant_of =
+        |wall: DateTime<Utc>| Instant::from_millis((wall - origin).num_milliseconds().max(0) as u64) + lead;
+    for input in inputs {
+        let at = instant_of(input.wall);
+        core.advance(at, false, &mut tl);
+        let now = core.now(at);
+        match &input.event {
+            Ok(InputKind::Post(ev)) => {
+                tl.events += 1;
+                core.post(ev, input.source, now, &mut tl);
+            }
+            Ok(InputKind::Manual(relay, request)) => {
+                tl.manual += 1;
+                if let Err(e) = core.controller.manual(relay, *request, now.at) {
+                    tl.errors.push((input.label.clone(), e.to_string()));
+                }
+                core.settle(now, &mut tl);
+            }
+            Err(reason) => tl.errors.push((input.label.clone(), reason.clone())),
+        }
+        core.note_relay_effects(&mut tl);
     }
+    // The timers after the last post: a day at most, so a latch without an
+    // end does not replay for ever (max_on is at most 24 h).
+    let end =
+        inputs.last().map(|i| instant_of(i.wall)).unwrap_or(Instant::ZERO) + Duration::from_secs(86_400);
+    core.advance(end, true, &mut tl);
+    tl
+}
+
+/// What a post in a capture is: a camera's post, or a manual API command the daemon recorded.
+// Nearly every input is a post: boxing the common case to shrink the rare one buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputKind {
+    Post(Event),
+    Manual(String, Manual),
+}
+
+/// A manual API command as `record_dir` keeps it (`...-manual.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ManualRecord {
+    pub relay: String,
+    /// `on`, `off`, `pulse`, `release`.
+    pub request: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+impl ManualRecord {
+    pub fn new(relay: &str, request: Manual) -> ManualRecord {
+        let (word, duration_ms) = match request {
+            Manual::On => ("on", None),
+            Manual::Off => ("off", None),
+            Manual::Pulse(d) => ("pulse", Some(d.as_millis() as u64)),
+            Manual::Release => ("release", None),
+        };
+        ManualRecord { relay: relay.to_string(), request: word.to_string(), duration_ms }
+    }
+
+    pub fn request(&self) -> Result<Manual, String> {
+        match (self.request.as_str(), self.duration_ms) {
+            ("on", _) => Ok(Manual::On),
+            ("off", _) => Ok(Manual::Off),
+            ("release", _) => Ok(Manual::Release),
+            ("pulse", Some(ms)) if ms > 0 => Ok(Manual::Pulse(Duration::from_millis(ms))),
+            (other, _) => {
+                Err(format!("not a manual request: {other:?} (on, off, release, pulse with duration_ms)"))
+            }
+        }
+    }
+}
+
+/// A target that became stationary or moves again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    pub at: Instant,
+    pub wall: DateTime<Utc>,
+    pub text: String,
+}
+
+/// `--why`: the traced rule on one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhyLine {
+    pub at: Instant,
+    pub wall: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entry: WhyEntry,
 }
 
 impl Timeline {
@@ -386,16 +533,34 @@ impl Timeline {
             tz.name()
         );
         let width = self.transitions.iter().map(|t| t.relay.len()).max().unwrap_or(0);
-        for t in &self.transitions {
-            let _ = writeln!(
-                s,
-                "{} {:>10}  {:<width$}  {:<3}  {}",
-                t.wall.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S%.3f"),
-                format!("+{}", t.at),
+        let stamp = |wall: &DateTime<Utc>, at: &Instant| {
+            format!("{} {:>10}", wall.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S%.3f"), format!("+{at}"))
+        };
+        // Switches, then notes and verdicts at the same instant, in time order.
+        let mut lines: Vec<(Instant, u8, usize, String)> = Vec::new();
+        for (i, t) in self.transitions.iter().enumerate() {
+            let line = format!(
+                "{}  {:<width$}  {:<3}  {}",
+                stamp(&t.wall, &t.at),
                 t.relay,
                 if t.on { "ON" } else { "OFF" },
                 t.reason,
             );
+            lines.push((t.at, 0, i, line));
+        }
+        for (i, n) in self.notices.iter().enumerate() {
+            lines.push((n.at, 1, i, format!("{}  note: {}", stamp(&n.wall, &n.at), n.text)));
+        }
+        for (i, w) in self.why.iter().enumerate() {
+            lines.push((w.at, 2, i, format!("{}  why: {}", stamp(&w.wall, &w.at), w.entry)));
+        }
+        lines.sort_by_key(|(at, kind, i, _)| (*at, *kind, *i));
+        for (_, _, _, line) in lines {
+            let _ = writeln!(s, "{line}");
+        }
+        if self.why_other_events > 0 {
+            let _ =
+                writeln!(s, "why: {} event(s) of kinds the rule does not listen to", self.why_other_events);
         }
         for (file, reason) in &self.errors {
             let _ = writeln!(s, "not decoded: {file}: {reason}");
@@ -426,6 +591,16 @@ impl Timeline {
                 file: &'a str,
                 reason: &'a str,
             },
+            Note {
+                at_ms: u64,
+                time: String,
+                text: &'a str,
+            },
+            Why {
+                at_ms: u64,
+                time: String,
+                rule_event: &'a WhyEntry,
+            },
         }
         let mut lines: Vec<(u64, u8, String)> = Vec::new();
         let time = |w: &DateTime<Utc>| w.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -444,6 +619,14 @@ impl Timeline {
             };
             lines.push((t.at.as_millis(), 1, serde_json::to_string(&l).unwrap_or_default()));
         }
+        for n in &self.notices {
+            let l = Line::Note { at_ms: n.at.as_millis(), time: time(&n.wall), text: &n.text };
+            lines.push((n.at.as_millis(), 2, serde_json::to_string(&l).unwrap_or_default()));
+        }
+        for w in &self.why {
+            let l = Line::Why { at_ms: w.at.as_millis(), time: time(&w.wall), rule_event: &w.entry };
+            lines.push((w.at.as_millis(), 3, serde_json::to_string(&l).unwrap_or_default()));
+        }
         lines.sort_by_key(|(at, order, _)| (*at, *order));
         let mut out: Vec<String> = lines.into_iter().map(|(_, _, l)| l).collect();
         for (file, reason) in &self.errors {
@@ -455,8 +638,13 @@ impl Timeline {
     }
 }
 
-/// `camrelay replay --config FILE CAPTURE... [--json]`.
-pub fn run_cli(config: &Path, captures: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+/// `camrelay replay --config FILE CAPTURE... [--json] [--why RULE]`.
+pub fn run_cli(
+    config: &Path,
+    captures: &[PathBuf],
+    json: bool,
+    why: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(config)?;
     let posts = load_posts(captures)?;
     if posts.is_empty() {
@@ -465,7 +653,17 @@ pub fn run_cli(config: &Path, captures: &[PathBuf], json: bool) -> anyhow::Resul
             captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    let tl = replay(&cfg, &posts);
+    if let Some(rule) = why {
+        if !cfg.rules.iter().any(|r| r.name == rule) {
+            let names: Vec<String> = cfg.rules.iter().map(|r| format!("{:?}", r.name)).collect();
+            anyhow::bail!(
+                "--why: no enabled rule named {rule:?} in {}; rules: {}",
+                config.display(),
+                names.join(", ")
+            );
+        }
+    }
+    let tl = replay_why(&cfg, &posts, why);
     if json {
         print!("{}", tl.to_json_lines());
     } else {

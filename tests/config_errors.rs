@@ -474,7 +474,7 @@ then = { relay = "porch_light", action = "on", retrigger = "restart" }
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:21:48: "retrigger" does not go with action = "on" in [[rule]] "porch" then: only pulses can be retriggered
+        r##"rules.toml:21:48: "retrigger" does not go with action = "on" in [[rule]] "porch" then: only pulses and blinks can be retriggered
    |
 21 | then = { relay = "porch_light", action = "on", retrigger = "restart" }
    |                                                ^^^^^^^^^"##
@@ -633,7 +633,7 @@ then = { relay = "porch_light", action = "hold", hold = "30s" }
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:20:8: [[rule]] "porch" when needs "event", e.g. event = "presence"; valid events: presence, zone_entry, zone_exit, intrusion, line_crossing, loitering, illegal_parking, plate, face, face_match, counting, counting_by_line, counting_by_area, metadata, motion, sensor, tamper, object_removal, crowd_density, people_counting, people_intrusion, alarm, camera_offline
+        r##"rules.toml:20:8: [[rule]] "porch" when needs "event", e.g. event = "presence"; valid events: presence, zone_entry, zone_exit, intrusion, line_crossing, loitering, illegal_parking, plate, face, face_match, counting, counting_by_line, counting_by_area, metadata, motion, sensor, tamper, object_removal, crowd_density, people_counting, people_intrusion, alarm, camera_offline, camera_online, occupancy, area_occupied, area_empty
    |
 20 | when = { zone = "porch" }
    |        ^^^^^^^^^^^^^^^^^^"##
@@ -1108,7 +1108,7 @@ then = { relay = "porch_light", action = "hold", hold = "30s" }
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:20:27: "zone" in [[rule]] "porch" when needs targets, which "alarm" and "camera_offline" events do not have; put those events in a rule of their own
+        r##"rules.toml:20:27: "zone" in [[rule]] "porch" when needs targets, which "alarm", "camera_offline" and "camera_online" events do not have; put those events in a rule of their own
    |
 20 | when = { event = "alarm", zone = "porch" }
    |                           ^^^^"##

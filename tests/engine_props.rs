@@ -6,7 +6,7 @@ use camrelay::command::{Action, Command};
 use camrelay::config::{parse, Config};
 use camrelay::decode::{Device, Dialect, Event, EventKind, Plate, Point, Rect, Target, TargetClass};
 use camrelay::engine::{geometry, Engine};
-use camrelay::replay::{replay_inputs, Input};
+use camrelay::replay::{replay_inputs, Input, InputKind};
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use std::path::Path;
@@ -170,15 +170,16 @@ proptest! {
                 Action::Pulse { duration, .. } => prop_assert!(duration > Duration::ZERO && duration <= Duration::from_secs(2)),
                 Action::On | Action::Toggle => prop_assert_eq!(c.relay.as_str(), "latch"),
                 Action::Off => {}
+                Action::Blink { .. } => prop_assert!(false, "no blink rule in this config"),
             }
         }
         let base = Utc.with_ymd_and_hms(2026, 6, 21, hour, 0, 0).unwrap();
         let mut t = 0i64;
         let inputs: Vec<Input> = steps.iter().map(|(dt, s)| {
             t += *dt as i64;
-            Input { label: String::new(), wall: base + chrono::Duration::milliseconds(t), source: None, event: Ok(to_event(s)) }
+            Input { label: String::new(), wall: base + chrono::Duration::milliseconds(t), source: None, event: Ok(InputKind::Post(to_event(s))) }
         }).collect();
-        let tl = replay_inputs(&cfg, &inputs);
+        let tl = replay_inputs(&cfg, &inputs, None);
         for relay in &cfg.relays {
             let switches: Vec<_> = tl.transitions.iter().filter(|x| x.relay == relay.name).collect();
             prop_assert!(!matches!(switches.last(), Some(x) if x.on), "{} ends off", relay.name);

@@ -173,12 +173,13 @@ max_on = "3s"
         relay: "porch_light".into(),
         action: Action::Hold { until: Instant::from_millis(2_500) },
         why,
+        requires: Vec::new(),
     };
     ctl.apply(&hold, Instant::from_millis(1_000));
     let gate_why =
         Why { rule: "gate".into(), event: "plate".into(), plate: Some("AB123".into()), ..Why::default() };
     ctl.apply(
-        &Command { relay: "gate".into(), action: Action::On, why: gate_why },
+        &Command { relay: "gate".into(), action: Action::On, why: gate_why, requires: Vec::new() },
         Instant::from_millis(1_200),
     );
     ctl.tick(Instant::from_millis(2_500));

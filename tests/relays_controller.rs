@@ -80,6 +80,7 @@ fn cmd(relay: &str, rule: &str, action: Action) -> Command {
         relay: relay.into(),
         action,
         why: Why { rule: rule.into(), event: "presence".into(), ..Why::default() },
+        requires: Vec::new(),
     }
 }
 

@@ -191,7 +191,7 @@ fn run(l: &Limits, ops: &[(u64, Op)]) -> Result<Vec<LineChange>, TestCaseError> 
                     Act::Toggle => Action::Toggle,
                 };
                 let why = Why { rule: format!("rule{rule}"), event: "presence".into(), ..Why::default() };
-                ctl.apply(&Command { relay: NAMES[*relay].into(), action, why }, at);
+                ctl.apply(&Command { relay: NAMES[*relay].into(), action, why, requires: Vec::new() }, at);
             }
             Op::Manual { relay, req } => ctl.manual(NAMES[*relay], *req, at).expect("known relay"),
             Op::Tick => ctl.tick(at),

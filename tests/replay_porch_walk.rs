@@ -9,7 +9,7 @@
 use camrelay::config::{load, Config};
 use camrelay::decode::{Device, Dialect, Event, EventKind, Rect, Target, TargetClass};
 use camrelay::ingest::record::RecordName;
-use camrelay::replay::{load_posts, replay, replay_inputs, Input, Post};
+use camrelay::replay::{load_posts, replay, replay_inputs, Input, InputKind, Post};
 use chrono::{TimeZone, Utc};
 use std::path::{Path, PathBuf};
 
@@ -23,8 +23,8 @@ fn example() -> Config {
 
 const EXPECTED: &str = "\
 161 posts, 161 events, 0 not decoded, 145 commands, 2 relay switches (times in Europe/Berlin)
-2026-03-27 22:15:23.024    +1.500s  porch_light  ON   rule \"porch light at night\" on presence from camera \"driveway\" target 2157 in zone \"porch\"
-2026-03-27 22:16:44.624   +83.100s  porch_light  OFF  hold of rule \"porch light at night\" ended
+2026-03-27 22:15:23.024    +1.500s  porch_light  ON   rule \"porch light at night\" on presence from camera \"driveway\" target 2157 in zone \"porch\": hold
+2026-03-27 22:16:44.624   +83.100s  porch_light  OFF  hold ended; rule \"porch light at night\" on presence from camera \"driveway\" target 2157 in zone \"porch\": hold
 ";
 
 /// Just enough of the IPC traject format to script the events without the
@@ -89,10 +89,10 @@ fn scripted_porch_walk_prints_the_expected_timeline() {
             label: p.label.clone(),
             wall: Utc.timestamp_millis_opt(p.record.unwrap().timeline_ms()).unwrap(),
             source: p.record.unwrap().source,
-            event: Ok(scripted_event(p)),
+            event: Ok(InputKind::Post(scripted_event(p))),
         })
         .collect();
-    let tl = replay_inputs(&cfg, &inputs);
+    let tl = replay_inputs(&cfg, &inputs, None);
     assert_eq!(tl.to_text(&cfg.site), EXPECTED);
     // The car (target 2158) never produced a command.
     assert!(tl.commands.iter().all(|c| c.command.why.target == Some(2157)));
@@ -121,7 +121,7 @@ fn files_without_times_follow_file_order_at_100ms_steps() {
     let placed: Vec<(&str, i64)> =
         inputs.iter().map(|i| (i.label.as_str(), i.wall.timestamp_millis())).collect();
     assert_eq!(placed, [("b.xml", 0), ("a.xml", 100), ("c.xml", 200)]);
-    let tl = replay_inputs(&example(), &inputs);
+    let tl = replay_inputs(&example(), &inputs, None);
     assert_eq!((tl.posts, tl.events, tl.errors.len(), tl.transitions.len()), (3, 0, 3, 0));
 }
 

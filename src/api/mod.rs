@@ -14,6 +14,8 @@
 //!
 //! Access: `GET /health` is always open. `GET /api/status` and `GET /metrics`
 //! are open to loopback peers and need the token from anywhere else.
+//! `GET /api/rules/{name}/why` (a rule's verdict on each of its last events:
+//! fired, or the first condition that failed) is read access like status.
 //! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>`;
 //! with no token configured it is refused (401).
 
@@ -43,8 +45,17 @@ use tower::ServiceExt;
 #[derive(Debug)]
 pub enum ApiRequest {
     Status(oneshot::Sender<Status>),
-    Manual { relay: String, request: Manual, reply: oneshot::Sender<Result<(), String>> },
+    Manual {
+        relay: String,
+        request: Manual,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     Metrics(oneshot::Sender<String>),
+    /// A rule's recent verdicts; `None` when no enabled rule has that name.
+    Why {
+        rule: String,
+        reply: oneshot::Sender<Option<Vec<crate::why::WhyEntry>>>,
+    },
 }
 
 /// `GET /api/status`.
@@ -53,6 +64,8 @@ pub struct Status {
     pub relays: Vec<RelayStatus>,
     pub devices: Vec<DeviceStatus>,
     pub rules: Vec<RuleCounter>,
+    /// Targets tracked now, with their zones and whether they are stationary.
+    pub targets: Vec<crate::engine::TargetStatus>,
     /// Settings changed by a reload that take effect only after a restart (`[api] token`).
     pub pending_restart: Vec<String>,
     /// The last reload: when, applied or refused, and the message.
@@ -126,6 +139,7 @@ pub async fn serve(
         .route("/api/status", get(status))
         .route("/metrics", get(metrics))
         .route("/api/relays/{name}", post(control))
+        .route("/api/rules/{name}/why", get(why))
         .with_state(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's head timeout also runs while a keep-alive connection is idle:
@@ -265,6 +279,22 @@ async fn status(
     }
     match ask(&state, ApiRequest::Status).await {
         Ok(status) => Json(status).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn why(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(rule): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Access::Refused(r) = read_access(&state, peer, &headers) {
+        return r;
+    }
+    match ask(&state, |reply| ApiRequest::Why { rule: rule.clone(), reply }).await {
+        Ok(Some(entries)) => Json(serde_json::json!({ "rule": rule, "events": entries })).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no enabled rule named {rule:?}")),
         Err(r) => r,
     }
 }

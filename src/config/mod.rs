@@ -37,6 +37,8 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// `[[zone]]`, in file order; names are unique.
     pub zones: Vec<ZoneConfig>,
+    /// `[[area]]`: named groups of zones, from one camera or several.
+    pub areas: Vec<AreaConfig>,
     /// `[site]`: where the relays are, for sun times and local time.
     pub site: SiteConfig,
     /// `[presence]`: how traject targets are tracked.
@@ -314,6 +316,15 @@ pub struct ZoneConfig {
     pub anchor: Anchor,
 }
 
+/// `[[area]]`: one place seen through zones of one or more cameras, so a
+/// target counts there whichever camera sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AreaConfig {
+    pub name: String,
+    /// Zone names; validated to exist, at least one.
+    pub zones: Vec<String>,
+}
+
 /// `[site]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteConfig {
@@ -329,15 +340,24 @@ impl Default for SiteConfig {
 }
 
 /// `[presence]`: traject tracking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PresenceConfig {
     pub target_timeout: Duration,
     pub inertia: u32,
+    /// A target whose box stayed within `stationary_tolerance` this long is stationary.
+    pub stationary_after: Duration,
+    /// How far (a fraction of the picture) a box edge may move and still count as not moving.
+    pub stationary_tolerance: f64,
 }
 
 impl Default for PresenceConfig {
     fn default() -> Self {
-        PresenceConfig { target_timeout: Duration::from_secs(2), inertia: 3 }
+        PresenceConfig {
+            target_timeout: Duration::from_secs(2),
+            inertia: 3,
+            stationary_after: Duration::from_secs(30),
+            stationary_tolerance: 0.03,
+        }
     }
 }
 
@@ -375,6 +395,10 @@ pub enum EventWord {
     PeopleIntrusion,
     Alarm,
     CameraOffline,
+    CameraOnline,
+    Occupancy,
+    AreaOccupied,
+    AreaEmpty,
 }
 
 impl EventWord {
@@ -402,6 +426,10 @@ impl EventWord {
         EventWord::PeopleIntrusion,
         EventWord::Alarm,
         EventWord::CameraOffline,
+        EventWord::CameraOnline,
+        EventWord::Occupancy,
+        EventWord::AreaOccupied,
+        EventWord::AreaEmpty,
     ];
 
     pub fn word(self) -> &'static str {
@@ -429,6 +457,10 @@ impl EventWord {
             EventWord::PeopleIntrusion => "people_intrusion",
             EventWord::Alarm => "alarm",
             EventWord::CameraOffline => "camera_offline",
+            EventWord::CameraOnline => "camera_online",
+            EventWord::Occupancy => "occupancy",
+            EventWord::AreaOccupied => "area_occupied",
+            EventWord::AreaEmpty => "area_empty",
         }
     }
 
@@ -462,12 +494,35 @@ pub enum SunEvent {
 
 /// `when.after` / `before` / `days`. The window may cross midnight; `days`
 /// names the day a window starts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     pub after: Option<TimeSpec>,
     pub before: Option<TimeSpec>,
     /// Bit 0 = Monday .. bit 6 = Sunday; `0x7f` = every day.
     pub days: u8,
+    /// Dates (inclusive ranges) in `days`: windows start on these too.
+    pub dates: Vec<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// `except_days`: no window starts on these dates (holidays).
+    pub except: Vec<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+/// Which way a target moves relative to a zone (`towards` / `away_from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heading {
+    Towards,
+    AwayFrom,
+}
+
+/// A relay's state a rule requires at the moment it fires.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "is", content = "relay")]
+pub enum RelayCondition {
+    /// `relay_on`: the relay is on.
+    On(String),
+    /// `relay_off`: the relay is off.
+    Off(String),
+    /// `no_manual`: the relay has no manual override in force.
+    NoManual(String),
 }
 
 /// A compiled `plate_pattern`; compared by its source text.
@@ -508,16 +563,43 @@ pub struct Conditions {
     pub alarms: Vec<String>,
     pub alarm_state: bool,
     pub schedule: Option<Schedule>,
+    /// `area`: names of `[[area]]`s.
+    pub areas: Vec<String>,
+    /// Stationary targets match too (`presence`).
+    pub include_stationary: bool,
+    /// `occupancy`: at least / at most this many targets in the place.
+    pub min_count: Option<u32>,
+    pub max_count: Option<u32>,
+    /// Ordered zones: the target was in one of these before entering the rule's zone.
+    pub from_zones: Vec<String>,
+    /// ... at most this long before.
+    pub within: Duration,
+    /// The target moves towards / away from this zone.
+    pub heading: Option<(Heading, String)>,
+    /// Relay states required when the rule fires (checked by the relay controller).
+    pub relays: Vec<RelayCondition>,
 }
 
 /// What a rule does to its relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActionKind {
-    Hold { hold: Duration },
-    Pulse { duration: Duration, retrigger: Retrigger },
+    Hold {
+        hold: Duration,
+    },
+    Pulse {
+        duration: Duration,
+        retrigger: Retrigger,
+    },
     On,
     Off,
     Toggle,
+    /// On for `on`, off for `off`, repeated for `duration` (bounded by `max_on`).
+    Blink {
+        on: Duration,
+        off: Duration,
+        duration: Duration,
+        retrigger: Retrigger,
+    },
 }
 
 impl ActionKind {
@@ -528,6 +610,7 @@ impl ActionKind {
             ActionKind::On => "on",
             ActionKind::Off => "off",
             ActionKind::Toggle => "toggle",
+            ActionKind::Blink { .. } => "blink",
         }
     }
 }

@@ -251,6 +251,7 @@ const TOP: &[(&str, bool)] = &[
     ("relay", true),
     ("camera", true),
     ("zone", true),
+    ("area", true),
     ("site", false),
     ("presence", false),
     ("rule", true),
@@ -286,7 +287,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
                 let hint = match did_you_mean(key, names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
-                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [site], [presence], [[rule]]".to_string(),
+                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[rule]]".to_string(),
                 };
                 return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
             }
@@ -389,6 +390,10 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
     for (i, v) in list(root, "zone").iter().enumerate() {
         let label = format!("[[zone]] #{}", i + 1);
         b.zone(Tbl::new(&label, "zone", v)?)?;
+    }
+    for (i, v) in list(root, "area").iter().enumerate() {
+        let label = format!("[[area]] #{}", i + 1);
+        b.area(Tbl::new(&label, "area", v)?)?;
     }
     for (i, v) in list(root, "rule").iter().enumerate() {
         let label = format!("[[rule]] #{}", i + 1);
@@ -534,6 +539,58 @@ impl Builder {
             }
             self.cfg.presence.inertia = n as u32;
         }
+        if let Some((d, _)) = t.duration("stationary_after")? {
+            self.cfg.presence.stationary_after = d;
+        }
+        if let Some((v, span)) = t.number("stationary_tolerance")? {
+            if !(0.0..=0.5).contains(&v) {
+                return Err(Diag::new(
+                    span,
+                    "stationary_tolerance",
+                    format!("\"stationary_tolerance\" is a fraction of the picture between 0 and 0.5 (0.03 = 3%), found {v}"),
+                ));
+            }
+            self.cfg.presence.stationary_tolerance = v;
+        }
+        Ok(())
+    }
+
+    fn area(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        let (name, nspan) = t.req_str("name", "\"driveway\"")?;
+        unique(self.cfg.areas.iter().map(|a| a.name.as_str()), name, nspan.clone(), "area")?;
+        if self.cfg.zones.iter().any(|z| z.name == name) {
+            return Err(Diag::new(
+                nspan,
+                "name",
+                format!("there is already a zone named \"{name}\"; an area needs a name of its own"),
+            ));
+        }
+        let label = format!("[[area]] \"{name}\"");
+        let t = Tbl { label: &label, ..t };
+        let Some((zones, zspan)) = t.strings("zones")? else {
+            return Err(t.missing("zones", "[\"driveway_front\", \"driveway_side\"]"));
+        };
+        if zones.is_empty() {
+            return Err(Diag::new(zspan, "zones", format!("\"zones\" in {label} lists no zone")));
+        }
+        let mut names = Vec::new();
+        for (z, span) in zones {
+            if !self.cfg.zones.iter().any(|zc| zc.name == z) {
+                return Err(unknown_ref(
+                    span,
+                    "zones",
+                    z,
+                    &label,
+                    self.cfg.zones.iter().map(|zc| zc.name.as_str()),
+                    "[[zone]]",
+                ));
+            }
+            if !names.iter().any(|n: &String| n == z) {
+                names.push(z.to_string());
+            }
+        }
+        self.cfg.areas.push(AreaConfig { name: name.to_string(), zones: names });
         Ok(())
     }
 
@@ -842,8 +899,9 @@ impl Builder {
                 }
             }
         }
-        let only = |allowed: &[EventWord]| c.events.iter().all(|e| allowed.contains(e));
-        let targetless = [EventWord::Alarm, EventWord::CameraOffline];
+        let events = c.events.clone();
+        let only = |allowed: &[EventWord]| events.iter().all(|e| allowed.contains(e));
+        let targetless = [EventWord::Alarm, EventWord::CameraOffline, EventWord::CameraOnline];
         let has_targetless = c.events.iter().any(|e| targetless.contains(e));
 
         if let Some((cams, _)) = t.strings("camera")? {
@@ -868,7 +926,7 @@ impl Builder {
                 return Err(Diag::new(
                     t.key_span(key),
                     key,
-                    format!("\"{key}\" in {} needs targets, which \"alarm\" and \"camera_offline\" events do not have; put those events in a rule of their own", t.label),
+                    format!("\"{key}\" in {} needs targets, which \"alarm\", \"camera_offline\" and \"camera_online\" events do not have; put those events in a rule of their own", t.label),
                 ));
             }
             Ok(())
@@ -988,6 +1046,8 @@ impl Builder {
             c.dwell = Some(d);
         }
 
+        self.places(t, &mut c)?;
+
         let plate_keys =
             ["plate", "plate_pattern", "plate_group", "direction", "min_confidence", "plate_distance"];
         for key in plate_keys {
@@ -1095,28 +1155,59 @@ impl Builder {
 
         let after = t.str("after")?.map(|(s, span)| time_spec(s, span, "after", t.label)).transpose()?;
         let before = t.str("before")?.map(|(s, span)| time_spec(s, span, "before", t.label)).transpose()?;
+        let mut dates = Vec::new();
         let days = match t.strings("days")? {
             None => None,
             Some((list, _)) => {
                 let mut mask = 0u8;
                 for (d, span) in list {
-                    mask |= day_mask(d).ok_or_else(|| {
+                    if let Some(m) = day_mask(d) {
+                        mask |= m;
+                        continue;
+                    }
+                    dates.push(date_range(d).ok_or_else(|| {
                         bad_word(
                             span,
                             "days",
                             d,
                             t.label,
-                            &["mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekend"],
+                            &[
+                                "mon",
+                                "tue",
+                                "wed",
+                                "thu",
+                                "fri",
+                                "sat",
+                                "sun",
+                                "weekdays",
+                                "weekend",
+                                "2026-12-24",
+                                "2026-12-24..2026-12-26",
+                            ],
                         )
-                    })?;
+                    })?);
                 }
                 Some(mask)
             }
         };
-        if after.is_some() || before.is_some() || days.is_some() {
+        let mut except = Vec::new();
+        if let Some((list, _)) = t.strings("except_days")? {
+            for (d, span) in list {
+                except.push(date_range(d).ok_or_else(|| {
+                    Diag::new(
+                        span,
+                        "except_days",
+                        format!("\"except_days\" in {} takes dates like \"2026-12-25\" or ranges like \"2026-12-24..2026-12-26\", found \"{d}\"", t.label),
+                    )
+                })?);
+            }
+        }
+        if after.is_some() || before.is_some() || days.is_some() || !except.is_empty() {
             if !self.site_tz_set {
-                let key =
-                    ["after", "before", "days"].into_iter().find(|k| t.get(k).is_some()).unwrap_or("after");
+                let key = ["after", "before", "days", "except_days"]
+                    .into_iter()
+                    .find(|k| t.get(k).is_some())
+                    .unwrap_or("after");
                 return Err(Diag::new(
                     t.key_span(key),
                     key,
@@ -1134,9 +1225,212 @@ impl Builder {
                     }
                 }
             }
-            c.schedule = Some(Schedule { after, before, days: days.unwrap_or(0x7f) });
+            c.schedule = Some(Schedule { after, before, days: days.unwrap_or(0x7f), dates, except });
+        }
+        for key in ["relay_on", "relay_off", "no_manual"] {
+            let Some((names, _)) = t.strings(key)? else { continue };
+            for (r, span) in names {
+                if !self.cfg.relays.iter().any(|rc| rc.name == r) {
+                    return Err(unknown_ref(
+                        span,
+                        key,
+                        r,
+                        t.label,
+                        self.cfg.relays.iter().map(|rc| rc.name.as_str()),
+                        "[[relay]]",
+                    ));
+                }
+                c.relays.push(match key {
+                    "relay_on" => RelayCondition::On(r.to_string()),
+                    "relay_off" => RelayCondition::Off(r.to_string()),
+                    _ => RelayCondition::NoManual(r.to_string()),
+                });
+            }
         }
         Ok(c)
+    }
+
+    /// Where and how the target must be: areas, occupancy counts, zone order,
+    /// travel direction, stationary targets.
+    fn places(&self, t: &Tbl, c: &mut Conditions) -> R<()> {
+        use EventWord as W;
+        let events = c.events.clone();
+        let only = |allowed: &[EventWord]| events.iter().all(|e| allowed.contains(e));
+        let words =
+            |ws: &[EventWord]| ws.iter().map(|w| format!("\"{}\"", w.word())).collect::<Vec<_>>().join(", ");
+        let needs = |key: &str, allowed: &[EventWord]| -> R<()> {
+            if t.get(key).is_some() && !only(allowed) {
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" in {} applies to event = {} only", t.label, words(allowed)),
+                ));
+            }
+            Ok(())
+        };
+        let place_events = [W::Presence, W::Occupancy, W::AreaOccupied, W::AreaEmpty];
+        needs("area", &place_events)?;
+        if let Some((areas, _)) = t.strings("area")? {
+            if t.get("zone").is_some() {
+                return Err(Diag::new(
+                    t.key_span("area"),
+                    "area",
+                    format!("{} has both \"zone\" and \"area\"; an area is a group of zones: list the zones in the [[area]], or use one of the two", t.label),
+                ));
+            }
+            for (a, span) in areas {
+                if !self.cfg.areas.iter().any(|ac| ac.name == a) {
+                    return Err(unknown_ref(
+                        span,
+                        "area",
+                        a,
+                        t.label,
+                        self.cfg.areas.iter().map(|ac| ac.name.as_str()),
+                        "[[area]]",
+                    ));
+                }
+                if !c.cameras.is_empty() {
+                    return Err(Diag::new(
+                        span,
+                        "area",
+                        format!("{} has \"camera\" and \"area\"; an area counts targets whichever camera sees them: leave \"camera\" out, or use \"zone\"", t.label),
+                    ));
+                }
+                c.areas.push(a.to_string());
+            }
+        }
+        let counted = [W::Occupancy, W::AreaOccupied, W::AreaEmpty];
+        if events.iter().any(|e| counted.contains(e)) {
+            if !only(&counted) {
+                return Err(Diag::new(
+                    t.key_span("event"),
+                    "event",
+                    format!("{}: \"occupancy\", \"area_occupied\" and \"area_empty\" count targets in a place and go in a rule of their own", t.label),
+                ));
+            }
+            if c.areas.is_empty() && c.zones.is_empty() {
+                return Err(Diag::new(
+                    t.key_span("event"),
+                    "event",
+                    format!("{} counts targets, so it needs the place to count in: area = \"driveway\" (an [[area]]) or zone = \"porch\"", t.label),
+                ));
+            }
+            for key in ["min_area", "max_area", "min_aspect", "max_aspect"] {
+                if t.get(key).is_some() {
+                    return Err(Diag::new(
+                        t.key_span(key),
+                        key,
+                        format!("\"{key}\" in {} does not go with counting events: occupancy counts every target of the rule's class", t.label),
+                    ));
+                }
+            }
+        }
+        needs("min_count", &[W::Occupancy])?;
+        needs("max_count", &[W::Occupancy])?;
+        if let Some((n, span)) = t.int("min_count")? {
+            int_in_range(n, "rule.when", "min_count", t.label, span)?;
+            c.min_count = Some(n as u32);
+        }
+        if let Some((n, span)) = t.int("max_count")? {
+            int_in_range(n, "rule.when", "max_count", t.label, span)?;
+            c.max_count = Some(n as u32);
+        }
+        if let (Some(lo), Some(hi)) = (c.min_count, c.max_count) {
+            if lo > hi {
+                return Err(Diag::new(
+                    t.key_span("max_count"),
+                    "max_count",
+                    format!("\"max_count\" ({hi}) is below \"min_count\" ({lo}); nothing could match"),
+                ));
+            }
+        }
+        needs("include_stationary", &[W::Presence])?;
+        c.include_stationary = t.bool("include_stationary")?.unwrap_or(false);
+
+        let tracked = [W::Presence, W::ZoneEntry, W::ZoneExit];
+        needs("from_zone", &[W::Presence, W::ZoneEntry])?;
+        needs("within", &[W::Presence, W::ZoneEntry])?;
+        if let Some((from, fspan)) = t.strings("from_zone")? {
+            if c.zones.is_empty() {
+                return Err(Diag::new(
+                    fspan,
+                    "from_zone",
+                    format!(
+                        "\"from_zone\" in {} needs the zone the target goes to: zone = \"door\"",
+                        t.label
+                    ),
+                ));
+            }
+            for (z, span) in from {
+                let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
+                    return Err(unknown_ref(
+                        span,
+                        "from_zone",
+                        z,
+                        t.label,
+                        self.cfg.zones.iter().map(|zc| zc.name.as_str()),
+                        "[[zone]]",
+                    ));
+                };
+                for target in &c.zones {
+                    let tz = self.cfg.zones.iter().find(|zc| zc.name == *target);
+                    if tz.is_some_and(|tz| tz.camera != zone.camera) {
+                        return Err(Diag::new(
+                            span,
+                            "from_zone",
+                            format!("zone \"{z}\" is on camera \"{}\" and zone \"{target}\" on another; zone order follows one target, which one camera tracks", zone.camera),
+                        ));
+                    }
+                }
+                c.from_zones.push(z.to_string());
+            }
+            c.within = Duration::from_secs(30);
+        }
+        if let Some((d, _)) = t.duration("within")? {
+            if c.from_zones.is_empty() {
+                return Err(Diag::new(
+                    t.key_span("within"),
+                    "within",
+                    format!("\"within\" in {} times a zone order: it needs \"from_zone\"", t.label),
+                ));
+            }
+            c.within = d;
+        }
+        for key in ["towards", "away_from"] {
+            needs(key, &tracked)?;
+        }
+        if t.get("towards").is_some() && t.get("away_from").is_some() {
+            return Err(Diag::new(
+                t.key_span("away_from"),
+                "away_from",
+                format!(
+                    "{} has both \"towards\" and \"away_from\"; nothing moves both ways at once",
+                    t.label
+                ),
+            ));
+        }
+        for (key, heading) in [("towards", Heading::Towards), ("away_from", Heading::AwayFrom)] {
+            let Some((z, span)) = t.str(key)? else { continue };
+            let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
+                return Err(unknown_ref(
+                    span,
+                    key,
+                    z,
+                    t.label,
+                    self.cfg.zones.iter().map(|zc| zc.name.as_str()),
+                    "[[zone]]",
+                ));
+            };
+            if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
+                return Err(Diag::new(
+                    span,
+                    key,
+                    format!("zone \"{z}\" is drawn on camera \"{}\", which the rule's \"camera\" condition leaves out", zone.camera),
+                ));
+            }
+            c.heading = Some((heading, z.to_string()));
+        }
+        Ok(())
     }
 
     fn action(&self, t: &Tbl, when: &Conditions) -> R<ActionConfig> {
@@ -1151,7 +1445,7 @@ impl Builder {
                 "[[relay]]",
             ));
         };
-        let actions = ["hold", "pulse", "on", "off", "toggle"];
+        let actions = ["hold", "pulse", "blink", "on", "off", "toggle"];
         let (word, aspan) = t.req_str("action", "\"hold\"")?;
         if !actions.contains(&word) {
             return Err(bad_word(aspan, "action", word, t.label, &actions));
@@ -1171,14 +1465,19 @@ impl Builder {
                 "only action = \"hold\" stays on after the last match; for a pulse use \"duration\"",
             ));
         }
-        if word != "pulse" && duration.is_some() {
+        if !matches!(word, "pulse" | "blink") && duration.is_some() {
             return Err(conflict(
                 "duration",
-                "only action = \"pulse\" has a duration; for hold use \"hold\"",
+                "only action = \"pulse\" and \"blink\" have a duration; for hold use \"hold\"",
             ));
         }
-        if word != "pulse" && t.get("retrigger").is_some() {
-            return Err(conflict("retrigger", "only pulses can be retriggered"));
+        if !matches!(word, "pulse" | "blink") && t.get("retrigger").is_some() {
+            return Err(conflict("retrigger", "only pulses and blinks can be retriggered"));
+        }
+        for key in ["on", "off"] {
+            if word != "blink" && t.get(key).is_some() {
+                return Err(conflict(key, "only action = \"blink\" has on and off times"));
+            }
         }
         let cooldown = positive(t.duration("cooldown")?, "cooldown", t.label)?;
         let plate_cooldown = positive(t.duration("plate_cooldown")?, "plate_cooldown", t.label)?;
@@ -1232,6 +1531,35 @@ impl Builder {
                 };
                 ActionKind::Pulse { duration: d, retrigger }
             }
+            "blink" => {
+                let Some((d, _)) = duration else {
+                    return Err(Diag::new(aspan, "duration", format!("action = \"blink\" in {} needs \"duration\", how long to blink, e.g. duration = \"30s\"", t.label)));
+                };
+                too_long("duration", d)?;
+                let (Some((on, _)), Some((off, offspan))) = (t.duration("on")?, t.duration("off")?) else {
+                    let key = if t.get("on").is_none() { "on" } else { "off" };
+                    return Err(Diag::new(aspan, key, format!("action = \"blink\" in {} needs \"on\" and \"off\", e.g. on = \"500ms\", off = \"500ms\"", t.label)));
+                };
+                if off < relay.min_off {
+                    return Err(Diag::new(offspan, "off", format!("\"off\" = \"{}\" is shorter than relay \"{}\" min_off = \"{}\", which would hold every flash back: lengthen \"off\" or lower min_off", fmt_duration(off), relay.name, fmt_duration(relay.min_off))));
+                }
+                if let Some(limit) = relay.switch_limit {
+                    // Flashes in the worst 60 s window of one blink.
+                    let window = d.min(crate::relays::controller::SWITCH_WINDOW);
+                    let flashes = (window.as_millis() / (on + off).as_millis().max(1)) as u64 + 1;
+                    if flashes > limit as u64 {
+                        return Err(Diag::new(offspan, "off", format!("blinking {} on / {} off switches relay \"{}\" on {flashes} times a minute, more than its switch_limit = {limit}, which would lock it off: blink slower, or raise switch_limit", fmt_duration(on), fmt_duration(off), relay.name)));
+                    }
+                }
+                let retrigger = match t.str("retrigger")? {
+                    None | Some(("single", _)) => Retrigger::Single,
+                    Some(("restart", _)) => Retrigger::Restart,
+                    Some((other, span)) => {
+                        return Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"]))
+                    }
+                };
+                ActionKind::Blink { on, off, duration: d, retrigger }
+            }
             "on" => ActionKind::On,
             "off" => ActionKind::Off,
             _ => ActionKind::Toggle,
@@ -1268,6 +1596,16 @@ fn bad_word(span: Range<usize>, key: &str, found: &str, label: &str, valid: &[&s
         None => format!("\"{key}\" in {label} cannot be \"{found}\"; use {}", one_of(valid)),
     };
     Diag::new(span, key, message)
+}
+
+/// `"2026-12-24"` or `"2026-12-24..2026-12-26"` (inclusive), in order.
+fn date_range(d: &str) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let date = |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+    let (a, b) = match d.split_once("..") {
+        Some((a, b)) => (date(a)?, date(b)?),
+        None => (date(d)?, date(d)?),
+    };
+    (a <= b).then_some((a, b))
 }
 
 fn day_mask(d: &str) -> Option<u8> {

@@ -113,6 +113,20 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
                 format!("{names} turns {}", if w.alarm_state { "on" } else { "off" })
             }
             EventWord::CameraOffline => "a camera goes offline".to_string(),
+            EventWord::CameraOnline => "a camera comes back online".to_string(),
+            EventWord::Occupancy => {
+                let count = match (w.min_count, w.max_count) {
+                    (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                    (None, Some(hi)) => format!("at most {hi}"),
+                    (Some(lo), None) => format!("at least {lo}"),
+                    (None, None) => "at least 1".to_string(),
+                };
+                let counted =
+                    if w.classes.is_empty() { "target(s)".to_string() } else { format!("{class} (count)") };
+                format!("{count} {counted} are there")
+            }
+            EventWord::AreaOccupied => format!("{class} arrives in the empty place"),
+            EventWord::AreaEmpty => format!("the last {class} has left"),
             other => {
                 let word = other.word().replace('_', " ");
                 let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
@@ -127,6 +141,24 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
     let mut s = format!("When {}", list_or(&what, "or"));
     if !w.zones.is_empty() {
         let _ = write!(s, " in zone {}", list_or(&quoted(&w.zones), "or"));
+    }
+    if !w.areas.is_empty() {
+        let _ = write!(s, " in area {} (any of its cameras)", list_or(&quoted(&w.areas), "or"));
+    }
+    if !w.from_zones.is_empty() {
+        let _ = write!(
+            s,
+            ", having come from zone {} within {}",
+            list_or(&quoted(&w.from_zones), "or"),
+            fmt_duration(w.within)
+        );
+    }
+    if let Some((heading, zone)) = &w.heading {
+        let way = if *heading == crate::config::Heading::Towards { "towards" } else { "away from" };
+        let _ = write!(s, ", moving {way} zone \"{zone}\"");
+    }
+    if w.include_stationary {
+        s.push_str(" (stationary targets too)");
     }
     if !w.cameras.is_empty() {
         let _ = write!(s, " on camera {}", list_or(&quoted(&w.cameras), "or"));
@@ -196,10 +228,41 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
             }
             (None, None) => {}
         }
-        if let Some(d) = days_text(sch.days) {
-            let _ = write!(s, " {d}");
+        let range = |(a, b): &(chrono::NaiveDate, chrono::NaiveDate)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a} to {b}")
+            }
+        };
+        let dates: Vec<String> = sch.dates.iter().map(range).collect();
+        match (sch.days, dates.is_empty()) {
+            (0, false) => {
+                let _ = write!(s, " on {}", list_or(&dates, "and"));
+            }
+            (mask, _) => {
+                if let Some(d) = days_text(mask) {
+                    let _ = write!(s, " {d}");
+                }
+                if !dates.is_empty() {
+                    let _ = write!(s, " and on {}", list_or(&dates, "and"));
+                }
+            }
+        }
+        if !sch.except.is_empty() {
+            let except: Vec<String> = sch.except.iter().map(range).collect();
+            let _ = write!(s, " except on {}", list_or(&except, "and"));
         }
         let _ = write!(s, " ({})", config.site.timezone.name());
+    }
+    for c in &w.relays {
+        let _ = match c {
+            crate::config::RelayCondition::On(r) => write!(s, ", while relay \"{r}\" is on"),
+            crate::config::RelayCondition::Off(r) => write!(s, ", while relay \"{r}\" is off"),
+            crate::config::RelayCondition::NoManual(r) => {
+                write!(s, ", while relay \"{r}\" has no manual override")
+            }
+        };
     }
     let t = &r.then;
     let relay = &t.relay;
@@ -221,6 +284,12 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
         }
         ActionKind::Off => format!("switch relay \"{relay}\" off"),
         ActionKind::Toggle => format!("toggle relay \"{relay}\" (on for at most {max_on})"),
+        ActionKind::Blink { on, off, duration, .. } => format!(
+            "blink relay \"{relay}\" ({} on, {} off) for {}",
+            fmt_duration(on),
+            fmt_duration(off),
+            fmt_duration(duration)
+        ),
     };
     let _ = write!(s, ": {action}");
     if let Some(c) = t.cooldown {

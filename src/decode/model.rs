@@ -118,6 +118,9 @@ pub enum EventKind {
     /// Synthesized by camrelay when a device stops sending keepalives; never
     /// decoded from a post (the NVR's own `chlOfflineAlarm` is an alarm).
     DeviceOffline,
+    /// Not posted by devices: synthesized by camrelay when a device reported
+    /// offline is heard again (`camera_online`).
+    DeviceOnline,
     /// A smartType this version does not know; the raw name is kept.
     Unknown(String),
 }
@@ -314,6 +317,7 @@ impl EventKind {
             EventKind::PeopleCounting => "people_counting",
             EventKind::PeopleIntrusion => "people_intrusion",
             EventKind::DeviceOffline => "camera_offline",
+            EventKind::DeviceOnline => "camera_online",
             EventKind::Unknown(name) => name,
         }
     }

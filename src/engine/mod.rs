@@ -15,7 +15,21 @@
 //!   start to hold (the rising edge);
 //! - `zone_entry` / `zone_exit` rules fire on the membership transitions
 //!   derived from traject, and on the camera's own AOIENTRY / AOILEAVE posts;
-//!   a target that times out inside a zone exits it then (in [`Engine::tick`]).
+//!   a target that times out inside a zone exits it then (in [`Engine::tick`]);
+//! - a hold claims per target (the command names it), so the relay
+//!   controller can spend the claim of a parked car at `max_on` and still let
+//!   a person who walks up later switch the light on;
+//! - a target whose box stays put for `stationary_after` is stationary: it
+//!   no longer satisfies `presence` (so it renews no hold and starts no
+//!   dwell) unless the rule has `include_stationary`, and still counts for
+//!   occupancy;
+//! - an area is a set of zones, on one camera or several; counting rules
+//!   (`occupancy`, `area_occupied`, `area_empty`) count targets of the rule's
+//!   class in its zones, as the most any one camera sees, after every post
+//!   and whenever a target times out; area `dwell` is the time the place has
+//!   been occupied without a break, whichever camera saw whom;
+//! - every rule that listens to an event's kind leaves a [`Verdict`] on it
+//!   ([`Engine::verdicts`]): fired, or the first condition that failed.
 
 pub mod geometry;
 pub mod plates;
@@ -23,13 +37,16 @@ pub mod presence;
 mod rules;
 pub mod schedule;
 pub mod sun;
+pub mod verdict;
+
+pub use verdict::{RuleVerdict, Verdict};
 
 use crate::clock::{Instant, Now};
 use crate::command::{Action, Command, Why};
 use crate::config::{
-    normalize_plate, ActionKind, Anchor, CameraConfig, Config, EventWord, PresenceConfig, SiteConfig,
+    normalize_plate, ActionKind, Anchor, CameraConfig, Config, EventWord, Heading, PresenceConfig, SiteConfig,
 };
-use crate::decode::{Device, Event, EventKind, Point, Target};
+use crate::decode::{Device, Event, EventKind, Point, Rect, Target, TargetClass};
 use presence::{Track, ZoneState};
 use rules::{kind_bits, Rule, TRAJECT_BITS};
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +94,32 @@ pub const MAX_TRACKS_PER_CAMERA: usize = 256;
 /// Unfired matches kept until [`Engine::take_unfired`] drains them.
 const MAX_UNFIRED: usize = 1024;
 
+/// Verdicts kept for one call of [`Engine::handle`] or [`Engine::tick`].
+const MAX_VERDICTS: usize = 4096;
+
+/// A target that stopped moving, or moved again: the daemon logs it, replay prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub camera: String,
+    pub target: u32,
+    pub class: TargetClass,
+    /// `true`: it became stationary; `false`: it moves again.
+    pub stationary: bool,
+}
+
+/// A tracked target, for the status API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetStatus {
+    pub camera: String,
+    pub id: u32,
+    pub class: &'static str,
+    pub stationary: bool,
+    /// Zones it is in now.
+    pub zones: Vec<String>,
+    /// Tracked for this long.
+    pub seen_for_ms: u64,
+}
+
 /// Unconfigured devices whose targets are tracked at once.
 pub const MAX_UNKNOWN_DEVICES: usize = 64;
 
@@ -95,6 +138,13 @@ pub struct Engine {
     sun_cache: Option<(chrono::NaiveDate, Option<(i64, i64)>)>,
     ignored_targets: u64,
     unfired: Vec<Unfired>,
+    /// Verdicts of the last `handle` / `tick`.
+    verdicts: Vec<RuleVerdict>,
+    notices: Vec<Notice>,
+    /// `stationary_tolerance` in picture units.
+    tolerance: u32,
+    /// Some rule counts targets in a place.
+    has_counting: bool,
 }
 
 /// What a rule-level check needs to know about the event.
@@ -129,6 +179,10 @@ impl Engine {
             sun_cache: None,
             ignored_targets: 0,
             unfired: Vec::new(),
+            verdicts: Vec::new(),
+            notices: Vec::new(),
+            tolerance: 0,
+            has_counting: false,
         };
         e.install(config);
         e
@@ -155,9 +209,14 @@ impl Engine {
         }
         let zones = &self.zones;
         let zone_idx = |n: &str| zones.iter().position(|z| z.name == n);
-        self.rules = config.rules.iter().map(|r| Rule::compile(r, &cam_idx, &zone_idx)).collect();
+        let area_zones =
+            |n: &str| config.areas.iter().find(|a| a.name == n).map(|a| a.zones.clone()).unwrap_or_default();
+        self.rules =
+            config.rules.iter().map(|r| Rule::compile(r, &cam_idx, &zone_idx, &area_zones)).collect();
+        self.has_counting = self.rules.iter().any(|r| r.counting);
         self.site = config.site.clone();
         self.presence = config.presence;
+        self.tolerance = (config.presence.stationary_tolerance * 10_000.0).round() as u32;
         self.has_schedule = config.rules.iter().any(|r| r.when.schedule.is_some());
         self.sun_cache = None;
     }
@@ -170,8 +229,11 @@ impl Engine {
         let old_zones: Vec<String> = self.zones.iter().map(|z| z.name.clone()).collect();
         let old_rules: Vec<(String, u64, u64)> =
             self.rules.iter().map(|r| (r.name.clone(), r.matched, r.commands)).collect();
-        let old_cooldowns: Vec<_> =
-            self.rules.iter().map(|r| (r.last_fired, r.plate_fired.clone())).collect();
+        let old_cooldowns: Vec<_> = self
+            .rules
+            .iter()
+            .map(|r| (r.last_fired, r.plate_fired.clone(), r.occupied, r.occupied_since))
+            .collect();
         self.install(config);
         for r in self.rules.iter_mut() {
             if let Some(i) = old_rules.iter().position(|(n, _, _)| *n == r.name) {
@@ -179,6 +241,7 @@ impl Engine {
                 r.commands = old_rules[i].2;
                 r.last_fired = old_cooldowns[i].0;
                 r.plate_fired = old_cooldowns[i].1.clone();
+                (r.occupied, r.occupied_since) = (old_cooldowns[i].2, old_cooldowns[i].3);
             }
         }
         let zone_map: Vec<Option<usize>> =
@@ -224,6 +287,48 @@ impl Engine {
         std::mem::take(&mut self.unfired)
     }
 
+    /// Each listening rule's verdict on the last [`Engine::handle`] or
+    /// [`Engine::tick`] (why it fired, or the first condition that failed).
+    pub fn verdicts(&self) -> &[RuleVerdict] {
+        &self.verdicts
+    }
+
+    /// Rule names by index, as in [`RuleVerdict::rule`].
+    pub fn rule_name(&self, index: usize) -> Option<&str> {
+        self.rules.get(index).map(|r| r.name.as_str())
+    }
+
+    /// Camera names by index, as in [`RuleVerdict::camera`].
+    pub fn camera_name(&self, index: usize) -> Option<&str> {
+        self.cameras.get(index).map(|c| c.name.as_str())
+    }
+
+    /// Targets that became stationary or moved again since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Every tracked target now.
+    pub fn targets(&self, now: Instant) -> Vec<TargetStatus> {
+        self.tracks
+            .iter()
+            .map(|(&(_, id), t)| TargetStatus {
+                camera: t.camera.clone(),
+                id,
+                class: t.class.word(),
+                stationary: t.stationary,
+                zones: t
+                    .zones
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, z)| z.inside)
+                    .map(|(i, _)| self.zones[i].name.clone())
+                    .collect(),
+                seen_for_ms: now.since(t.first_seen).as_millis() as u64,
+            })
+            .collect()
+    }
+
     /// Targets ignored because their camera already had
     /// [`MAX_TRACKS_PER_CAMERA`] tracked (metrics).
     pub fn ignored_targets(&self) -> u64 {
@@ -243,6 +348,7 @@ impl Engine {
 
     /// Advance time: targets not seen for `target_timeout` are gone, and leave their zones.
     pub fn tick(&mut self, now: Now) -> Vec<Command> {
+        self.verdicts.clear();
         let mut out = Vec::new();
         self.expire(now, &mut out);
         out
@@ -250,6 +356,7 @@ impl Engine {
 
     /// One decoded event from `source` (the post's peer address) at `now`.
     pub fn handle(&mut self, event: &Event, source: Option<IpAddr>, now: Now) -> Vec<Command> {
+        self.verdicts.clear();
         let mut out = Vec::new();
         self.expire(now, &mut out);
         match &event.kind {
@@ -330,6 +437,7 @@ impl Engine {
         let cam_id = self.track_camera(cam, &ev.device, source);
         let label = self.camera_label(cam, &ev.device, source);
         let inertia = self.presence.inertia;
+        let (tolerance, still_after) = (self.tolerance, self.presence.stationary_after);
         let (nzones, nrules) = (self.zones.len(), self.rules.len());
         // (target id, zone index, entered?)
         let mut transitions: Vec<(u32, usize, bool)> = Vec::new();
@@ -354,6 +462,18 @@ impl Engine {
             track.class = t.class;
             track.rect = t.rect;
             track.channel = ev.device.channel;
+            if let Some(rect) = t.rect {
+                if let Some(change) = track.observe_box(rect, tolerance, still_after, now.at) {
+                    if self.notices.len() < MAX_UNFIRED {
+                        self.notices.push(Notice {
+                            camera: label.clone(),
+                            target: id,
+                            class: t.class,
+                            stationary: change == presence::Stillness::BecameStationary,
+                        });
+                    }
+                }
+            }
             if let (Some(c), Some(rect)) = (cam, t.rect.as_ref()) {
                 for &z in &self.camera_zones[c] {
                     let zone = &self.zones[z];
@@ -364,62 +484,196 @@ impl Engine {
                 }
             }
         }
+        self.update_area_dwell(now.at);
         let ctx = self.ctx(cam, ev.device.channel, now);
+        let mut hits: Vec<(&'static str, u32, Option<usize>)> = Vec::new();
         for ri in 0..self.rules.len() {
-            if self.rules[ri].mask & TRAJECT_BITS == 0 {
+            let rule = &self.rules[ri];
+            if rule.mask & TRAJECT_BITS == 0 || rule.counting {
                 continue;
             }
-            let event_ok = self.event_ok(ri, &ctx);
+            let failed = self.event_check(ri, &ctx);
             let rule = &self.rules[ri];
-            let mut hit: Option<(&'static str, u32, Option<usize>)> = None;
+            hits.clear();
+            // The furthest any target got, for the why-not trace.
+            let mut best = Verdict::NoTarget;
             if rule.has(EventWord::Presence) {
-                let dwell = rule.when.dwell.unwrap_or_default();
                 for t in &ev.targets {
                     let Some(id) = t.id else { continue };
                     let Some(track) = self.tracks.get_mut(&(cam_id, id)) else { continue };
-                    let mut ok = event_ok && rule.target_ok(t.class, t.rect.as_ref());
-                    let mut zone = None;
-                    if ok {
-                        if rule.zones.is_empty() {
-                            ok = now.at.since(track.first_seen) >= dwell;
-                        } else {
-                            zone = rule.zones.iter().copied().find(|&z| {
-                                let s = track.zones[z];
-                                s.inside && now.at.since(s.entered_at) >= dwell
-                            });
-                            ok = zone.is_some();
+                    let checked = match failed {
+                        Some(v) => Err(v),
+                        None => check_target(rule, &self.zones, cam, track, t.class, t.rect.as_ref(), now.at),
+                    };
+                    match checked {
+                        Ok(zone) if rule.is_hold() => hits.push(("presence", id, zone)),
+                        Ok(zone) => {
+                            let rising = !track.latched[ri];
+                            track.latched[ri] = true;
+                            if !rising {
+                                best = best.max(Verdict::AlreadyMatched);
+                            } else if hits.is_empty() {
+                                hits.push(("presence", id, zone));
+                            }
                         }
-                    }
-                    if rule.is_hold() {
-                        if ok && hit.is_none() {
-                            hit = Some(("presence", id, zone));
-                        }
-                    } else {
-                        let rising = ok && !track.latched[ri];
-                        track.latched[ri] = ok;
-                        if rising && hit.is_none() {
-                            hit = Some(("presence", id, zone));
+                        Err(v) => {
+                            track.latched[ri] = false;
+                            best = best.max(v);
                         }
                     }
                 }
             }
-            if hit.is_none() && event_ok {
+            if hits.is_empty() && failed.is_none() {
                 for &(id, z, entered) in &transitions {
                     let word = if entered { EventWord::ZoneEntry } else { EventWord::ZoneExit };
                     if !rule.has(word) || !(rule.zones.is_empty() || rule.zones.contains(&z)) {
                         continue;
                     }
                     let Some(track) = self.tracks.get(&(cam_id, id)) else { continue };
-                    if rule.target_ok(track.class, track.rect.as_ref()) {
-                        hit = Some((word.word(), id, Some(z)));
-                        break;
+                    let verdict = if !rule.class_ok(track.class) {
+                        Some(Verdict::WrongClass)
+                    } else if !rule.box_ok(track.rect.as_ref()) {
+                        Some(Verdict::BoxFilter)
+                    } else if entered && !rule.from_zones.is_empty() && !came_from(rule, track, z) {
+                        Some(Verdict::WrongOrder)
+                    } else if rule
+                        .heading
+                        .is_some_and(|(h, hz)| !heading_ok(&self.zones[hz], cam, track, h, now.at))
+                    {
+                        Some(Verdict::WrongDirection)
+                    } else {
+                        None
+                    };
+                    match verdict {
+                        Some(v) => best = best.max(v),
+                        None => {
+                            hits.push((word.word(), id, Some(z)));
+                            break;
+                        }
                     }
                 }
+                if hits.is_empty() && !rule.has(EventWord::Presence) {
+                    best = best.max(Verdict::NoTransition);
+                }
             }
-            if let Some((word, id, zone)) = hit {
+            let event = if rule.has(EventWord::Presence) { "presence" } else { first_word(rule.mask) };
+            if hits.is_empty() {
+                self.verdict(ri, event, cam, None, failed.unwrap_or(best), now.at);
+                continue;
+            }
+            // A hold claims per target: a `max_on` cut spends the claims of
+            // the targets holding then (a parked car), not of one who comes later.
+            let mut verdict = Verdict::Fired;
+            let first = hits[0];
+            for &(word, id, zone) in &hits {
                 let subject = Subject { event: word, camera: &label, target: Some(id), zone, plate: None };
-                self.fire(ri, &subject, now, out);
+                let v = self.fire(ri, &subject, now, out);
+                verdict = verdict.min(v);
             }
+            self.verdict(ri, first.0, cam, Some(first.1), verdict, now.at);
+        }
+        self.update_places(cam, &label, true, now, out);
+    }
+
+    /// Area rules with `dwell`: the place's continuous occupied time, counted
+    /// across its cameras, by targets of the rule's class that move (or any,
+    /// with `include_stationary`).
+    fn update_area_dwell(&mut self, now: Instant) {
+        for ri in 0..self.rules.len() {
+            let rule = &self.rules[ri];
+            if rule.area.is_none() || rule.when.dwell.is_none() || rule.counting {
+                continue;
+            }
+            let (n, _) = self.place_count(ri, !rule.when.include_stationary);
+            let rule = &mut self.rules[ri];
+            if n == 0 {
+                rule.occupied_since = None;
+            } else if rule.occupied_since.is_none() {
+                rule.occupied_since = Some(now);
+            }
+        }
+    }
+
+    /// Targets of rule `ri`'s class inside its zones: the most any one camera
+    /// sees (two cameras on one driveway see the same people), with one of them.
+    fn place_count(&self, ri: usize, moving_only: bool) -> (u32, Option<(u32, u32, usize)>) {
+        let rule = &self.rules[ri];
+        let (mut best, mut current, mut camera) = (0u32, 0u32, None);
+        let mut example = None;
+        for (&(c, id), t) in &self.tracks {
+            if camera != Some(c) {
+                best = best.max(current);
+                current = 0;
+                camera = Some(c);
+            }
+            if c >= UNKNOWN_DEVICE_BASE || !rule.class_ok(t.class) || (moving_only && t.stationary) {
+                continue;
+            }
+            if let Some(&z) =
+                rule.zones.iter().find(|&&z| self.zones[z].camera == c as usize && t.zones[z].inside)
+            {
+                current += 1;
+                example.get_or_insert((c, id, z));
+            }
+        }
+        (best.max(current), example)
+    }
+
+    /// Counting rules (`occupancy`, `area_occupied`, `area_empty`) after the
+    /// tracks changed: on every traject post (`renew`: holds on occupancy are
+    /// renewed) and when targets time out.
+    fn update_places(
+        &mut self,
+        cam: Option<usize>,
+        label: &str,
+        renew: bool,
+        now: Now,
+        out: &mut Vec<Command>,
+    ) {
+        if !self.has_counting {
+            return;
+        }
+        let ctx = self.ctx(None, None, now);
+        for ri in 0..self.rules.len() {
+            if !self.rules[ri].counting {
+                continue;
+            }
+            let (n, example) = self.place_count(ri, false);
+            let in_window = match &self.rules[ri].when.schedule {
+                Some(s) => ctx.local.is_some_and(|local| schedule::in_schedule(s, local, ctx.sun)),
+                None => true,
+            };
+            let rule = &mut self.rules[ri];
+            let (word, fire) = if rule.has(EventWord::Occupancy) {
+                let ok = rule.count_ok(n);
+                let rising = ok && !rule.occupied;
+                rule.occupied = ok;
+                ("occupancy", ok && if rule.is_hold() { renew } else { rising })
+            } else {
+                let occupied = n > 0;
+                let was = std::mem::replace(&mut rule.occupied, occupied);
+                match (was, occupied) {
+                    (false, true) => ("area_occupied", rule.has(EventWord::AreaOccupied)),
+                    (true, false) => ("area_empty", rule.has(EventWord::AreaEmpty)),
+                    _ => (first_word(rule.mask), false),
+                }
+            };
+            let target = example.map(|(_, id, _)| id);
+            if !fire || !in_window {
+                if renew {
+                    let v = if fire { Verdict::OutsideWindow } else { Verdict::Count };
+                    self.verdict(ri, word, cam, target, v, now.at);
+                }
+                continue;
+            }
+            let zone = example.map(|(_, _, z)| z);
+            let camera = match example {
+                Some((c, _, _)) => self.cameras[c as usize].name.clone(),
+                None => label.to_string(),
+            };
+            let subject = Subject { event: word, camera: &camera, target, zone, plate: None };
+            let v = self.fire(ri, &subject, now, out);
+            self.verdict(ri, word, cam, target, v, now.at);
         }
     }
 
@@ -431,18 +685,29 @@ impl Engine {
         let plate_norm = plate.map(|p| normalize_plate(&p.number));
         for ri in 0..self.rules.len() {
             let rule = &self.rules[ri];
-            if rule.mask & bits == 0 || !self.event_ok(ri, &ctx) || !rule.plate_ok(plate) {
+            if rule.mask & bits == 0 {
+                continue;
+            }
+            let word = first_word(rule.mask & bits);
+            if let Some(v) = self.event_check(ri, &ctx) {
+                self.verdict(ri, word, cam, None, v, now.at);
+                continue;
+            }
+            if !rule.plate_ok(plate) {
+                self.verdict(ri, word, cam, None, Verdict::Plate, now.at);
                 continue;
             }
             let (target, zone) = if rule.needs_target() {
                 match self.find_target(rule, &ev.targets, cam) {
-                    Some(x) => x,
-                    None => continue,
+                    Ok(x) => x,
+                    Err(v) => {
+                        self.verdict(ri, word, cam, None, v, now.at);
+                        continue;
+                    }
                 }
             } else {
                 (ev.targets.first().and_then(|t| t.id), None)
             };
-            let word = first_word(rule.mask & bits);
             // A fuzzy match is named, and cooled down, by the plate it matched.
             let listed: Option<String> = match plate_norm.as_deref() {
                 Some(read) if !rule.when.plates.is_empty() => rule.listed_plate(read).map(str::to_string),
@@ -450,7 +715,8 @@ impl Engine {
             };
             let plate = listed.as_deref().or(plate_norm.as_deref());
             let subject = Subject { event: word, camera: &label, target, zone, plate };
-            self.fire(ri, &subject, now, out);
+            let v = self.fire(ri, &subject, now, out);
+            self.verdict(ri, word, cam, target, v, now.at);
         }
     }
 
@@ -459,13 +725,19 @@ impl Engine {
         rule: &Rule,
         targets: &[Target],
         cam: Option<usize>,
-    ) -> Option<(Option<u32>, Option<usize>)> {
+    ) -> Result<(Option<u32>, Option<usize>), Verdict> {
+        let mut best = Verdict::NoTarget;
         for t in targets {
-            if !rule.target_ok(t.class, t.rect.as_ref()) {
+            if !rule.class_ok(t.class) {
+                best = best.max(Verdict::WrongClass);
+                continue;
+            }
+            if !rule.box_ok(t.rect.as_ref()) {
+                best = best.max(Verdict::BoxFilter);
                 continue;
             }
             if rule.zones.is_empty() {
-                return Some((t.id, None));
+                return Ok((t.id, None));
             }
             let Some(rect) = t.rect.as_ref() else { continue };
             let zone = rule.zones.iter().copied().find(|&z| {
@@ -473,31 +745,34 @@ impl Engine {
                 Some(zone.camera) == cam && geometry::target_in_zone(rect, zone.anchor, &zone.polygon)
             });
             if zone.is_some() {
-                return Some((t.id, zone));
+                return Ok((t.id, zone));
             }
+            best = best.max(Verdict::OutsideZone);
         }
-        None
+        Err(best)
     }
 
     fn alarms(&mut self, ev: &Event, source: Option<IpAddr>, now: Now, out: &mut Vec<Command>) {
         for alarm in &ev.alarms {
-            if alarm.name.eq_ignore_ascii_case("chlOfflineAlarm") && alarm.active {
-                // The NVR lost one of its cameras: the alarm id is the channel.
+            if alarm.name.eq_ignore_ascii_case("chlOfflineAlarm") {
+                // The NVR lost (or got back) one of its cameras: the alarm id is the channel.
                 let channel = alarm.id.or(ev.device.channel);
                 let cam = self.resolve(&ev.device, source, channel);
                 let label = self.camera_label(cam, &ev.device, source);
                 let ctx = self.ctx(cam, channel, now);
+                let word = if alarm.active { EventWord::CameraOffline } else { EventWord::CameraOnline };
                 for ri in 0..self.rules.len() {
-                    if self.rules[ri].has(EventWord::CameraOffline) && self.event_ok(ri, &ctx) {
-                        let subject = Subject {
-                            event: "camera_offline",
-                            camera: &label,
-                            target: None,
-                            zone: None,
-                            plate: None,
-                        };
-                        self.fire(ri, &subject, now, out);
+                    if !self.rules[ri].has(word) {
+                        continue;
                     }
+                    if let Some(v) = self.event_check(ri, &ctx) {
+                        self.verdict(ri, word.word(), cam, None, v, now.at);
+                        continue;
+                    }
+                    let subject =
+                        Subject { event: word.word(), camera: &label, target: None, zone: None, plate: None };
+                    let v = self.fire(ri, &subject, now, out);
+                    self.verdict(ri, word.word(), cam, None, v, now.at);
                 }
             }
             let cam = self.resolve(&ev.device, source, None);
@@ -506,34 +781,61 @@ impl Engine {
             let word = format!("alarm {}={}", alarm.name, alarm.active);
             for ri in 0..self.rules.len() {
                 let rule = &self.rules[ri];
-                if rule.has(EventWord::Alarm) && rule.alarm_ok(alarm) && self.event_ok(ri, &ctx) {
-                    let subject =
-                        Subject { event: &word, camera: &label, target: None, zone: None, plate: None };
-                    self.fire(ri, &subject, now, out);
+                if !rule.has(EventWord::Alarm) {
+                    continue;
                 }
+                let failed =
+                    if rule.alarm_ok(alarm) { self.event_check(ri, &ctx) } else { Some(Verdict::Alarm) };
+                if let Some(v) = failed {
+                    self.verdict(ri, "alarm", cam, None, v, now.at);
+                    continue;
+                }
+                let subject = Subject { event: &word, camera: &label, target: None, zone: None, plate: None };
+                let v = self.fire(ri, &subject, now, out);
+                self.verdict(ri, "alarm", cam, None, v, now.at);
             }
         }
+    }
+
+    /// The rule-level conditions (camera, channel, time window): the first that fails.
+    fn event_check(&self, ri: usize, ctx: &EventCtx) -> Option<Verdict> {
+        let rule = &self.rules[ri];
+        if !rule.cameras.is_empty() && !ctx.camera.is_some_and(|c| rule.cameras.contains(&c)) {
+            return Some(Verdict::WrongCamera);
+        }
+        if !rule.when.channels.is_empty() && !ctx.channel.is_some_and(|c| rule.when.channels.contains(&c)) {
+            return Some(Verdict::WrongChannel);
+        }
+        if let Some(s) = &rule.when.schedule {
+            let Some(local) = ctx.local else { return Some(Verdict::OutsideWindow) };
+            if !schedule::in_schedule(s, local, ctx.sun) {
+                return Some(Verdict::OutsideWindow);
+            }
+        }
+        None
     }
 
     fn event_ok(&self, ri: usize, ctx: &EventCtx) -> bool {
-        let rule = &self.rules[ri];
-        if !rule.cameras.is_empty() && !ctx.camera.is_some_and(|c| rule.cameras.contains(&c)) {
-            return false;
+        self.event_check(ri, ctx).is_none()
+    }
+
+    /// Note rule `ri`'s verdict on the event being handled (bounded).
+    fn verdict(
+        &mut self,
+        ri: usize,
+        event: &'static str,
+        camera: Option<usize>,
+        target: Option<u32>,
+        verdict: Verdict,
+        at: Instant,
+    ) {
+        if self.verdicts.len() < MAX_VERDICTS {
+            self.verdicts.push(RuleVerdict { rule: ri, at, event, camera, target, verdict });
         }
-        if !rule.when.channels.is_empty() && !ctx.channel.is_some_and(|c| rule.when.channels.contains(&c)) {
-            return false;
-        }
-        if let Some(s) = &rule.when.schedule {
-            let Some(local) = ctx.local else { return false };
-            if !schedule::in_schedule(s, local, ctx.sun) {
-                return false;
-            }
-        }
-        true
     }
 
     /// Count a match and, unless a cooldown holds it back, issue the rule's command.
-    fn fire(&mut self, ri: usize, s: &Subject, now: Now, out: &mut Vec<Command>) {
+    fn fire(&mut self, ri: usize, s: &Subject, now: Now, out: &mut Vec<Command>) -> Verdict {
         let zone_name = s.zone.map(|z| self.zones[z].name.clone());
         let rule = &mut self.rules[ri];
         rule.matched += 1;
@@ -547,7 +849,7 @@ impl Engine {
                         detail: format!("fired at {last}, cooldown until {}", last + cd),
                     });
                 }
-                return;
+                return Verdict::Cooldown;
             }
         }
         if let (Some(cd), Some(p)) = (rule.plate_cooldown, s.plate) {
@@ -560,7 +862,7 @@ impl Engine {
                             detail: format!("plate {p} fired at {last}, cooldown until {}", *last + cd),
                         });
                     }
-                    return;
+                    return Verdict::PlateCooldown;
                 }
             }
             if rule.plate_fired.len() >= 256 {
@@ -574,6 +876,9 @@ impl Engine {
         let action = match rule.action {
             ActionKind::Hold { hold } => Action::Hold { until: now.at + hold },
             ActionKind::Pulse { duration, retrigger } => Action::Pulse { duration, retrigger },
+            ActionKind::Blink { on, off, duration, retrigger } => {
+                Action::Blink { on, off, duration, retrigger }
+            }
             ActionKind::On => Action::On,
             ActionKind::Off => Action::Off,
             ActionKind::Toggle => Action::Toggle,
@@ -587,9 +892,12 @@ impl Engine {
                 camera: Some(s.camera.to_string()),
                 target: s.target,
                 zone: zone_name,
+                area: rule.area.clone(),
                 plate: s.plate.map(str::to_string),
             },
+            requires: rule.when.relays.clone(),
         });
+        Verdict::Fired
     }
 
     /// Targets not seen for `target_timeout` are gone: they leave their zones
@@ -612,6 +920,7 @@ impl Engine {
                 for ri in 0..self.rules.len() {
                     let rule = &self.rules[ri];
                     if rule.has(EventWord::ZoneExit)
+                        && !rule.counting
                         && (rule.zones.is_empty() || rule.zones.contains(&z))
                         && rule.target_ok(track.class, track.rect.as_ref())
                         && self.event_ok(ri, &ctx)
@@ -623,11 +932,112 @@ impl Engine {
                             zone: Some(z),
                             plate: None,
                         };
-                        self.fire(ri, &subject, now, out);
+                        let v = self.fire(ri, &subject, now, out);
+                        self.verdict(ri, "zone_exit", cam, Some(key.1), v, now.at);
                     }
                 }
             }
         }
+        self.update_area_dwell(now.at);
+        self.update_places(None, "", false, now, out);
+    }
+}
+
+/// The target-level conditions of rule `rule` for one tracked target, in
+/// [`Verdict`] order: the zone it is in (if the rule names zones), or the
+/// first condition that fails.
+fn check_target(
+    rule: &Rule,
+    zones: &[Zone],
+    cam: Option<usize>,
+    track: &Track,
+    class: TargetClass,
+    rect: Option<&Rect>,
+    now: Instant,
+) -> Result<Option<usize>, Verdict> {
+    if !rule.class_ok(class) {
+        return Err(Verdict::WrongClass);
+    }
+    if !rule.box_ok(rect) {
+        return Err(Verdict::BoxFilter);
+    }
+    let zone = if rule.zones.is_empty() {
+        None
+    } else {
+        let mut inside = rule.zones.iter().copied().filter(|&z| track.zones[z].inside);
+        let first = inside.next().ok_or(Verdict::OutsideZone)?;
+        // Zone dwell: any zone the target has been in long enough.
+        match (rule.when.dwell, rule.area.is_none()) {
+            (Some(d), true) => Some(
+                std::iter::once(first)
+                    .chain(inside)
+                    .find(|&z| now.since(track.zones[z].entered_at) >= d)
+                    .unwrap_or(first),
+            ),
+            _ => Some(first),
+        }
+    };
+    if let Some(z) = zone {
+        if !rule.from_zones.is_empty() && !came_from(rule, track, z) {
+            return Err(Verdict::WrongOrder);
+        }
+    }
+    if let Some((h, hz)) = rule.heading {
+        if !heading_ok(&zones[hz], cam, track, h, now) {
+            return Err(Verdict::WrongDirection);
+        }
+    }
+    if track.stationary && !rule.when.include_stationary {
+        return Err(Verdict::Stationary);
+    }
+    if let Some(d) = rule.when.dwell {
+        let since = match (rule.area.is_some(), zone) {
+            (true, _) => rule.occupied_since,
+            (false, Some(z)) => Some(track.zones[z].entered_at),
+            (false, None) => Some(track.first_seen),
+        };
+        if !since.is_some_and(|s| now.since(s) >= d) {
+            return Err(Verdict::Dwell);
+        }
+    }
+    Ok(zone)
+}
+
+/// Zone order: the target was in one of the rule's `from_zone`s before it
+/// entered `zone`, and left it at most `within` before entering (or is still in it).
+fn came_from(rule: &Rule, track: &Track, zone: usize) -> bool {
+    let entered = track.zones[zone].entered_at;
+    rule.from_zones.iter().any(|&f| {
+        let a = track.zones[f];
+        f != zone
+            && a.visited
+            && a.entered_at <= entered
+            && (a.inside || entered.since(a.left_at) <= rule.when.within)
+    })
+}
+
+/// How much closer (or further) the anchor must get to a zone's centre over
+/// [`presence::HEADING_WINDOW`] to count as moving towards (away from) it:
+/// 3% of the picture, well above the jitter of a standing person's box.
+pub const HEADING_MIN: f64 = 300.0;
+
+/// Travel direction: the target's bottom centre came [`HEADING_MIN`] closer
+/// to (went further from) the centre of `zone`, the mean of its corners,
+/// between the oldest point of the last 2 s and now. Only for a zone on the
+/// target's own camera: pictures of two cameras share no coordinates.
+fn heading_ok(zone: &Zone, cam: Option<usize>, track: &Track, heading: Heading, now: Instant) -> bool {
+    if cam != Some(zone.camera) {
+        return false;
+    }
+    let Some((from, to)) = track.travel(now) else { return false };
+    let n = zone.polygon.len().max(1) as f64;
+    let cx = zone.polygon.iter().map(|p| p.x as f64).sum::<f64>() / n;
+    let cy = zone.polygon.iter().map(|p| p.y as f64).sum::<f64>() / n;
+    let dist = |p: Point| ((p.x as f64 - cx).powi(2) + (p.y as f64 - cy).powi(2)).sqrt();
+    let closer = dist(from) - dist(to);
+    match heading {
+        Heading::Towards => closer >= HEADING_MIN,
+        Heading::AwayFrom => -closer >= HEADING_MIN,
     }
 }
 

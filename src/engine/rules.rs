@@ -4,7 +4,7 @@
 //! own memory (cooldowns, counters). Never touches presence or relays.
 
 use crate::clock::Instant;
-use crate::config::{normalize_plate, ActionKind, Conditions, EventWord, RuleConfig};
+use crate::config::{normalize_plate, ActionKind, Conditions, EventWord, Heading, RuleConfig};
 use crate::decode::{Alarm, EventKind, Plate, Rect, SmartStatus, TargetClass};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,8 +14,22 @@ pub(crate) struct Rule {
     pub mask: u32,
     /// Camera indices.
     pub cameras: Vec<usize>,
-    /// Zone indices.
+    /// Zone indices: the rule's `zone`s, or every zone of its `area`s.
     pub zones: Vec<usize>,
+    /// The rule names areas: `dwell` counts the place's occupied time, and
+    /// `Why` names the area.
+    pub area: Option<String>,
+    /// `occupancy` / `area_occupied` / `area_empty`: the rule counts targets in `zones`.
+    pub counting: bool,
+    /// Zone indices of `from_zone`.
+    pub from_zones: Vec<usize>,
+    /// Zone index of `towards` / `away_from`.
+    pub heading: Option<(Heading, usize)>,
+    /// Counting rules: the condition (occupied, or the count in range) on the last evaluation.
+    pub occupied: bool,
+    /// Area rules with `dwell`: since when the place has held a matching,
+    /// moving target without a break.
+    pub occupied_since: Option<Instant>,
     pub when: Conditions,
     pub relay: String,
     pub action: ActionKind,
@@ -30,20 +44,45 @@ pub(crate) struct Rule {
 /// Bits of the traject-driven words.
 pub(crate) const TRAJECT_BITS: u32 = (1 << EventWord::Presence as u32)
     | (1 << EventWord::ZoneEntry as u32)
-    | (1 << EventWord::ZoneExit as u32);
+    | (1 << EventWord::ZoneExit as u32)
+    | (1 << EventWord::Occupancy as u32)
+    | (1 << EventWord::AreaOccupied as u32)
+    | (1 << EventWord::AreaEmpty as u32);
 
 impl Rule {
     pub fn compile(
         r: &RuleConfig,
         camera_index: &dyn Fn(&str) -> Option<usize>,
         zone_index: &dyn Fn(&str) -> Option<usize>,
+        area_zones: &dyn Fn(&str) -> Vec<String>,
     ) -> Rule {
+        let mut zones: Vec<usize> = r.when.zones.iter().filter_map(|z| zone_index(z)).collect();
+        for area in &r.when.areas {
+            for z in area_zones(area) {
+                if let Some(i) = zone_index(&z) {
+                    if !zones.contains(&i) {
+                        zones.push(i);
+                    }
+                }
+            }
+        }
+        let counting = r
+            .when
+            .events
+            .iter()
+            .any(|e| matches!(e, EventWord::Occupancy | EventWord::AreaOccupied | EventWord::AreaEmpty));
         Rule {
             name: r.name.clone(),
             mask: r.when.events.iter().fold(0, |m, e| m | e.bit()),
             // Validation guarantees every name resolves.
             cameras: r.when.cameras.iter().filter_map(|c| camera_index(c)).collect(),
-            zones: r.when.zones.iter().filter_map(|z| zone_index(z)).collect(),
+            zones,
+            area: (!r.when.areas.is_empty()).then(|| r.when.areas.join(", ")),
+            counting,
+            from_zones: r.when.from_zones.iter().filter_map(|z| zone_index(z)).collect(),
+            heading: r.when.heading.as_ref().and_then(|(h, z)| Some((*h, zone_index(z)?))),
+            occupied: false,
+            occupied_since: None,
             when: r.when.clone(),
             relay: r.then.relay.clone(),
             action: r.then.action,
@@ -64,12 +103,26 @@ impl Rule {
         matches!(self.action, ActionKind::Hold { .. })
     }
 
+    /// Does an `occupancy` count satisfy `min_count` / `max_count`? Without
+    /// `min_count` the place must hold one target, or none when only
+    /// `max_count` is given (`max_count = 0`: the place is empty).
+    pub fn count_ok(&self, n: u32) -> bool {
+        let min = self.when.min_count.unwrap_or(if self.when.max_count.is_some() { 0 } else { 1 });
+        n >= min && !matches!(self.when.max_count, Some(max) if n > max)
+    }
+
     /// Conditions on a target's class and box (not zones: those need presence or geometry).
     pub fn target_ok(&self, class: TargetClass, rect: Option<&Rect>) -> bool {
+        self.class_ok(class) && self.box_ok(rect)
+    }
+
+    pub fn class_ok(&self, class: TargetClass) -> bool {
+        self.when.classes.is_empty() || self.when.classes.contains(&class)
+    }
+
+    /// `min_area` .. `max_aspect`.
+    pub fn box_ok(&self, rect: Option<&Rect>) -> bool {
         let w = &self.when;
-        if !w.classes.is_empty() && !w.classes.contains(&class) {
-            return false;
-        }
         if w.min_area.is_some() || w.max_area.is_some() || w.min_aspect.is_some() || w.max_aspect.is_some() {
             let Some(r) = rect else { return false };
             let area = r.area_fraction();
@@ -195,6 +248,7 @@ pub(crate) fn kind_bits(kind: &EventKind, status: Option<SmartStatus>) -> u32 {
         EventKind::PeopleCounting => W::PeopleCounting.bit(),
         EventKind::PeopleIntrusion => W::PeopleIntrusion.bit(),
         EventKind::DeviceOffline => W::CameraOffline.bit(),
+        EventKind::DeviceOnline => W::CameraOnline.bit(),
         EventKind::Keepalive | EventKind::AlarmStatus | EventKind::Traject | EventKind::Unknown(_) => 0,
     }
 }

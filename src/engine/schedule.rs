@@ -1,8 +1,10 @@
-//! Time windows in local time: `after` / `before` (clock times or sun events) and `days`.
+//! Time windows in local time: `after` / `before` (clock times or sun events),
+//! `days` (weekdays and dates) and `except_days` (holidays).
 //!
 //! A window whose start is later than its end crosses midnight (22:00–06:00,
 //! sunset–sunrise). `days` names the day a window *starts* on, so Friday
-//! 22:00–06:00 still holds at 03:00 on Saturday. Sun events are those of the
+//! 22:00–06:00 still holds at 03:00 on Saturday; `except_days` too, so a
+//! window starting on Christmas Eve ends as usual on Christmas morning. Sun events are those of the
 //! local date being evaluated. Pure: the caller passes the wall time.
 
 use super::sun::{sun_times, SunTimes};
@@ -86,6 +88,11 @@ pub fn in_schedule(s: &Schedule, now: LocalTime, sun: Option<(i64, i64)>) -> boo
     if !inside {
         return false;
     }
-    let day = if started_yesterday { (now.weekday + 6) % 7 } else { now.weekday };
-    s.days & (1 << day) != 0
+    let (day, date) = if started_yesterday {
+        ((now.weekday + 6) % 7, now.date.pred_opt().unwrap_or(now.date))
+    } else {
+        (now.weekday, now.date)
+    };
+    let on = |ranges: &[(NaiveDate, NaiveDate)]| ranges.iter().any(|(a, b)| *a <= date && date <= *b);
+    (s.days & (1 << day) != 0 || on(&s.dates)) && !on(&s.except)
 }

@@ -84,12 +84,19 @@ pub struct Devices {
     cameras: Mutex<Vec<CameraConfig>>,
     unknown_log: LogLimit,
     offline_reports: AtomicU64,
+    /// Devices reported offline and heard again, until the core takes them
+    /// (the `camera_online` event).
+    back_online: Mutex<Vec<Device>>,
 }
+
+/// Back-online devices kept until the core takes them.
+const MAX_BACK_ONLINE: usize = 256;
 
 impl Default for Devices {
     fn default() -> Self {
         Devices {
             inner: Mutex::default(),
+            back_online: Mutex::default(),
             cameras: Mutex::default(),
             unknown_log: LogLimit::new(Duration::from_secs(60), 5),
             offline_reports: AtomicU64::new(0),
@@ -212,6 +219,15 @@ impl Devices {
             }
             if e.offline {
                 e.offline = false;
+                let mut back = self.back_online.lock().unwrap_or_else(|p| p.into_inner());
+                if back.len() < MAX_BACK_ONLINE {
+                    let mut d = e.device.clone();
+                    d.channel = None;
+                    if d.ip.is_none() {
+                        d.ip = Some(e.source.to_string());
+                    }
+                    back.push(d);
+                }
                 match &e.camera {
                     Some(camera) => {
                         tracing::info!(device = %key, %camera, source = %source, "device back online")
@@ -225,6 +241,16 @@ impl Devices {
             }
         }
         key
+    }
+
+    /// Devices heard again after they were reported offline, since the last call.
+    pub fn take_back_online(&self) -> Vec<Device> {
+        std::mem::take(&mut *self.back_online.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Is some device not reported offline (so a silence check has work)?
+    pub fn any_online(&self) -> bool {
+        self.lock().values().any(|e| !e.offline)
     }
 
     /// Devices that have sent nothing for `after`, each reported once until

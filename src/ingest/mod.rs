@@ -70,10 +70,22 @@ pub struct Received {
 pub struct IngestShared {
     pub devices: Devices,
     pub stats: IngestStats,
+    /// The `run` of `record_dir` names, once recording started.
+    run_ms: std::sync::OnceLock<i64>,
 }
 
 impl IngestShared {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The `run` stamp of this daemon's `record_dir` names, so files
+    /// written elsewhere (manual commands) sort among the posts.
+    pub fn run_ms(&self) -> Option<i64> {
+        self.run_ms.get().copied()
+    }
+
+    pub(crate) fn set_run_ms(&self, run_ms: i64) {
+        let _ = self.run_ms.set(run_ms);
     }
 }

@@ -95,7 +95,7 @@ impl RecordName {
 
     /// Read a file name of either form; `None` for any other name.
     pub fn parse(name: &str) -> Option<RecordName> {
-        let stem = name.strip_suffix(".xml").unwrap_or(name);
+        let stem = name.strip_suffix(".xml").or_else(|| name.strip_suffix(".json")).unwrap_or(name);
         let parts: Vec<&str> = stem.splitn(5, '-').collect();
         let num = |s: &str| s.parse::<i64>().ok();
         match parts[..] {

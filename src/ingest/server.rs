@@ -108,6 +108,7 @@ pub async fn serve_with(
     let recorder = match &config.record_dir {
         Some(dir) => {
             let run_ms = clock.now().origin_wall().timestamp_millis();
+            shared.set_run_ms(run_ms);
             Some(Recorder::start(dir.clone(), shared.clone(), run_ms)?)
         }
         None => None,

@@ -75,7 +75,7 @@
 use super::{Backend, GpioError};
 use crate::clock::Instant;
 use crate::command::{Action, Command, Retrigger, Why};
-use crate::config::{LineRef, RelayConfig};
+use crate::config::{LineRef, RelayCondition, RelayConfig};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -174,6 +174,9 @@ pub struct RelayStatus {
     pub pending: Option<PendingSwitch>,
     /// A switch-off could not be written and is being retried.
     pub write_fault: bool,
+    /// Live hold claims, one per rule and target: who holds the relay, and
+    /// whose claim `max_on` spent.
+    pub claims: Vec<ClaimStatus>,
 }
 
 /// Counters for metrics, per relay.
@@ -231,6 +234,66 @@ struct Claim {
     spent: bool,
 }
 
+/// A rule's blink: flashes from `started` (when the relay first switched on for it).
+#[derive(Debug, Clone)]
+struct RuleBlink {
+    on: Duration,
+    off: Duration,
+    duration: Duration,
+    started: Option<Instant>,
+    why: Why,
+}
+
+impl RuleBlink {
+    fn period(&self) -> Duration {
+        self.on + self.off
+    }
+
+    /// In an on phase at `now` (before it started: yes, it wants its first flash).
+    fn lit(&self, now: Instant) -> bool {
+        match self.started {
+            None => true,
+            Some(s) => {
+                let period = self.period().as_millis().max(1) as u64;
+                now.since(s).as_millis() as u64 % period < self.on.as_millis() as u64
+            }
+        }
+    }
+
+    /// The next phase change after `now`, or the end.
+    fn next_edge(&self, now: Instant) -> Option<Instant> {
+        let s = self.started?;
+        let period = self.period().as_millis().max(1) as u64;
+        let elapsed = now.since(s).as_millis() as u64;
+        let in_period = elapsed % period;
+        let on = self.on.as_millis() as u64;
+        let next = if in_period < on { elapsed - in_period + on } else { elapsed - in_period + period };
+        Some((s + Duration::from_millis(next)).min(s + self.duration))
+    }
+}
+
+/// The key of a hold claim: per rule and target, so a `max_on` cut spends
+/// the claims of the targets that held the relay then, and a new target
+/// claims afresh. Commands without a target claim per rule.
+fn claim_key(why: &Why) -> String {
+    match why.target {
+        Some(t) => format!("{}\u{1f}{}\u{1f}{t}", why.rule, why.camera.as_deref().unwrap_or("")),
+        None => why.rule.clone(),
+    }
+}
+
+/// One hold claim, for `GET /api/status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimStatus {
+    pub why: Why,
+    pub until: Instant,
+    /// Cut by `max_on`: it no longer switches the relay on until it lapses.
+    pub spent: bool,
+}
+
+/// Hold claims kept per relay at most (a claim lasts `hold` past its last renewal).
+const MAX_CLAIMS: usize = 4096;
+
 #[derive(Debug, Clone)]
 struct RulePulse {
     duration: Duration,
@@ -248,6 +311,7 @@ struct Relay {
     reason: String,
     claims: BTreeMap<String, Claim>,
     pulse: Option<RulePulse>,
+    blink: Option<RuleBlink>,
     latch: Option<Why>,
     manual: Option<ManualOverride>,
     /// When the current uninterrupted want began (interlock queue order).
@@ -276,6 +340,7 @@ impl Relay {
             reason: "startup".into(),
             claims: BTreeMap::new(),
             pulse: None,
+            blink: None,
             latch: None,
             manual: None,
             want_since: None,
@@ -296,6 +361,7 @@ impl Relay {
             None => {
                 self.latch.is_some()
                     || self.pulse.is_some()
+                    || self.blink.as_ref().is_some_and(|b| b.lit(now))
                     || self.claims.values().any(|c| !c.spent && c.until > now)
             }
         }
@@ -318,6 +384,14 @@ impl Relay {
             if p.started.is_some_and(|s| s + p.duration <= now) {
                 self.off_cause = format!("pulse ended; {}: pulse", p.why);
                 self.pulse = None;
+            }
+        }
+        if let Some(b) = &self.blink {
+            if b.started.is_some_and(|s| s + b.duration <= now) {
+                self.off_cause = format!("blink ended; {}: blink", b.why);
+                self.blink = None;
+            } else if !b.lit(now) {
+                self.off_cause = format!("blink; {}: blink", b.why);
             }
         }
         if let Some(ManualOverride::Pulse { duration, started: Some(s) }) = self.manual {
@@ -343,6 +417,9 @@ impl Relay {
         if let Some(p) = &self.pulse {
             return Some(p.why.clone());
         }
+        if let Some(b) = &self.blink {
+            return Some(b.why.clone());
+        }
         self.claims
             .values()
             .filter(|c| !c.spent && c.until > now)
@@ -364,8 +441,9 @@ impl Relay {
             return None;
         }
         let pulse = self.pulse.as_ref().map(|p| p.started.unwrap_or(now) + p.duration);
+        let blink = self.blink.as_ref().and_then(|b| b.next_edge(now));
         let claims = self.claims.values().filter(|c| !c.spent && c.until > now).map(|c| c.until).max();
-        pulse.max(claims)
+        pulse.max(claims).max(blink)
     }
 }
 
@@ -418,11 +496,16 @@ impl Controller {
             tracing::warn!(relay = %cmd.relay, why = %cmd.why, "command for an unknown relay ignored");
             return Some("unknown relay");
         };
+        if let Some(failed) = self.unmet(&cmd.requires) {
+            tracing::debug!(relay = %cmd.relay, why = %cmd.why, condition = %failed, "command held back by a relay condition");
+            return Some("relay condition");
+        }
         let mut ignored: Option<&'static str> = None;
         let r = &mut self.relays[i];
         let word = match cmd.action {
             Action::Hold { .. } => "hold",
             Action::Pulse { .. } => "pulse",
+            Action::Blink { .. } => "blink",
             Action::On => "on",
             Action::Off => "off",
             Action::Toggle => "toggle",
@@ -432,7 +515,8 @@ impl Controller {
         match cmd.action {
             Action::Hold { until } => {
                 if until > now {
-                    match r.claims.get_mut(&cmd.why.rule) {
+                    let key = claim_key(&cmd.why);
+                    match r.claims.get_mut(&key) {
                         Some(c) => {
                             c.until = until;
                             c.why = cmd.why.clone();
@@ -441,13 +525,33 @@ impl Controller {
                             }
                         }
                         None => {
-                            r.claims.insert(
-                                cmd.why.rule.clone(),
-                                Claim { until, why: cmd.why.clone(), spent: false },
-                            );
+                            if r.claims.len() >= MAX_CLAIMS {
+                                // Bounded whatever the targets: the claim ending soonest goes.
+                                let soonest =
+                                    r.claims.iter().min_by_key(|(_, c)| c.until).map(|(k, _)| k.clone());
+                                if let Some(k) = soonest {
+                                    r.claims.remove(&k);
+                                }
+                            }
+                            r.claims.insert(key, Claim { until, why: cmd.why.clone(), spent: false });
                         }
                     }
                     r.on_cause = reason;
+                }
+            }
+            Action::Blink { on, off, duration, retrigger } => {
+                if on.is_zero() || duration.is_zero() {
+                    ignored = Some("zero pulse");
+                } else if r.manual == Some(ManualOverride::Off) {
+                    ignored = Some("manual override");
+                } else {
+                    match (&mut r.blink, retrigger) {
+                        (Some(_), Retrigger::Single) => ignored = Some("retrigger single"),
+                        (b, _) => {
+                            *b = Some(RuleBlink { on, off, duration, started: None, why: cmd.why.clone() });
+                            r.on_cause = reason;
+                        }
+                    }
                 }
             }
             Action::Pulse { duration, retrigger } => {
@@ -481,6 +585,7 @@ impl Controller {
             Action::Off => {
                 r.claims.clear();
                 r.pulse = None;
+                r.blink = None;
                 r.latch = None;
                 r.off_cause = reason;
             }
@@ -512,6 +617,22 @@ impl Controller {
         ignored
     }
 
+    /// The first of `requires` that does not hold now, in words.
+    fn unmet(&self, requires: &[RelayCondition]) -> Option<String> {
+        requires.iter().find_map(|c| {
+            let (name, ok, word) = match c {
+                RelayCondition::On(n) => (n, self.index(n).is_some_and(|i| self.relays[i].on), "on"),
+                RelayCondition::Off(n) => (n, self.index(n).is_some_and(|i| !self.relays[i].on), "off"),
+                RelayCondition::NoManual(n) => (
+                    n,
+                    self.index(n).is_some_and(|i| self.relays[i].manual.is_none()),
+                    "without manual override",
+                ),
+            };
+            (!ok).then(|| format!("relay {name:?} is not {word}"))
+        })
+    }
+
     /// A manual request from the management API. It beats the rules until
     /// `Release`, and is still bounded by `max_on`, `min_off` and interlocks.
     pub fn manual(&mut self, relay: &str, req: Manual, now: Instant) -> Result<(), ControlError> {
@@ -538,6 +659,7 @@ impl Controller {
                 r.off_cause = "manual off".into();
                 // A pulse is a one-shot: it must not resume when the override is released.
                 r.pulse = None;
+                r.blink = None;
             }
             Manual::Pulse(duration) => {
                 if duration.is_zero() {
@@ -579,6 +701,9 @@ impl Controller {
             if let Some(RulePulse { duration, started: Some(s), .. }) = &r.pulse {
                 consider(*s + *duration);
             }
+            if let Some(edge) = r.blink.as_ref().and_then(|b| b.next_edge(self.last_now)) {
+                consider(edge);
+            }
             if let Some(ManualOverride::Pulse { duration, started: Some(s) }) = r.manual {
                 consider(s + duration);
             }
@@ -602,6 +727,7 @@ impl Controller {
             let r = &mut self.relays[i];
             r.claims.clear();
             r.pulse = None;
+            r.blink = None;
             r.latch = None;
             r.manual = None;
             r.pending = None;
@@ -643,6 +769,12 @@ impl Controller {
                 manual: r.manual,
                 pending: r.pending.clone(),
                 write_fault: r.retry_off.is_some(),
+                claims: r
+                    .claims
+                    .values()
+                    .filter(|c| c.until > now)
+                    .map(|c| ClaimStatus { why: c.why.clone(), until: c.until, spent: c.spent })
+                    .collect(),
             })
             .collect()
     }
@@ -767,6 +899,9 @@ impl Controller {
             if r.on {
                 if let Some(p) = &mut r.pulse {
                     p.started.get_or_insert(now);
+                }
+                if let Some(b) = &mut r.blink {
+                    b.started.get_or_insert(now);
                 }
                 if let Some(ManualOverride::Pulse { started, .. }) = &mut r.manual {
                     started.get_or_insert(now);
@@ -908,16 +1043,20 @@ impl Controller {
     fn cut(&mut self, i: usize, now: Instant) {
         let r = &mut self.relays[i];
         r.stats.safety_cutoffs += 1;
+        let spent: Vec<String> =
+            r.claims.values().filter(|c| !c.spent && c.until > now).map(|c| c.why.to_string()).collect();
         tracing::warn!(
             relay = %r.limits.name,
             max_on_ms = r.limits.max_on.as_millis() as u64,
             since = %r.since,
-            "safety: max_on reached, relay forced off"
+            spent = %spent.join("; "),
+            "safety: max_on reached, relay forced off; the claims holding it are spent until they lapse"
         );
         for c in r.claims.values_mut() {
             c.spent = true;
         }
         r.pulse = None;
+        r.blink = None;
         r.latch = None;
         if matches!(r.manual, Some(ManualOverride::On) | Some(ManualOverride::Pulse { .. })) {
             r.manual = None;

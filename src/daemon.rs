@@ -23,8 +23,8 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-/// How often devices are checked for silence (the limit itself is `server.offline_after`).
-const OFFLINE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often free heap memory is handed back to the kernel.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// Most posts the core takes off the queue in one pass before it looks at
 /// signals and timers again.
 const EVENT_BATCH: usize = 64;
@@ -113,6 +113,12 @@ pub async fn serve(
         tracing::warn!("no [api] token or token_file set: manual relay control over the API is refused");
     }
 
+    // Before anything can be told we run: a SIGHUP arriving between
+    // "listening" and here would otherwise kill the process (its default).
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+
     let shared = Arc::new(IngestShared::new());
     shared.devices.set_cameras(&config.cameras);
     // Small on purpose: each queued post holds its body, and a full queue only
@@ -156,12 +162,9 @@ pub async fn serve(
         events: 0,
     };
 
-    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut sighup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let watchdog = systemd::watchdog_interval().map(|d| d / 2);
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
-    let mut offline_tick = tokio::time::interval(OFFLINE_CHECK_EVERY);
+    let mut trim_tick = tokio::time::interval(TRIM_EVERY);
     notify(systemd::notify_ready());
 
     let mut ingest_task = ingest_task;
@@ -207,10 +210,7 @@ pub async fn serve(
             },
             request = api_rx.recv() => if let Some(request) = request { core.on_api(request) },
             _ = &mut sleep => core.tick(),
-            _ = offline_tick.tick() => {
-                core.check_offline();
-                trim_freed_memory();
-            }
+            _ = trim_tick.tick() => trim_freed_memory(),
             _ = watchdog_tick.tick(), if watchdog.is_some() => notify(systemd::notify_watchdog()),
             result = &mut ingest_task => break ingest_outcome(result),
         }
@@ -290,11 +290,16 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 }
 
 impl Core {
+    /// The next timer of the engine, the controller, or a device falling silent.
     fn next_deadline(&self) -> Option<Instant> {
-        match (self.engine.next_deadline(), self.controller.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.engine.next_deadline(),
+            self.controller.next_deadline(),
+            self.shared.devices.next_offline(self.config.server.offline_after),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn now(&self) -> Now {
@@ -349,6 +354,7 @@ impl Core {
     }
 
     fn tick(&mut self) {
+        self.check_offline();
         let now = self.now();
         let commands = self.engine.tick(now);
         // `apply` ends with the controller's own tick at the same instant.

@@ -4,8 +4,8 @@
 //! controller (`max_on` and its spent claims, `min_off`, `switch_limit`,
 //! interlocks, relay conditions) over an in-memory mock backend, the same
 //! device registry (so a camera that falls silent for `offline_after` gives
-//! `camera_offline`, and `camera_online` when it is heard again, checked
-//! once a second as the daemon does), and the manual API commands a
+//! `camera_offline` at the millisecond it has been silent that long, and
+//! `camera_online` when it is heard again), and the manual API commands a
 //! `record_dir` captured. It assumes the daemon had been running before the
 //! first post (startup's `min_off` is over). Owns reading captures (the
 //! ingest `record_dir` format, or plain XML files), the virtual clock and
@@ -29,9 +29,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// How often the daemon checks devices for silence; replay does the same.
-const OFFLINE_CHECK_EVERY: u64 = 1000;
 
 /// One recorded post, as read from disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,7 +200,9 @@ struct Core<'a> {
     lead: Duration,
     origin: DateTime<Utc>,
     seen: usize,
-    next_offline_check: Option<Instant>,
+    /// Silence is only detected between posts of the capture: its end is
+    /// the end of the recording, not of the cameras.
+    watch_silence: bool,
 }
 
 impl Core<'_> {
@@ -271,10 +270,12 @@ impl Core<'_> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.engine.next_deadline(), self.controller.next_deadline(), self.next_offline_check]
-            .into_iter()
-            .flatten()
-            .min()
+        let silence = if self.watch_silence {
+            self.devices.next_offline(self.config.server.offline_after)
+        } else {
+            None
+        };
+        [self.engine.next_deadline(), self.controller.next_deadline(), silence].into_iter().flatten().min()
     }
 
     /// Run every timer due before `until` (or at it, when `inclusive`).
@@ -290,26 +291,17 @@ impl Core<'_> {
 
     fn timers(&mut self, at: Instant, tl: &mut Timeline) {
         let now = self.now(at);
-        if self.next_offline_check.is_some_and(|t| t <= at) {
-            let gone = self.devices.check_offline(at, self.config.server.offline_after);
-            for device in gone {
+        if self.watch_silence {
+            for device in self.devices.check_offline(at, self.config.server.offline_after) {
                 let event = Event::bare(EventKind::DeviceOffline, device);
                 let commands = self.engine.handle(&event, None, now);
                 self.trace(&event, now, tl);
                 self.apply(commands, now, tl);
             }
-            self.schedule_offline_check(at);
         }
         let commands = self.engine.tick(now);
         self.trace_tick(now, tl);
         self.apply(commands, now, tl);
-    }
-
-    /// The daemon checks once a second from its start; only while some device is online.
-    fn schedule_offline_check(&mut self, after: Instant) {
-        self.next_offline_check = self.devices.any_online().then(|| {
-            Instant::from_millis((after.as_millis() / OFFLINE_CHECK_EVERY + 1) * OFFLINE_CHECK_EVERY)
-        });
     }
 
     fn post(&mut self, ev: &Event, source: Option<IpAddr>, now: Now, tl: &mut Timeline) {
@@ -323,9 +315,6 @@ impl Core<'_> {
         let commands = self.engine.handle(ev, source, now);
         self.trace(ev, now, tl);
         self.apply(commands, now, tl);
-        if self.next_offline_check.is_none() {
-            self.schedule_offline_check(now.at);
-        }
     }
 
     /// `--why`: the traced rule's verdict on the event just handled.
@@ -422,7 +411,7 @@ pub fn replay_inputs(config: &Config, inputs: &[Input], why: Option<&str>) -> Ti
         traced: why,
         lead,
         origin: first.wall,
-        next_offline_check: None,
+        watch_silence: true,
     };
     tl.start = Some(first.wall);
     let origin = first.wall;
@@ -452,6 +441,7 @@ pub fn replay_inputs(config: &Config, inputs: &[Input], why: Option<&str>) -> Ti
     // end does not replay for ever (max_on is at most 24 h).
     let end =
         inputs.last().map(|i| instant_of(i.wall)).unwrap_or(Instant::ZERO) + Duration::from_secs(86_400);
+    core.watch_silence = false;
     core.advance(end, true, &mut tl);
     tl
 }

@@ -248,9 +248,10 @@ impl Devices {
         std::mem::take(&mut *self.back_online.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Is some device not reported offline (so a silence check has work)?
-    pub fn any_online(&self) -> bool {
-        self.lock().values().any(|e| !e.offline)
+    /// When the next device falls silent for `after`, if any is online:
+    /// the daemon and replay check then, to the millisecond.
+    pub fn next_offline(&self, after: Duration) -> Option<Instant> {
+        self.lock().values().filter(|e| !e.offline).map(|e| e.last_seen_at + after).min()
     }
 
     /// Devices that have sent nothing for `after`, each reported once until

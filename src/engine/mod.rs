@@ -497,6 +497,13 @@ impl Engine {
             hits.clear();
             // The furthest any target got, for the why-not trace.
             let mut best = Verdict::NoTarget;
+            let mut best_target = None;
+            let mut note = |v: Verdict, id: u32| {
+                if v > best {
+                    best = v;
+                    best_target = Some(id);
+                }
+            };
             if rule.has(EventWord::Presence) {
                 for t in &ev.targets {
                     let Some(id) = t.id else { continue };
@@ -511,14 +518,14 @@ impl Engine {
                             let rising = !track.latched[ri];
                             track.latched[ri] = true;
                             if !rising {
-                                best = best.max(Verdict::AlreadyMatched);
+                                note(Verdict::AlreadyMatched, id);
                             } else if hits.is_empty() {
                                 hits.push(("presence", id, zone));
                             }
                         }
                         Err(v) => {
                             track.latched[ri] = false;
-                            best = best.max(v);
+                            note(v, id);
                         }
                     }
                 }
@@ -545,20 +552,24 @@ impl Engine {
                         None
                     };
                     match verdict {
-                        Some(v) => best = best.max(v),
+                        Some(v) => note(v, id),
                         None => {
                             hits.push((word.word(), id, Some(z)));
                             break;
                         }
                     }
                 }
-                if hits.is_empty() && !rule.has(EventWord::Presence) {
-                    best = best.max(Verdict::NoTransition);
-                }
+            }
+            if hits.is_empty()
+                && failed.is_none()
+                && !rule.has(EventWord::Presence)
+                && best == Verdict::NoTarget
+            {
+                best = Verdict::NoTransition;
             }
             let event = if rule.has(EventWord::Presence) { "presence" } else { first_word(rule.mask) };
             if hits.is_empty() {
-                self.verdict(ri, event, cam, None, failed.unwrap_or(best), now.at);
+                self.verdict(ri, event, cam, best_target, failed.unwrap_or(best), now.at);
                 continue;
             }
             // A hold claims per target: a `max_on` cut spends the claims of

@@ -1,4 +1,5 @@
-//! Engine cost per traject event (50 rules, 20 zones) and replay throughput.
+//! Engine cost per traject event (50 rules, 20 zones, 4 areas, stationary and
+//! occupancy tracking) and replay throughput.
 //!
 //! `cargo bench --bench engine`. The replay of 100,000 posts is measured twice:
 //! with events built in memory (engine, virtual clock and relay model only),
@@ -39,6 +40,11 @@ fn big_config() -> Config {
             y + 2500
         );
     }
+    // Four areas, each five zones over all four cameras: occupancy counts them all.
+    for a in 0..4u32 {
+        let zones: Vec<String> = (0..5).map(|i| format!("\"z{}\"", a * 5 + i)).collect();
+        let _ = writeln!(s, "[[area]]\nname = \"area{a}\"\nzones = [{}]\n", zones.join(", "));
+    }
     for r in 0..50u32 {
         let relay = r % 8;
         let when = match r % 5 {
@@ -46,9 +52,14 @@ fn big_config() -> Config {
             1 => format!("{{ event = \"presence\", zone = \"z{}\", after = \"sunset-30m\", before = \"sunrise\" }}", r % 20),
             2 => format!("{{ event = [\"zone_entry\", \"zone_exit\"], zone = \"z{}\", class = [\"person\", \"vehicle\"] }}", r % 20),
             3 => format!("{{ event = \"presence\", camera = \"cam{}\", min_area = 0.01, max_aspect = 2.0, dwell = \"2s\" }}", r % 4),
+            // Every tenth: an area counted (occupancy, or its occupied/empty edges).
+            _ if r % 10 == 9 && r % 20 == 9 => {
+                format!("{{ event = \"occupancy\", area = \"area{}\", class = \"person\", min_count = 1 }}", r % 4)
+            }
+            _ if r % 10 == 9 => format!("{{ event = [\"area_occupied\", \"area_empty\"], area = \"area{}\" }}", r % 4),
             _ => "{ event = \"plate\", plate_group = \"whiteList\" }".to_string(),
         };
-        let then = if r % 5 == 4 || r % 5 == 2 {
+        let then = if r % 10 == 4 || r % 5 == 2 || (r % 10 == 9 && r % 20 != 9) {
             format!("{{ relay = \"r{relay}\", action = \"pulse\", duration = \"1s\" }}")
         } else {
             format!("{{ relay = \"r{relay}\", action = \"hold\", hold = \"30s\" }}")
@@ -93,7 +104,9 @@ fn engine_per_event(c: &mut Criterion) {
     let cfg = big_config();
     let base = Utc.with_ymd_and_hms(2026, 3, 27, 21, 0, 0).unwrap();
     let events: Vec<Event> = (0..400).map(|i| traject(0, i)).collect();
-    c.bench_function("engine: one traject event, 2 targets, 50 rules, 20 zones", |b| {
+    // Stationary tracking runs for every target with a box; occupancy for
+    // the area rules (5 of the 50).
+    c.bench_function("engine: one traject event, 2 targets, 50 rules, 20 zones, areas", |b| {
         let mut engine = Engine::new(&cfg);
         let mut t = 0u64;
         b.iter(|| {

@@ -496,7 +496,7 @@ impl Core {
             message.push_str(&format!("; after a restart: {}", self.pending_restart.join(", ")));
         }
         self.engine.reload(&new);
-        self.why.retain_rules(&new.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>());
+        self.why.follow(&self.engine);
         self.shared.devices.set_cameras(&new.cameras);
         // Settings that need a restart keep their running values, so status tells the truth.
         let mut applied = new;

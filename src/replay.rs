@@ -218,10 +218,12 @@ impl Core<'_> {
     }
 
     fn apply(&mut self, commands: Vec<Command>, now: Now, tl: &mut Timeline) {
-        self.why.record(&self.engine);
+        if self.traced.is_some() {
+            self.why.record(&self.engine);
+        }
         for c in commands {
             let effect = self.controller.apply(&c, now.at);
-            if let Some(reason) = effect {
+            if let (Some(reason), Some(_)) = (effect, self.traced) {
                 self.why.relay_did_nothing(&c.why.rule, reason);
             }
             let mut command = c;

@@ -9,7 +9,7 @@
 use crate::clock::Instant;
 use crate::engine::{Engine, Verdict};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Entries kept per rule.
 pub const KEPT: usize = 32;
@@ -50,7 +50,21 @@ impl std::fmt::Display for WhyEntry {
 /// The recent verdicts of every rule.
 #[derive(Debug, Default)]
 pub struct WhyLog {
-    rules: HashMap<String, VecDeque<WhyEntry>>,
+    /// By rule index, with the rule's name (reloads map history by name).
+    rules: Vec<(String, VecDeque<Kept>)>,
+    /// Camera names by index, shared by the entries.
+    cameras: Vec<std::sync::Arc<str>>,
+}
+
+/// An entry as kept: cheap to write on every event (no allocation).
+#[derive(Debug, Clone)]
+struct Kept {
+    at: Instant,
+    event: &'static str,
+    camera: Option<std::sync::Arc<str>>,
+    target: Option<u32>,
+    verdict: Verdict,
+    relay: Option<&'static str>,
 }
 
 impl WhyLog {
@@ -60,31 +74,43 @@ impl WhyLog {
 
     /// Take the engine's verdicts on the event it just handled.
     pub fn record(&mut self, engine: &Engine) {
+        if self.rules.is_empty() && engine.rule_name(0).is_some() {
+            self.follow(engine);
+        }
         for v in engine.verdicts() {
-            let Some(rule) = engine.rule_name(v.rule) else { continue };
-            let entry = WhyEntry {
-                at: v.at,
-                event: v.event,
-                camera: v.camera.and_then(|c| engine.camera_name(c)).map(str::to_string),
-                target: v.target,
-                verdict: v.verdict,
-                text: v.verdict.text(),
-                relay: None,
-            };
-            let ring = match self.rules.get_mut(rule) {
-                Some(r) => r,
-                None => self.rules.entry(rule.to_string()).or_default(),
-            };
+            let Some((_, ring)) = self.rules.get_mut(v.rule) else { continue };
             if ring.len() == KEPT {
                 ring.pop_front();
             }
-            ring.push_back(entry);
+            ring.push_back(Kept {
+                at: v.at,
+                event: v.event,
+                camera: v.camera.and_then(|c| self.cameras.get(c).cloned()),
+                target: v.target,
+                verdict: v.verdict,
+                relay: None,
+            });
         }
+    }
+
+    /// The engine's rules and cameras changed (a reload): keep the history
+    /// of rules that keep their name.
+    pub fn follow(&mut self, engine: &Engine) {
+        let mut old = std::mem::take(&mut self.rules);
+        self.rules = (0..)
+            .map_while(|i| engine.rule_name(i))
+            .map(|name| {
+                let kept = old.iter_mut().find(|(n, _)| n == name).map(|(_, r)| std::mem::take(r));
+                (name.to_string(), kept.unwrap_or_default())
+            })
+            .collect();
+        self.cameras = (0..).map_while(|i| engine.camera_name(i)).map(std::sync::Arc::from).collect();
     }
 
     /// A fired command of `rule` changed nothing on the relay, and why.
     pub fn relay_did_nothing(&mut self, rule: &str, reason: &'static str) {
-        if let Some(last) = self.rules.get_mut(rule).and_then(|r| r.back_mut()) {
+        let last = self.rules.iter_mut().find(|(n, _)| n == rule).and_then(|(_, r)| r.back_mut());
+        if let Some(last) = last {
             if last.verdict == Verdict::Fired && last.relay.is_none() {
                 last.relay = Some(reason);
             }
@@ -93,11 +119,17 @@ impl WhyLog {
 
     /// The recent entries of `rule`, oldest first.
     pub fn of(&self, rule: &str) -> Vec<WhyEntry> {
-        self.rules.get(rule).map(|r| r.iter().cloned().collect()).unwrap_or_default()
-    }
-
-    /// Forget rules that no longer exist (after a reload).
-    pub fn retain_rules(&mut self, names: &[&str]) {
-        self.rules.retain(|k, _| names.contains(&k.as_str()));
+        let Some((_, ring)) = self.rules.iter().find(|(n, _)| n == rule) else { return Vec::new() };
+        ring.iter()
+            .map(|k| WhyEntry {
+                at: k.at,
+                event: k.event,
+                camera: k.camera.as_deref().map(str::to_string),
+                target: k.target,
+                verdict: k.verdict,
+                text: k.verdict.text(),
+                relay: k.relay,
+            })
+            .collect()
     }
 }

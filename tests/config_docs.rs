@@ -47,11 +47,21 @@ fn check_accepts_the_example_and_says_what_it_does() {
         common::camrelay_command().arg("check").arg(root().join("rules.example.toml")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("is valid: 3 relay(s), 3 camera(s), 1 zone(s), 3 rule(s)."), "{stdout}");
+    assert!(stdout.contains("is valid: 4 relay(s), 4 camera(s), 3 zone(s), 6 rule(s)."), "{stdout}");
     assert!(stdout.contains(
         "1. \"porch light at night\": When a person is present in zone \"porch\", between sunset-30m and sunrise+15m (Europe/Berlin): keep relay \"porch_light\" on until 1m after the last match."
     ), "{stdout}");
     assert!(stdout.contains("at most once per plate every 30s."), "{stdout}");
+    assert!(
+        stdout.contains(
+            "2. \"drive lamp on\": When the first person arrives in area \"driveway\" (any of its cameras)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(or is read within 1 of it; an OCR confusion such as 8/B counts 0.5)"),
+        "{stdout}"
+    );
 }
 
 #[test]

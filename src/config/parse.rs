@@ -1308,6 +1308,13 @@ impl Builder {
                     format!("{}: \"occupancy\", \"area_occupied\" and \"area_empty\" count targets in a place and go in a rule of their own", t.label),
                 ));
             }
+            if events.contains(&W::Occupancy) && events.len() > 1 {
+                return Err(Diag::new(
+                    t.key_span("event"),
+                    "event",
+                    format!("{}: \"occupancy\" holds while the count is in range; \"area_occupied\" / \"area_empty\" fire when the place changes: put them in rules of their own", t.label),
+                ));
+            }
             if c.areas.is_empty() && c.zones.is_empty() {
                 return Err(Diag::new(
                     t.key_span("event"),

@@ -100,6 +100,12 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
         let words: Vec<String> = w.classes.iter().map(|c| format!("a {}", c.word())).collect();
         list_or(&words, "or")
     };
+    let noun = if w.classes.is_empty() {
+        "target".to_string()
+    } else {
+        let words: Vec<String> = w.classes.iter().map(|c| c.word().to_string()).collect();
+        list_or(&words, "or")
+    };
     let mut what: Vec<String> = Vec::new();
     for e in &w.events {
         what.push(match e {
@@ -121,12 +127,10 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
                     (Some(lo), None) => format!("at least {lo}"),
                     (None, None) => "at least 1".to_string(),
                 };
-                let counted =
-                    if w.classes.is_empty() { "target(s)".to_string() } else { format!("{class} (count)") };
-                format!("{count} {counted} are there")
+                format!("{count} {noun}(s) are there")
             }
-            EventWord::AreaOccupied => format!("{class} arrives in the empty place"),
-            EventWord::AreaEmpty => format!("the last {class} has left"),
+            EventWord::AreaOccupied => format!("the first {noun} arrives"),
+            EventWord::AreaEmpty => format!("the last {noun} has left"),
             other => {
                 let word = other.word().replace('_', " ");
                 let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };

@@ -359,7 +359,7 @@ pub const KEYS: &[KeyDoc] = &[
         "rule.when",
         "min_count",
         "integer",
-        "1",
+        "1 (0 when `max_count` is set)",
         "`occupancy`: at least this many matching targets in the `area` or `zone` (the most any one camera sees).",
     ),
     k(

@@ -11,7 +11,12 @@
 //!
 //! A relay is *wanted* on while a manual `On`/`Pulse` override is in force, or
 //! (without an override) while any rule's hold claim is live, a rule pulse
-//! runs, or a rule latched it with `On`/`Toggle`. A manual `Off` keeps it off
+//! runs, a rule blink is in an on phase, or a rule latched it with
+//! `On`/`Toggle`. Hold claims are kept per rule and target (the command's
+//! `Why` names the camera and target id; a command without a target claims
+//! for its rule), so one target's claim can be spent while another's is not.
+//! A command whose `requires` (relay on, off, or without manual override)
+//! does not hold at that instant changes nothing (`relay condition`). A manual `Off` keeps it off
 //! whatever the rules say; `Release` hands it back to the rules (whose claims
 //! were kept up to date meanwhile). A manual pulse ends by itself and then
 //! hands the relay back to the rules.
@@ -29,14 +34,15 @@
 //! Safety limits, in order of precedence:
 //! - **max_on**: a relay on for `max_on` without a break is switched off at
 //!   exactly `since + max_on` (reason `max_on`, logged at warn, counted). The
-//!   cut-off *spends* what was keeping it on: the rule pulse, the latch and a
-//!   manual `On`/`Pulse` are dropped, and every live hold claim is marked spent.
+//!   cut-off *spends* what was keeping it on: the rule pulse, the blink, the
+//!   latch and a manual `On`/`Pulse` are dropped, and every live hold claim
+//!   (each target's) is marked spent.
 //!   A spent claim no longer switches the relay on, even when its rule renews
 //!   it (a person standing under a light keeps renewing its hold), until it
 //!   lapses (its `until` passes without renewal) or an `Off` clears it. Any
-//!   other command is new and may switch the relay on again: a hold from a rule
-//!   that had no live claim at the cut-off, a pulse, `On`, `Toggle`, a manual
-//!   `On` or `Pulse`. So a held light cannot flicker back on while the
+//!   other command is new and may switch the relay on again: a hold for a
+//!   target that had no live claim at the cut-off (the person who walks up to
+//!   a parked car), a pulse, a blink, `On`, `Toggle`, a manual `On` or `Pulse`. So a held light cannot flicker back on while the
 //!   presence that held it continues, while a gate pulse can be re-requested.
 //! - **min_off**: switching off is never delayed; a switch-on wanted sooner
 //!   than `min_off` after the last switch-off waits until exactly
@@ -456,6 +462,10 @@ pub struct Controller {
     /// The latest instant seen: time never runs backwards here, and `Drop` uses it.
     last_now: Instant,
     all_off_logged: bool,
+    /// The instant of the last [`Controller::settle`], while nothing changed
+    /// since: settling again at that instant would change nothing, and a
+    /// post's commands all arrive at one instant.
+    settled: Option<Instant>,
 }
 
 impl Controller {
@@ -472,6 +482,7 @@ impl Controller {
             backend,
             last_now: now,
             all_off_logged: false,
+            settled: None,
         };
         for i in 0..ctl.relays.len() {
             ctl.backend.set(i, false, now, "startup")?;
@@ -491,7 +502,7 @@ impl Controller {
     /// "why did nothing happen" counters; `None` when it took effect, or
     /// extended what was already on.
     pub fn apply(&mut self, cmd: &Command, now: Instant) -> Option<&'static str> {
-        let now = self.settle(now);
+        let now = self.settle_once(now);
         let Some(i) = self.index(&cmd.relay) else {
             tracing::warn!(relay = %cmd.relay, why = %cmd.why, "command for an unknown relay ignored");
             return Some("unknown relay");
@@ -501,6 +512,7 @@ impl Controller {
             return Some("relay condition");
         }
         let mut ignored: Option<&'static str> = None;
+        self.settled = None;
         let r = &mut self.relays[i];
         let word = match cmd.action {
             Action::Hold { .. } => "hold",
@@ -648,6 +660,7 @@ impl Controller {
                     .join(", "),
             });
         };
+        self.settled = None;
         let r = &mut self.relays[i];
         match req {
             Manual::On => {
@@ -682,7 +695,7 @@ impl Controller {
 
     /// Let time pass: expire holds and pulses, enforce `max_on`, start delayed switches.
     pub fn tick(&mut self, now: Instant) {
-        self.settle(now);
+        self.settle_once(now);
     }
 
     /// The next instant at which [`Controller::tick`] may change something
@@ -721,6 +734,7 @@ impl Controller {
     /// claim, pulse, latch and manual override dropped. Every line is written,
     /// including those already off.
     pub fn all_off(&mut self, now: Instant, reason: &str) {
+        self.settled = None;
         let now = now.max(self.last_now);
         self.last_now = now;
         for i in 0..self.relays.len() {
@@ -838,6 +852,7 @@ impl Controller {
         if !changes.is_empty() {
             return Err(ReconfigureError::NeedsRestart { changes });
         }
+        self.settled = None;
         for (r, cfg) in self.relays.iter_mut().zip(relays) {
             let limits = Limits::from(cfg);
             if r.limits != limits {
@@ -851,6 +866,15 @@ impl Controller {
 
     /// Bring every relay up to date at `now` (clamped so time never runs
     /// backwards) and return the instant used.
+    /// [`Controller::settle`], unless already settled at this instant with nothing changed since.
+    fn settle_once(&mut self, now: Instant) -> Instant {
+        let now = now.max(self.last_now);
+        if self.settled == Some(now) {
+            return now;
+        }
+        self.settle(now)
+    }
+
     fn settle(&mut self, now: Instant) -> Instant {
         let now = now.max(self.last_now);
         self.last_now = now;
@@ -908,6 +932,7 @@ impl Controller {
                 }
             }
         }
+        self.settled = Some(now);
         now
     }
 

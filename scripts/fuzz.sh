@@ -19,7 +19,7 @@ decode)
         [ -f "$f" ] && cp "$f" "$corpus/$(echo "$f" | tr '/' '_')"
     done ;;
 rules)
-    for f in rules.example.toml scripts/vm/rules.toml tests/relays/*.toml; do
+    for f in rules.example.toml scripts/vm/rules.toml tests/relays/*.toml tests/fixtures/scenes/*/rules.toml; do
         [ -f "$f" ] && cp "$f" "$corpus/$(echo "$f" | tr '/' '_')"
     done ;;
 *) echo "unknown target $target (decode or rules)" >&2; exit 2 ;;

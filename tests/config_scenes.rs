@@ -83,6 +83,15 @@ then = { relay = "lamp", action = "hold", hold = "10s" }"#,
 }
 
 #[test]
+fn an_area_is_entered_and_left_as_a_place() {
+    let m = refused(
+        r#"when = { event = "zone_entry", area = "garden" }
+then = { relay = "lamp", action = "on" }"#,
+    );
+    assert_says(&m, rule_line(), &["use event = \"area_occupied\"", "\"area_empty\""]);
+}
+
+#[test]
 fn an_unknown_area_suggests_the_known_one() {
     let m = refused(
         r#"when = { event = "presence", area = "gardn" }

@@ -1,7 +1,8 @@
 //! Fuzz target: any text as a rules file. `parse` must answer with a config or
 //! a located error, never panic; a config it accepts must describe itself
 //! (what `check` prints), build an engine, and drive a controller through
-//! every rule's action late in a long run: durations are bounded, so no
+//! every rule's action late in a long run, and on through its next
+//! deadlines (flashes, pulse ends, cuts): durations are bounded, so no
 //! arithmetic on them can overflow. Every error must point inside the text.
 //! `fuzz/rules.dict` holds duration and number tokens (huge, zero, every
 //! unit) so the fuzzer reaches this class of input quickly.
@@ -30,14 +31,21 @@ fuzz_target!(|data: &[u8]| {
                 let action = match rule.then.action {
                     ActionKind::Hold { hold } => Action::Hold { until: late + hold },
                     ActionKind::Pulse { duration, retrigger } => Action::Pulse { duration, retrigger },
+                    ActionKind::Blink { on, off, duration, retrigger } => {
+                        Action::Blink { on, off, duration, retrigger }
+                    }
                     ActionKind::On => Action::On,
                     ActionKind::Off => Action::Off,
                     ActionKind::Toggle => Action::Toggle,
                 };
-                let why = Why { rule: rule.name.clone(), event: "fuzz".into(), ..Why::default() };
-                ctl.apply(&Command { relay: rule.then.relay.clone(), action, why }, late);
+                let why =
+                    Why { rule: rule.name.clone(), event: "fuzz".into(), target: Some(1), ..Why::default() };
+                let requires = rule.when.relays.clone();
+                ctl.apply(&Command { relay: rule.then.relay.clone(), action, why, requires }, late);
             }
-            if let Some(d) = ctl.next_deadline() {
+            // A few deadlines on: blinks flash, pulses end, max_on cuts.
+            for _ in 0..16 {
+                let Some(d) = ctl.next_deadline() else { break };
                 ctl.tick(d);
             }
         }

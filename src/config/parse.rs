@@ -1269,6 +1269,13 @@ impl Builder {
             Ok(())
         };
         let place_events = [W::Presence, W::Occupancy, W::AreaOccupied, W::AreaEmpty];
+        if t.get("area").is_some() && events.iter().any(|e| matches!(e, W::ZoneEntry | W::ZoneExit)) {
+            return Err(Diag::new(
+                t.key_span("area"),
+                "area",
+                format!("{}: an area is entered and left as a place: use event = \"area_occupied\" (the first target arrives) or \"area_empty\" (the last one left); zone_entry / zone_exit are per zone", t.label),
+            ));
+        }
         needs("area", &place_events)?;
         if let Some((areas, _)) = t.strings("area")? {
             if t.get("zone").is_some() {

@@ -31,6 +31,8 @@ const EVENT_BATCH: usize = 64;
 
 /// Everything the core loop owns. Only this task calls the engine and the controller.
 struct Core {
+    /// Cameras with a url (snapshots, subscription checks): told of reloads.
+    cameras: Arc<crate::camera::directory::Directory>,
     config_path: PathBuf,
     config: Config,
     engine: Engine,
@@ -121,6 +123,8 @@ pub async fn serve(
 
     let shared = Arc::new(IngestShared::new());
     shared.devices.set_cameras(&config.cameras);
+    let cameras = Arc::new(crate::camera::directory::Directory::new());
+    cameras.set(&config.cameras);
     // Small on purpose: each queued post holds its body, and a full queue only
     // delays replies (backpressure), it never drops a post.
     let (event_tx, mut event_rx) = mpsc::channel::<Received>(64);
@@ -137,16 +141,33 @@ pub async fn serve(
     ));
     let api_task = tokio::spawn(api::serve(
         api_listener,
-        api::ApiState::new(api_tx, shared.clone(), token),
+        api::ApiState::new(api_tx, shared.clone(), token).with_cameras(cameras.clone()),
         config.api.header_timeout,
         stopped(stop_rx.clone()),
     ));
 
+    // Whether each camera with a url still posts here: at start, after a
+    // reload and every few minutes, on its own task (a slow camera must not
+    // hold the core).
+    let checker = {
+        let (cameras, mut stop) = (cameras.clone(), stop_rx.clone());
+        let ingest = SocketAddr::new(config.server.listen.ip(), post_addr.port());
+        tokio::spawn(async move {
+            loop {
+                cameras.check_subscriptions(ingest).await;
+                tokio::select! {
+                    _ = cameras.changed_or(crate::camera::directory::CHECK_EVERY) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    };
     tracing::info!(posts = %post_addr, api = %api_addr, config = %config_path.display(), "camrelay running");
     started(Started { posts: post_addr, api: api_addr });
 
     let engine = Engine::new(&config);
     let mut core = Core {
+        cameras,
         config_path,
         config,
         engine,
@@ -230,6 +251,7 @@ pub async fn serve(
     core.controller.all_off(now, if outcome.is_ok() { "shutdown" } else { "fatal error" });
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
+    checker.abort();
     let events = core.events;
     drop(core);
     tracing::info!(events, "every relay is off; exiting");
@@ -402,6 +424,7 @@ impl Core {
                     devices: self.shared.devices.snapshot(),
                     rules: self.counters(),
                     targets: self.engine.targets(now.at),
+                    subscriptions: self.cameras.subscriptions(),
                     pending_restart: self.pending_restart.clone(),
                     last_reload: self.last_reload.clone(),
                     pid: std::process::id(),
@@ -498,6 +521,7 @@ impl Core {
         self.engine.reload(&new);
         self.why.follow(&self.engine);
         self.shared.devices.set_cameras(&new.cameras);
+        self.cameras.set(&new.cameras);
         // Settings that need a restart keep their running values, so status tells the truth.
         let mut applied = new;
         applied.server = self.config.server.clone();

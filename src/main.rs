@@ -56,6 +56,9 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Ask a camera's own API: probe it, add it, subscribe it, fetch its picture, import its zones.
+    #[command(subcommand)]
+    Camera(CameraCommand),
     /// Make the running daemon re-read its rules file; fail with the reason if it is refused.
     Reload {
         /// The rules file the daemon runs with (for its [api] address).
@@ -65,6 +68,108 @@ enum Command {
         #[arg(long)]
         pid: Option<u32>,
     },
+}
+
+#[derive(clap::Subcommand)]
+enum CameraCommand {
+    /// What a device is (model, firmware, API, MAC, channels), its webhook slots, and the [[camera]] block that matches it.
+    Probe {
+        /// The camera's address, e.g. http://192.168.1.20
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// File whose first line is the password.
+        #[arg(long)]
+        password_file: PathBuf,
+        /// The name to give it in the block.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Probe a camera and add its [[camera]] block (with url and password_file) to the rules file.
+    Add {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long)]
+        password_file: PathBuf,
+    },
+    /// Point a free webhook slot (or the one already pointing here) at camrelay, verify it, and wait for the first post.
+    Subscribe {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The [[camera]] name.
+        camera: String,
+        /// Take this slot (1-3) even if it posts elsewhere.
+        #[arg(long)]
+        slot: Option<u32>,
+        /// Also subscribe the source and target images (~500 KB a post).
+        #[arg(long)]
+        images: bool,
+        /// Where the camera should post (default: this machine's address towards the camera, [server] listen's port).
+        #[arg(long)]
+        address: Option<String>,
+        /// The running daemon's API, to see the first post arrive (default: [api] listen).
+        #[arg(long)]
+        api: Option<String>,
+        /// Seconds to wait for the first post; 0: do not wait.
+        #[arg(long, default_value = "30")]
+        wait: u64,
+    },
+    /// Put back the slot `subscribe` changed, as it was.
+    Unsubscribe {
+        #[arg(long, short)]
+        config: PathBuf,
+        camera: String,
+    },
+    /// Save the camera's live picture as a JPEG.
+    Snapshot {
+        #[arg(long, short)]
+        config: PathBuf,
+        camera: String,
+        #[arg(long, short, default_value = "snapshot.jpg")]
+        output: PathBuf,
+    },
+    /// The camera's own regions and tripwires as [[zone]] blocks (printed, or written into the rules file).
+    Zones {
+        #[arg(long, short)]
+        config: PathBuf,
+        camera: String,
+        /// Write them into the rules file (replacing zones of the same names).
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+fn camera(cmd: CameraCommand) -> anyhow::Result<ExitCode> {
+    use camrelay::camera::cli;
+    let text = match cmd {
+        CameraCommand::Probe { url, user, password_file, name } => {
+            cli::probe(&url, &user, &password_file, name.as_deref())?
+        }
+        CameraCommand::Add { config, name, url, user, password_file } => {
+            cli::add(&config, &name, &url, &user, &password_file)?
+        }
+        CameraCommand::Subscribe { config, camera, slot, images, address, api, wait } => cli::subscribe(
+            &config,
+            &camera,
+            slot,
+            images,
+            address.as_deref(),
+            api.as_deref(),
+            std::time::Duration::from_secs(wait),
+        )?,
+        CameraCommand::Unsubscribe { config, camera } => cli::unsubscribe(&config, &camera)?,
+        CameraCommand::Snapshot { config, camera, output } => cli::snapshot(&config, &camera, &output)?,
+        CameraCommand::Zones { config, camera, write } => cli::zones(&config, &camera, write)?,
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `camrelay safe-state`: every relay off, then exit (systemd `ExecStopPost`).
@@ -103,6 +208,7 @@ fn main() -> ExitCode {
             camrelay::replay::run_cli(&config, &captures, json, why.as_deref())
         }
         Command::Run { config } => camrelay::daemon::run(&config).map(|()| ExitCode::SUCCESS),
+        Command::Camera(cmd) => camera(cmd),
     };
     match result {
         Ok(code) => code,

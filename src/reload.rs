@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(15);
 
 /// The API address the daemon listens on, from the rules file's `[api] listen`.
-fn api_address(config: &Path) -> anyhow::Result<SocketAddr> {
+pub(crate) fn api_address(config: &Path) -> anyhow::Result<SocketAddr> {
     let text =
         std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
     let listen = toml::from_str::<toml::Table>(&text)
@@ -36,7 +36,7 @@ fn api_address(config: &Path) -> anyhow::Result<SocketAddr> {
     })
 }
 
-fn status(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn status(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("cannot reach the camrelay API on {addr}; is the daemon running?"))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;

@@ -16,6 +16,7 @@
 //! are open to loopback peers and need the token from anywhere else.
 //! `GET /api/rules/{name}/why` (a rule's verdict on each of its last events:
 //! fired, or the first condition that failed) is read access like status.
+//! `GET /api/cameras/{name}/snapshot` (the camera's live JPEG, cached 3 s) too.
 //! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>`;
 //! with no token configured it is refused (401).
 
@@ -66,6 +67,8 @@ pub struct Status {
     pub rules: Vec<RuleCounter>,
     /// Targets tracked now, with their zones and whether they are stationary.
     pub targets: Vec<crate::engine::TargetStatus>,
+    /// Cameras with a `url`: does a slot still post here (checked at start and every 5 minutes).
+    pub subscriptions: Vec<crate::camera::directory::Subscription>,
     /// Settings changed by a reload that take effect only after a restart (`[api] token`).
     pub pending_restart: Vec<String>,
     /// The last reload: when, applied or refused, and the message.
@@ -96,11 +99,18 @@ pub struct ApiState {
     core: mpsc::Sender<ApiRequest>,
     ingest: Arc<IngestShared>,
     token: Option<Arc<str>>,
+    cameras: Arc<crate::camera::directory::Directory>,
 }
 
 impl ApiState {
     pub fn new(core: mpsc::Sender<ApiRequest>, ingest: Arc<IngestShared>, token: Option<String>) -> Self {
-        ApiState { core, ingest, token: token.map(Arc::from) }
+        ApiState { core, ingest, token: token.map(Arc::from), cameras: Arc::default() }
+    }
+
+    /// The cameras whose pictures `GET /api/cameras/{name}/snapshot` serves.
+    pub fn with_cameras(mut self, cameras: Arc<crate::camera::directory::Directory>) -> Self {
+        self.cameras = cameras;
+        self
     }
 }
 
@@ -140,6 +150,7 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/api/relays/{name}", post(control))
         .route("/api/rules/{name}/why", get(why))
+        .route("/api/cameras/{name}/snapshot", get(snapshot))
         .with_state(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's head timeout also runs while a keep-alive connection is idle:
@@ -280,6 +291,26 @@ async fn status(
     match ask(&state, ApiRequest::Status).await {
         Ok(status) => Json(status).into_response(),
         Err(r) => r,
+    }
+}
+
+async fn snapshot(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    use crate::camera::directory::SnapshotError;
+    if let Access::Refused(r) = read_access(&state, peer, &headers) {
+        return r;
+    }
+    match state.cameras.snapshot(&name).await {
+        Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg)
+            .into_response(),
+        Err(e @ (SnapshotError::Unknown(_) | SnapshotError::NoUrl(_))) => {
+            error(StatusCode::NOT_FOUND, &e.to_string())
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
     }
 }
 

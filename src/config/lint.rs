@@ -35,6 +35,27 @@ pub fn warnings(c: &Config) -> Vec<String> {
     } else if c.rules.is_empty() {
         out.push("no [[rule]]: the relays will never switch (except by the API)".to_string());
     }
+    for cam in &c.cameras {
+        let Some(api) = &cam.api else { continue };
+        let path = api.password_file.display();
+        match std::fs::metadata(&api.password_file) {
+            Err(e) => out.push(format!("camera \"{}\": cannot read password_file {path}: {e}", cam.name)),
+            Ok(meta) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    if meta.permissions().mode() & 0o077 != 0 {
+                        out.push(format!(
+                            "camera \"{}\": password_file {path} can be read by other users (mode {:o}); chmod 600 it",
+                            cam.name,
+                            meta.permissions().mode() & 0o777
+                        ));
+                    }
+                }
+                let _ = meta;
+            }
+        }
+    }
     for r in &c.relays {
         if let LineRef::Name(name) = &r.line {
             if !name.is_empty() && name.chars().all(|ch| ch.is_ascii_digit()) {

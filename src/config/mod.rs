@@ -222,6 +222,18 @@ pub struct CameraConfig {
     /// The forwarding NVR's IP, MAC (normalized) or device name.
     pub nvr: Option<String>,
     pub channel: Option<u32>,
+    /// Where camrelay can ask the camera itself (`url`, `user`, `password_file`).
+    pub api: Option<CameraApi>,
+}
+
+/// A camera's own HTTP API: identity, snapshot, its webhook subscription, its zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraApi {
+    /// `http://host[:port]`.
+    pub url: String,
+    pub user: String,
+    /// First line: the password. Relative paths are taken from the rules file's folder.
+    pub password_file: PathBuf,
 }
 
 /// Whether two relays name the same line, as far as the configuration alone
@@ -652,13 +664,18 @@ pub enum ConfigError {
 }
 
 /// Parse and validate rules text. `origin` names the file in messages, and
-/// relative `mock_log` and `record_dir` paths are taken relative to its folder
+/// relative `mock_log`, `record_dir` and `password_file` paths are taken relative to its folder
 /// (so the demo's mock log lands beside the example, wherever it is run from).
 pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let mut config = parse::parse_config(text).map_err(|d| d.into_error(text, origin))?;
     let base = origin.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(base) = base {
-        for path in [config.gpio.mock_log.as_mut(), config.server.record_dir.as_mut()].into_iter().flatten() {
+        let cameras = config.cameras.iter_mut().filter_map(|c| c.api.as_mut().map(|a| &mut a.password_file));
+        for path in [config.gpio.mock_log.as_mut(), config.server.record_dir.as_mut()]
+            .into_iter()
+            .flatten()
+            .chain(cameras)
+        {
             if path.is_relative() {
                 *path = base.join(&*path);
             }

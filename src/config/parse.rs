@@ -774,6 +774,45 @@ impl Builder {
                     }
                 },
             );
+        let api = match t.str("url")? {
+            None => {
+                for key in ["user", "password_file"] {
+                    if t.get(key).is_some() {
+                        return Err(Diag::new(
+                            t.key_span(key),
+                            key,
+                            format!("\"{key}\" in {label} is for the camera's API, which needs its address: url = \"http://192.168.1.20\""),
+                        ));
+                    }
+                }
+                None
+            }
+            Some((url, span)) => {
+                let rest = url.strip_prefix("http://").map(|r| r.trim_end_matches('/'));
+                if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.contains('@')) {
+                    return Err(Diag::new(
+                        span,
+                        "url",
+                        format!("\"url\" in {label} is the camera's address, like \"http://192.168.1.20\" or \"http://192.168.1.20:8080\" (plain HTTP, no path, no password), found \"{url}\""),
+                    ));
+                }
+                let Some((file, _)) = t.str("password_file")? else {
+                    return Err(t.missing("password_file", "\"driveway.password\""));
+                };
+                Some(CameraApi {
+                    url: url.trim_end_matches('/').to_string(),
+                    user: t.str("user")?.map(|(u, _)| u.to_string()).unwrap_or_else(|| "admin".into()),
+                    password_file: PathBuf::from(file),
+                })
+            }
+        };
+        if api.is_some() && nvr.is_some() {
+            return Err(Diag::new(
+                t.key_span("url"),
+                "url",
+                format!("{label} is behind an NVR: its API is the NVR's, which has no webhook settings; give the camera itself its own [[camera]] with url, or leave url out"),
+            ));
+        }
         self.cfg.cameras.push(CameraConfig {
             name: name.to_string(),
             mac,
@@ -782,6 +821,7 @@ impl Builder {
             device_name,
             nvr,
             channel,
+            api,
         });
         Ok(())
     }

@@ -223,6 +223,21 @@ pub const KEYS: &[KeyDoc] = &[
         "Match posts forwarded by this NVR (its IP, MAC or device name); needs `channel`.",
     ),
     k("camera", "channel", "integer", "none", "Match posts for this NVR channel."),
+    k(
+        "camera",
+        "url",
+        "string",
+        "none",
+        "The camera's own API, `\"http://192.168.1.20\"`: `camrelay camera` subscribes it, imports its zones, and the daemon serves its snapshot.",
+    ),
+    k("camera", "user", "string", "\"admin\"", "The API user."),
+    k(
+        "camera",
+        "password_file",
+        "path",
+        "required with `url`",
+        "File whose first line is the API password (relative to this file; keep it readable by camrelay only).",
+    ),
     // [[zone]]
     k("zone", "name", "string", "required", "The zone's name in rules and logs; unique across cameras."),
     k("zone", "camera", "string", "required", "The `[[camera]]` whose picture the polygon is drawn on."),

@@ -1,0 +1,238 @@
+//! The HTTP side of a device: Basic auth, one request per connection, a
+//! timeout over the whole exchange and a body limit.
+//!
+//! Owns the password, which never reaches a log line, a status field or an
+//! error message (its `Debug` prints `***`). It must never retry a Set
+//! command by itself: a half-applied subscription is for the caller to read back.
+
+use super::answer::{self, AnswerError, Channel, DeviceInfo, PostConfig, Region, RegionKind, Tripwire};
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Largest answer read: a v2.0 snapshot is ~700 KB of base64.
+pub const MAX_ANSWER: usize = 4 * 1024 * 1024;
+/// A device must answer within this.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A password, kept out of every message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a request to a device failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    #[error("{0:?} is not a camera address: write it as http://192.168.1.20 (or http://host:port)")]
+    BadUrl(String),
+    #[error("cannot reach {host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("{host} did not answer {command} within {}s", .after.as_secs())]
+    Timeout { host: String, command: String, after: Duration },
+    #[error("wrong password for {user} at {host} (401 Unauthorized)")]
+    Unauthorized { user: String, host: String },
+    #[error("{host} answered {command} with HTTP {status}")]
+    Status { host: String, command: String, status: u16 },
+    #[error("{host} answered {command} with more than {limit} bytes")]
+    TooLarge { host: String, command: String, limit: usize },
+    #[error("{host} {command}: {source}")]
+    Answer {
+        host: String,
+        command: String,
+        #[source]
+        source: AnswerError,
+    },
+}
+
+/// One device's API.
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: String,
+    port: u16,
+    user: String,
+    password: Secret,
+    timeout: Duration,
+}
+
+impl Client {
+    /// `url`: `http://host[:port][/]`. HTTPS is not spoken: cameras serve
+    /// their API over plain HTTP on the LAN.
+    pub fn new(url: &str, user: &str, password: Secret) -> Result<Client, CameraError> {
+        let rest = url.trim().strip_prefix("http://").ok_or_else(|| CameraError::BadUrl(url.to_string()))?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') || authority.contains('@') {
+            return Err(CameraError::BadUrl(url.to_string()));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
+                Ok(port) => (h.trim_start_matches('[').trim_end_matches(']').to_string(), port),
+                Err(_) => return Err(CameraError::BadUrl(url.to_string())),
+            },
+            _ => (authority.trim_start_matches('[').trim_end_matches(']').to_string(), 80),
+        };
+        Ok(Client { host, port, user: user.to_string(), password, timeout: TIMEOUT })
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The host as written in the URL.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `POST /<command>[/<channel>]`, with `body` for Set commands.
+    pub async fn call(
+        &self,
+        command: &str,
+        channel: Option<u32>,
+        body: Option<String>,
+    ) -> Result<Vec<u8>, CameraError> {
+        let path = match channel {
+            Some(c) => format!("/{command}/{c}"),
+            None => format!("/{command}"),
+        };
+        match tokio::time::timeout(self.timeout, self.exchange(command, &path, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(CameraError::Timeout {
+                host: self.host.clone(),
+                command: command.into(),
+                after: self.timeout,
+            }),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        command: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Vec<u8>, CameraError> {
+        let unreachable = |e: &dyn std::fmt::Display| CameraError::Unreachable {
+            host: self.host.clone(),
+            reason: e.to_string(),
+        };
+        let stream =
+            TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| unreachable(&e))?;
+        let _ = stream.set_nodelay(true);
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(io).await.map_err(|e| unreachable(&e))?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password.0));
+        let mut req = hyper::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("Host", format!("{}:{}", self.host, self.port))
+            .header("Authorization", format!("Basic {auth}"))
+            .header("Connection", "close");
+        if body.is_some() {
+            req = req.header("Content-Type", "application/xml; charset=\"UTF-8\"");
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| unreachable(&e))?;
+        let res = sender.send_request(req).await.map_err(|e| unreachable(&e))?;
+        let status = res.status().as_u16();
+        if status == 401 {
+            driver.abort();
+            return Err(CameraError::Unauthorized { user: self.user.clone(), host: self.host.clone() });
+        }
+        let mut body = res.into_body();
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| unreachable(&e))?;
+            if let Some(data) = frame.data_ref() {
+                if out.len() + data.len() > MAX_ANSWER {
+                    driver.abort();
+                    return Err(CameraError::TooLarge {
+                        host: self.host.clone(),
+                        command: command.into(),
+                        limit: MAX_ANSWER,
+                    });
+                }
+                out.extend_from_slice(data);
+            }
+        }
+        driver.abort();
+        if !(200..300).contains(&status) {
+            return Err(CameraError::Status { host: self.host.clone(), command: command.into(), status });
+        }
+        Ok(out)
+    }
+
+    fn answer<T>(&self, command: &str, r: Result<T, AnswerError>) -> Result<T, CameraError> {
+        r.map_err(|source| CameraError::Answer { host: self.host.clone(), command: command.into(), source })
+    }
+
+    pub async fn device_info(&self) -> Result<DeviceInfo, CameraError> {
+        let body = self.call("GetDeviceInfo", None, None).await?;
+        self.answer("GetDeviceInfo", answer::device_info(&body))
+    }
+
+    /// The channels: `GetChannelInfo` on v2.0, `GetChannelList` on a v1.9 NVR,
+    /// and the one channel of a v1.9 camera (which must not be asked).
+    pub async fn channels(&self, info: &DeviceInfo) -> Result<Vec<Channel>, CameraError> {
+        let command = match (info.generation, info.is_nvr()) {
+            (answer::Generation::V20, _) => "GetChannelInfo",
+            (answer::Generation::V19, true) => "GetChannelList",
+            (answer::Generation::V19, false) => {
+                return Ok(vec![Channel { id: 1, name: info.name.clone(), status: "online".into() }])
+            }
+        };
+        let body = self.call(command, None, None).await?;
+        self.answer(command, answer::channels(&body))
+    }
+
+    /// A live JPEG of the current view.
+    pub async fn snapshot(&self, channel: Option<u32>) -> Result<Vec<u8>, CameraError> {
+        let body = self.call("GetSnapshot", channel, None).await?;
+        self.answer("GetSnapshot", answer::snapshot(body))
+    }
+
+    pub async fn post_config(&self) -> Result<PostConfig, CameraError> {
+        let body = self.call("GetHttpPostConfig", None, None).await?;
+        self.answer("GetHttpPostConfig", answer::post_config(&body))
+    }
+
+    /// `SetHttpPostConfig` with this `httpPostV2` element.
+    pub async fn set_post_config(&self, http_post_v2: &super::xml::Element) -> Result<(), CameraError> {
+        let mut xml = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><config version=\"1.0\" xmlns=\"http://www.ipc.com/ver10\">",
+        );
+        http_post_v2.write(&mut xml);
+        xml.push_str("</config>");
+        let body = self.call("SetHttpPostConfig", None, Some(xml)).await?;
+        self.answer("SetHttpPostConfig", answer::document(&body).map(|_| ()))
+    }
+
+    pub async fn regions(&self, kind: RegionKind) -> Result<Vec<Region>, CameraError> {
+        let body = self.call(kind.command(), None, None).await?;
+        self.answer(kind.command(), answer::regions(&body, kind))
+    }
+
+    pub async fn tripwires(&self) -> Result<Vec<Tripwire>, CameraError> {
+        let body = self.call("GetSmartTripwireConfig", None, None).await?;
+        self.answer("GetSmartTripwireConfig", answer::tripwires(&body))
+    }
+}

@@ -1,0 +1,179 @@
+//! The daemon's view of the cameras that have a `url`: their snapshots
+//! (fetched on demand, cached a few seconds, one request in flight and one
+//! image held per camera) and whether their subscription still posts here
+//! (checked at start and every few minutes, never changed).
+//!
+//! Shared by the API task (snapshots) and the core (status); updated on
+//! reload. It must never touch the engine or a relay, and never change a
+//! camera's settings.
+
+use super::client::CameraError;
+use crate::config::CameraConfig;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A snapshot younger than this is served from the cache.
+pub const CACHE_FOR: Duration = Duration::from_secs(3);
+/// How often subscriptions are checked.
+pub const CHECK_EVERY: Duration = Duration::from_secs(300);
+
+/// A camera's subscription, as last checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub camera: String,
+    pub checked_at: DateTime<Utc>,
+    /// `Some(true)`: a switched-on slot posts here; `Some(false)`: none does;
+    /// `None`: the camera could not be asked (see `detail`).
+    pub posts_here: Option<bool>,
+    pub detail: String,
+}
+
+type Cached = Arc<tokio::sync::Mutex<Option<(Instant, Bytes)>>>;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    camera: CameraConfig,
+    cache: Cached,
+}
+
+/// Why a snapshot could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("no [[camera]] named {0:?}")]
+    Unknown(String),
+    #[error("[[camera]] {0:?} has no url: camrelay cannot ask it for a picture")]
+    NoUrl(String),
+    #[error("{0}")]
+    Camera(String),
+}
+
+/// The cameras with an API, by name.
+#[derive(Debug, Default)]
+pub struct Directory {
+    entries: Mutex<Vec<Entry>>,
+    subscriptions: Mutex<Vec<Subscription>>,
+    /// Woken by [`Directory::set`]: a reload that adds a camera gets it checked at once.
+    changed: tokio::sync::Notify,
+}
+
+impl Directory {
+    pub fn new() -> Directory {
+        Directory::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The configured cameras (at start and after each reload); a camera
+    /// whose settings did not change keeps its cached picture.
+    pub fn set(&self, cameras: &[CameraConfig]) {
+        let mut entries = self.lock();
+        let old = std::mem::take(&mut *entries);
+        *entries = cameras
+            .iter()
+            .map(|c| {
+                let cache = old.iter().find(|e| e.camera == *c).map(|e| e.cache.clone()).unwrap_or_default();
+                Entry { camera: c.clone(), cache }
+            })
+            .collect();
+        let names: Vec<&str> = cameras.iter().map(|c| c.name.as_str()).collect();
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s| names.contains(&s.camera.as_str()));
+        self.changed.notify_one();
+    }
+
+    /// Wait until the cameras change, or `every` passes.
+    pub async fn changed_or(&self, every: Duration) {
+        let _ = tokio::time::timeout(every, self.changed.notified()).await;
+    }
+
+    /// The camera's current picture: cached for [`CACHE_FOR`]; concurrent
+    /// callers wait for the one fetch in flight; the old picture is dropped
+    /// before a new one is fetched, so one image per camera is held.
+    pub async fn snapshot(&self, name: &str) -> Result<Bytes, SnapshotError> {
+        let entry = self.lock().iter().find(|e| e.camera.name == name).cloned();
+        let Some(entry) = entry else { return Err(SnapshotError::Unknown(name.to_string())) };
+        let Some(api) = &entry.camera.api else { return Err(SnapshotError::NoUrl(name.to_string())) };
+        let mut cached = entry.cache.lock().await;
+        if let Some((at, jpeg)) = cached.as_ref() {
+            if at.elapsed() < CACHE_FOR {
+                return Ok(jpeg.clone());
+            }
+        }
+        *cached = None;
+        let client = super::cli::client_for(api).map_err(|e| SnapshotError::Camera(format!("{e:#}")))?;
+        let jpeg =
+            client.snapshot(entry.camera.channel).await.map_err(|e| SnapshotError::Camera(e.to_string()))?;
+        let jpeg = Bytes::from(jpeg);
+        *cached = Some((Instant::now(), jpeg.clone()));
+        Ok(jpeg)
+    }
+
+    /// The last subscription checks.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Ask every camera with a `url` whether a switched-on slot posts to
+    /// `ingest` (its port; the host is this machine's address on the route to
+    /// the camera unless the listener names one).
+    pub async fn check_subscriptions(&self, ingest: SocketAddr) {
+        let cameras: Vec<CameraConfig> = self.lock().iter().map(|e| e.camera.clone()).collect();
+        for cam in cameras {
+            let Some(api) = &cam.api else { continue };
+            let result = async {
+                let client = super::cli::client_for(api).map_err(|e| format!("{e:#}"))?;
+                let host = if ingest.ip().is_unspecified() {
+                    UdpSocket::bind(("0.0.0.0", 0))
+                        .and_then(|s| s.connect((client.host(), client.port())).map(|_| s))
+                        .and_then(|s| s.local_addr())
+                        .map(|a| a.ip())
+                        .map_err(|e| format!("cannot tell this machine's address towards the camera: {e}"))?
+                } else {
+                    ingest.ip()
+                };
+                let host = match host {
+                    IpAddr::V6(v6) => v6.to_canonical(),
+                    v4 => v4,
+                }
+                .to_string();
+                let post = client.post_config().await.map_err(|e: CameraError| e.to_string())?;
+                Ok::<_, String>(
+                    match post.slots.iter().find(|s| s.enabled && s.points_at(&host, ingest.port())) {
+                        Some(s) => {
+                            (true, format!("slot {} posts {} to {}", s.id, s.data.join(", "), s.target()))
+                        }
+                        None => (
+                            false,
+                            format!(
+                                "no slot posts to {host}:{}: run camrelay camera subscribe",
+                                ingest.port()
+                            ),
+                        ),
+                    },
+                )
+            }
+            .await;
+            let (posts_here, detail) = match result {
+                Ok((here, d)) => (Some(here), d),
+                Err(e) => (None, e),
+            };
+            if posts_here == Some(false) {
+                tracing::warn!(camera = %cam.name, %detail, "camera subscription does not post here");
+            } else if posts_here.is_none() {
+                tracing::warn!(camera = %cam.name, %detail, "camera subscription could not be checked");
+            }
+            let s = Subscription { camera: cam.name.clone(), checked_at: Utc::now(), posts_here, detail };
+            let mut subs = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+            subs.retain(|x| x.camera != s.camera);
+            subs.push(s);
+        }
+    }
+}

@@ -412,3 +412,38 @@ fn check_warns_about_a_password_file_others_can_read() {
         "{err}"
     );
 }
+
+#[test]
+fn entry_and_exit_regions_decode_like_the_perimeter() {
+    let body = br#"<config version="2.0.0" xmlns="http://www.ipc.com/ver10"><aoiEntry><switch>false</switch>
+      <regionInfo type="list" maxCount="4"><item><pointGroup type="list" maxCount="8">
+        <item><X>100</X><Y>200</Y></item><item><X>900</X><Y>200</Y></item><item><X>900</X><Y>800</Y></item>
+      </pointGroup></item><item><pointGroup type="list" maxCount="8"><item><X>1</X><Y>1</Y></item></pointGroup></item></regionInfo>
+    </aoiEntry></config>"#;
+    let r = answer::regions(body, RegionKind::Entry).unwrap();
+    assert_eq!(r.len(), 1, "a region of fewer than 3 points is no polygon");
+    assert_eq!((r[0].kind, r[0].index, r[0].enabled, r[0].points.len()), (RegionKind::Entry, 1, false, 3));
+}
+
+#[test]
+fn an_answer_over_the_body_limit_is_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = c.read(&mut buf);
+        let size = camrelay::camera::client::MAX_ANSWER + 1024;
+        let _ = c.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n").as_bytes());
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..size / chunk.len() + 1 {
+            if c.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let c = Client::new(&format!("http://{addr}"), "admin", Secret::new("pw".into())).unwrap();
+    let err = rt().block_on(c.snapshot(None)).unwrap_err();
+    assert!(matches!(err, CameraError::TooLarge { .. }), "{err}");
+}

@@ -297,12 +297,12 @@ impl Core<'_> {
             for device in self.devices.check_offline(at, self.config.server.offline_after) {
                 let event = Event::bare(EventKind::DeviceOffline, device);
                 let commands = self.engine.handle(&event, None, now);
-                self.trace(&event, now, tl);
+                self.trace(Some(&event), now, tl);
                 self.apply(commands, now, tl);
             }
         }
         let commands = self.engine.tick(now);
-        self.trace_tick(now, tl);
+        self.trace(None, now, tl);
         self.apply(commands, now, tl);
     }
 
@@ -311,22 +311,22 @@ impl Core<'_> {
         for device in self.devices.take_back_online() {
             let event = Event::bare(EventKind::DeviceOnline, device);
             let commands = self.engine.handle(&event, None, now);
-            self.trace(&event, now, tl);
+            self.trace(Some(&event), now, tl);
             self.apply(commands, now, tl);
         }
         let commands = self.engine.handle(ev, source, now);
-        self.trace(ev, now, tl);
+        self.trace(Some(ev), now, tl);
         self.apply(commands, now, tl);
     }
 
-    /// `--why`: the traced rule's verdict on the event just handled.
-    fn trace(&mut self, ev: &Event, now: Now, tl: &mut Timeline) {
+    /// `--why`: the traced rule's verdict on what the engine just handled
+    /// (`ev`: an event; `None`: a timer, where silence is no news).
+    fn trace(&mut self, ev: Option<&Event>, now: Now, tl: &mut Timeline) {
         let Some(rule) = self.traced else { return };
         let Some(index) = (0..).map_while(|i| self.engine.rule_name(i)).position(|n| n == rule) else {
             return;
         };
-        let verdict = self.engine.verdicts().iter().find(|v| v.rule == index).copied();
-        match verdict {
+        match self.engine.verdicts().iter().find(|v| v.rule == index).copied() {
             Some(v) => tl.why.push(WhyLine {
                 at: self.shown(now.at),
                 wall: now.wall,
@@ -340,29 +340,7 @@ impl Core<'_> {
                     relay: None,
                 },
             }),
-            None => tl.why_other_events += u64::from(ev.kind != EventKind::Keepalive),
-        }
-    }
-
-    fn trace_tick(&mut self, now: Now, tl: &mut Timeline) {
-        let Some(rule) = self.traced else { return };
-        let Some(index) = (0..).map_while(|i| self.engine.rule_name(i)).position(|n| n == rule) else {
-            return;
-        };
-        if let Some(v) = self.engine.verdicts().iter().find(|v| v.rule == index).copied() {
-            tl.why.push(WhyLine {
-                at: self.shown(now.at),
-                wall: now.wall,
-                entry: WhyEntry {
-                    at: self.shown(v.at),
-                    event: v.event,
-                    camera: None,
-                    target: v.target,
-                    verdict: v.verdict,
-                    text: v.verdict.text(),
-                    relay: None,
-                },
-            });
+            None => tl.why_other_events += u64::from(ev.is_some_and(|e| e.kind != EventKind::Keepalive)),
         }
     }
 

@@ -576,16 +576,7 @@ impl Builder {
         }
         let mut names = Vec::new();
         for (z, span) in zones {
-            if !self.cfg.zones.iter().any(|zc| zc.name == z) {
-                return Err(unknown_ref(
-                    span,
-                    "zones",
-                    z,
-                    &label,
-                    self.cfg.zones.iter().map(|zc| zc.name.as_str()),
-                    "[[zone]]",
-                ));
-            }
+            self.zone_named(z, span.clone(), "zones", &label)?;
             if !names.iter().any(|n: &String| n == z) {
                 names.push(z.to_string());
             }
@@ -856,6 +847,21 @@ impl Builder {
         Ok(())
     }
 
+    /// The `[[zone]]` named `name`, or a "did you mean" refusal at `span` for `key`.
+    fn zone_named(&self, name: &str, span: Range<usize>, key: &str, label: &str) -> R<&ZoneConfig> {
+        match self.cfg.zones.iter().find(|zc| zc.name == name) {
+            Some(z) => Ok(z),
+            None => Err(unknown_ref(
+                span,
+                key,
+                name,
+                label,
+                self.cfg.zones.iter().map(|zc| zc.name.as_str()),
+                "[[zone]]",
+            )),
+        }
+    }
+
     fn camera_exists(&self, camera: &str, span: Range<usize>, label: &str) -> R<()> {
         if self.cfg.cameras.iter().any(|c| c.name == camera) {
             return Ok(());
@@ -997,16 +1003,7 @@ impl Builder {
         if let Some((zones, _)) = t.strings("zone")? {
             target_key("zone")?;
             for (z, span) in zones {
-                let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
-                    return Err(unknown_ref(
-                        span,
-                        "zone",
-                        z,
-                        t.label,
-                        self.cfg.zones.iter().map(|zc| zc.name.as_str()),
-                        "[[zone]]",
-                    ));
-                };
+                let zone = self.zone_named(z, span.clone(), "zone", t.label)?;
                 if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
                     return Err(Diag::new(
                         span,
@@ -1416,16 +1413,7 @@ impl Builder {
                 ));
             }
             for (z, span) in from {
-                let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
-                    return Err(unknown_ref(
-                        span,
-                        "from_zone",
-                        z,
-                        t.label,
-                        self.cfg.zones.iter().map(|zc| zc.name.as_str()),
-                        "[[zone]]",
-                    ));
-                };
+                let zone = self.zone_named(z, span.clone(), "from_zone", t.label)?;
                 for target in &c.zones {
                     let tz = self.cfg.zones.iter().find(|zc| zc.name == *target);
                     if tz.is_some_and(|tz| tz.camera != zone.camera) {
@@ -1465,16 +1453,7 @@ impl Builder {
         }
         for (key, heading) in [("towards", Heading::Towards), ("away_from", Heading::AwayFrom)] {
             let Some((z, span)) = t.str(key)? else { continue };
-            let Some(zone) = self.cfg.zones.iter().find(|zc| zc.name == z) else {
-                return Err(unknown_ref(
-                    span,
-                    key,
-                    z,
-                    t.label,
-                    self.cfg.zones.iter().map(|zc| zc.name.as_str()),
-                    "[[zone]]",
-                ));
-            };
+            let zone = self.zone_named(z, span.clone(), key, t.label)?;
             if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
                 return Err(Diag::new(
                     span,
@@ -1576,13 +1555,7 @@ impl Builder {
                     return Err(Diag::new(aspan, "duration", format!("action = \"pulse\" in {} needs \"duration\", how long the pulse lasts, e.g. duration = \"1s\"", t.label)));
                 };
                 too_long("duration", d)?;
-                let retrigger = match t.str("retrigger")? {
-                    None | Some(("single", _)) => Retrigger::Single,
-                    Some(("restart", _)) => Retrigger::Restart,
-                    Some((other, span)) => {
-                        return Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"]))
-                    }
-                };
+                let retrigger = retrigger(t)?;
                 ActionKind::Pulse { duration: d, retrigger }
             }
             "blink" => {
@@ -1605,13 +1578,7 @@ impl Builder {
                         return Err(Diag::new(offspan, "off", format!("blinking {} on / {} off switches relay \"{}\" on {flashes} times a minute, more than its switch_limit = {limit}, which would lock it off: blink slower, or raise switch_limit", fmt_duration(on), fmt_duration(off), relay.name)));
                     }
                 }
-                let retrigger = match t.str("retrigger")? {
-                    None | Some(("single", _)) => Retrigger::Single,
-                    Some(("restart", _)) => Retrigger::Restart,
-                    Some((other, span)) => {
-                        return Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"]))
-                    }
-                };
+                let retrigger = retrigger(t)?;
                 ActionKind::Blink { on, off, duration: d, retrigger }
             }
             "on" => ActionKind::On,
@@ -1624,6 +1591,15 @@ impl Builder {
             cooldown: cooldown.map(|x| x.0),
             plate_cooldown: plate_cooldown.map(|x| x.0),
         })
+    }
+}
+
+/// `retrigger` of a pulse or blink.
+fn retrigger(t: &Tbl) -> R<Retrigger> {
+    match t.str("retrigger")? {
+        None | Some(("single", _)) => Ok(Retrigger::Single),
+        Some(("restart", _)) => Ok(Retrigger::Restart),
+        Some((other, span)) => Err(bad_word(span, "retrigger", other, t.label, &["single", "restart"])),
     }
 }
 

@@ -295,3 +295,38 @@ pub fn traject(targets: &[(u32, &str, [u32; 4])]) -> Vec<u8> {
 }
 
 pub const SUCCESS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><config version=\"1.0\" xmlns=\"http://www.ipc.com/ver10\"><status>success</status></config>";
+
+/// Maps this process's clock onto the daemon's monotonic milliseconds, through
+/// `uptime_ms` in `/api/status` (good to half a loopback round trip).
+pub struct ClockOffset {
+    at: Instant,
+    daemon_ms: i64,
+}
+
+impl ClockOffset {
+    pub fn daemon_ms_at(&self, t: Instant) -> i64 {
+        if t >= self.at {
+            self.daemon_ms + t.duration_since(self.at).as_millis() as i64
+        } else {
+            self.daemon_ms - self.at.duration_since(t).as_millis() as i64
+        }
+    }
+}
+
+pub fn clock_offset(d: &Daemon) -> ClockOffset {
+    // The quickest of a few round trips bounds the error best.
+    let mut best: Option<(Duration, ClockOffset)> = None;
+    for _ in 0..5 {
+        let before = Instant::now();
+        let r = request(d.api, "GET", "/api/status", &[], b"");
+        let after = Instant::now();
+        assert_eq!(r.status, 200);
+        let json: serde_json::Value = serde_json::from_str(&r.body).expect("status JSON");
+        let daemon_ms = json["uptime_ms"].as_i64().expect("uptime_ms");
+        let rtt = after - before;
+        if best.as_ref().map_or(true, |(b, _)| rtt < *b) {
+            best = Some((rtt, ClockOffset { at: before + rtt / 2, daemon_ms }));
+        }
+    }
+    best.map(|(_, o)| o).expect("measured")
+}

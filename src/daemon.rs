@@ -11,6 +11,7 @@ use crate::clock::{Instant, Now, SystemClock};
 use crate::config::{self, Config};
 use crate::decode::{Device, Event, EventKind};
 use crate::engine::Engine;
+use crate::happened::Happened;
 use crate::ingest::{self, IngestShared, Received};
 use crate::relays::{self, controller::Controller, Backend};
 use crate::systemd;
@@ -31,6 +32,10 @@ const EVENT_BATCH: usize = 64;
 
 /// Everything the core loop owns. Only this task calls the engine and the controller.
 struct Core {
+    /// What happened, for every output that listens (`GET /api/events`).
+    feed: crate::happened::Feed,
+    /// Line changes the tapped backend saw, published after each pass.
+    switches: LineChanges,
     /// Cameras with a url (snapshots, subscription checks): told of reloads.
     cameras: Arc<crate::camera::directory::Directory>,
     config_path: PathBuf,
@@ -98,8 +103,14 @@ pub async fn serve(
     started: impl FnOnce(Started),
 ) -> anyhow::Result<()> {
     let clock = SystemClock::start();
+    let switches = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let backend =
+        Box::new(Tapped { inner: backend, changes: switches.clone(), last: vec![None; config.relays.len()] });
     let controller = Controller::new(&config.relays, backend, clock.instant())
         .context("cannot set up the relay controller")?;
+    // Startup's drive-off is the state everyone starts from, not news.
+    switches.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    let feed = crate::happened::Feed::new();
 
     let posts = TcpListener::bind(config.server.listen)
         .await
@@ -141,7 +152,9 @@ pub async fn serve(
     ));
     let api_task = tokio::spawn(api::serve(
         api_listener,
-        api::ApiState::new(api_tx, shared.clone(), token).with_cameras(cameras.clone()),
+        api::ApiState::new(api_tx, shared.clone(), token)
+            .with_cameras(cameras.clone())
+            .with_feed(feed.clone()),
         config.api.header_timeout,
         stopped(stop_rx.clone()),
     ));
@@ -167,6 +180,8 @@ pub async fn serve(
 
     let engine = Engine::new(&config);
     let mut core = Core {
+        feed,
+        switches,
         cameras,
         config_path,
         config,
@@ -258,6 +273,38 @@ pub async fn serve(
     outcome
 }
 
+/// Line changes seen by [`Tapped`]: relay index, on, when, why.
+type LineChanges = Arc<std::sync::Mutex<Vec<(usize, bool, Instant, String)>>>;
+
+/// The backend the controller drives, noting each change of a line's state
+/// for the feed (rewrites of the same state, such as retries, are not news).
+struct Tapped {
+    inner: Box<dyn Backend>,
+    changes: LineChanges,
+    last: Vec<Option<bool>>,
+}
+
+impl Backend for Tapped {
+    fn set(&mut self, index: usize, on: bool, at: Instant, reason: &str) -> Result<(), relays::GpioError> {
+        let result = self.inner.set(index, on, at, reason);
+        if result.is_ok() && self.last.get(index).copied().flatten() != Some(on) {
+            if let Some(l) = self.last.get_mut(index) {
+                *l = Some(on);
+            }
+            let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: the core drains after every pass.
+            if changes.len() < 4096 {
+                changes.push((index, on, at, reason.to_string()));
+            }
+        }
+        result
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
 /// glibc's malloc raises its mmap threshold each time a large block is freed,
 /// so after a burst of big posts (a 3.8 MB body each) those blocks come from
 /// the heap and the freed memory stayed in the process: measured 539 MB held
@@ -333,18 +380,54 @@ impl Core {
         // The event's own arrival time, so queueing delay never shortens a hold.
         let now = Now { at: received.at, wall: received.wall };
         for device in self.shared.devices.take_back_online() {
+            let name = device_label(&device);
+            self.feed.send(Happened::Device { at_ms: now.at.as_millis(), device: name, online: true });
             let event = Event::bare(EventKind::DeviceOnline, device);
             let commands = self.engine.handle(&event, None, now);
             self.apply(commands, self.clock.instant());
         }
         let commands = self.engine.handle(&received.event, Some(received.source.ip()), now);
+        if received.event.kind == EventKind::Traject && self.feed.watched() {
+            self.publish_targets(&received.event, received.source.ip(), now);
+        }
         self.apply(commands, self.clock.instant());
+    }
+
+    /// The targets of the camera that just posted traject, for listeners.
+    fn publish_targets(&self, event: &Event, source: std::net::IpAddr, now: Now) {
+        let camera = self
+            .config
+            .cameras
+            .iter()
+            .find(|c| c.matches(&event.device, Some(source), event.device.channel))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| device_label(&event.device));
+        let targets: Vec<_> =
+            self.engine.targets(now.at).into_iter().filter(|t| t.camera == camera).collect();
+        self.feed.send(Happened::Targets { at_ms: now.at.as_millis(), camera, targets });
+    }
+
+    /// Line changes since the last call, on the feed.
+    fn publish_switches(&self) {
+        let changes = std::mem::take(&mut *self.switches.lock().unwrap_or_else(|p| p.into_inner()));
+        for (index, on, at, reason) in changes {
+            let relay = self.config.relays.get(index).map(|r| r.name.clone()).unwrap_or_default();
+            self.feed.send(Happened::Switched { at_ms: at.as_millis(), relay, on, reason });
+        }
     }
 
     /// A match that changed nothing: one debug line and a counter, so "why
     /// did the gate not open" has an answer in the log, the status and the metrics.
     fn no_effect(&mut self, rule: &str, reason: &str, detail: &dyn std::fmt::Display) {
         tracing::debug!(rule, reason, %detail, "rule matched, nothing happened");
+        if self.feed.watched() {
+            self.feed.send(Happened::NoEffect {
+                at_ms: self.clock.instant().as_millis(),
+                rule: rule.to_string(),
+                reason: reason.to_string(),
+                detail: detail.to_string(),
+            });
+        }
         let key = (rule.to_string(), reason.to_string());
         if self.no_effect.len() < 4096 || self.no_effect.contains_key(&key) {
             *self.no_effect.entry(key).or_default() += 1;
@@ -396,6 +479,14 @@ impl Core {
         }
         for command in commands {
             tracing::info!(relay = %command.relay, action = %command.action, why = %command.why, "rule fired");
+            if self.feed.watched() {
+                self.feed.send(Happened::Fired {
+                    at_ms: at.as_millis(),
+                    relay: command.relay.clone(),
+                    action: command.action.to_string(),
+                    why: command.why.clone(),
+                });
+            }
             if let Some(reason) = self.controller.apply(&command, at) {
                 let detail = format!("relay {:?}: {}", command.relay, command.action);
                 self.no_effect(&command.why.rule, reason, &detail);
@@ -403,12 +494,18 @@ impl Core {
             }
         }
         self.controller.tick(at);
+        self.publish_switches();
     }
 
     fn check_offline(&mut self) {
         let now = self.now();
         let gone = self.shared.devices.check_offline(now.at, self.config.server.offline_after);
         for device in gone {
+            self.feed.send(Happened::Device {
+                at_ms: now.at.as_millis(),
+                device: device_label(&device),
+                online: false,
+            });
             let event = offline_event(device);
             let commands = self.engine.handle(&event, None, now);
             self.apply(commands, now.at);
@@ -435,6 +532,7 @@ impl Core {
             ApiRequest::Manual { relay, request, reply } => {
                 let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
                 self.controller.tick(now.at);
+                self.publish_switches();
                 if result.is_ok() {
                     self.record_manual(&relay, request, now);
                 }
@@ -494,6 +592,12 @@ impl Core {
             }
         };
         self.reloads += 1;
+        self.publish_switches();
+        self.feed.send(Happened::Reloaded {
+            at_ms: self.clock.instant().as_millis(),
+            applied,
+            message: message.clone(),
+        });
         self.last_reload =
             Some(api::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message });
         notify(systemd::notify_ready());
@@ -553,6 +657,16 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     keys("api", &old.api, &new.api, &mut out);
     keys("gpio", &old.gpio, &new.gpio, &mut out);
     out
+}
+
+/// A device as the feed names it: MAC, else serial, name or IP.
+fn device_label(d: &Device) -> String {
+    d.mac
+        .clone()
+        .or_else(|| d.serial.clone())
+        .or_else(|| d.name.clone())
+        .or_else(|| d.ip.clone())
+        .unwrap_or_default()
 }
 
 /// The event rules see when a device went silent (`event = "camera_offline"`).

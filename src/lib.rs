@@ -16,6 +16,7 @@ pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod engine;
+pub mod happened;
 pub mod ingest;
 pub mod relays;
 pub mod reload;

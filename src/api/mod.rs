@@ -16,7 +16,9 @@
 //! are open to loopback peers and need the token from anywhere else.
 //! `GET /api/rules/{name}/why` (a rule's verdict on each of its last events:
 //! fired, or the first condition that failed) is read access like status.
-//! `GET /api/cameras/{name}/snapshot` (the camera's live JPEG, cached 3 s) too.
+//! `GET /api/cameras/{name}/snapshot` (the camera's live JPEG, cached 3 s) too,
+//! and so is `GET /api/events`: what happened, as Server-Sent Events
+//! ([`crate::happened`]), for as long as the client stays.
 //! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>`;
 //! with no token configured it is refused (401).
 
@@ -100,11 +102,24 @@ pub struct ApiState {
     ingest: Arc<IngestShared>,
     token: Option<Arc<str>>,
     cameras: Arc<crate::camera::directory::Directory>,
+    feed: crate::happened::Feed,
 }
 
 impl ApiState {
     pub fn new(core: mpsc::Sender<ApiRequest>, ingest: Arc<IngestShared>, token: Option<String>) -> Self {
-        ApiState { core, ingest, token: token.map(Arc::from), cameras: Arc::default() }
+        ApiState {
+            core,
+            ingest,
+            token: token.map(Arc::from),
+            cameras: Arc::default(),
+            feed: Default::default(),
+        }
+    }
+
+    /// The core's stream of what happened, served by `GET /api/events`.
+    pub fn with_feed(mut self, feed: crate::happened::Feed) -> Self {
+        self.feed = feed;
+        self
     }
 
     /// The cameras whose pictures `GET /api/cameras/{name}/snapshot` serves.
@@ -151,6 +166,7 @@ pub async fn serve(
         .route("/api/relays/{name}", post(control))
         .route("/api/rules/{name}/why", get(why))
         .route("/api/cameras/{name}/snapshot", get(snapshot))
+        .route("/api/events", get(events))
         .with_state(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's head timeout also runs while a keep-alive connection is idle:
@@ -292,6 +308,36 @@ async fn status(
         Ok(status) => Json(status).into_response(),
         Err(r) => r,
     }
+}
+
+/// A comment line this often keeps proxies and browsers from timing out a quiet stream.
+const EVENTS_KEEPALIVE: Duration = Duration::from_secs(15);
+
+async fn events(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    use crate::happened::sse_frame;
+    use tokio::sync::broadcast::error::RecvError;
+    if let Access::Refused(r) = read_access(&state, peer, &headers) {
+        return r;
+    }
+    let rx = state.feed.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let frame = match tokio::time::timeout(EVENTS_KEEPALIVE, rx.recv()).await {
+            Err(_) => ": keepalive\n\n".to_string(),
+            Ok(Ok(h)) => sse_frame(&h),
+            Ok(Err(RecvError::Lagged(n))) => format!("event: lagged\ndata: {{\"lost\":{n}}}\n\n"),
+            Ok(Err(RecvError::Closed)) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(frame)), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-store")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 async fn snapshot(

@@ -12,7 +12,7 @@ use super::setup::{self, Ingest, SlotChoice};
 use super::xml;
 use crate::config::{self, CameraApi, Config};
 use anyhow::{anyhow, bail, Context};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -164,24 +164,9 @@ fn ingest_for(cfg: &Config, client: &Client, address: Option<&str>) -> anyhow::R
         return Ok(Ingest { host: addr.ip().to_string(), port: addr.port(), path });
     }
     let listen = cfg.server.listen;
-    let host = if listen.ip().is_unspecified() {
-        let probe = UdpSocket::bind(("0.0.0.0", 0))
-            .and_then(|s| s.connect((client.host(), client.port())).map(|_| s))
-            .and_then(|s| s.local_addr())
-            .with_context(|| {
-                format!(
-                    "cannot tell this machine's address towards {}; give it with --address",
-                    client.host()
-                )
-            })?;
-        probe.ip()
-    } else {
-        listen.ip()
-    };
-    let host = match host {
-        IpAddr::V6(v6) => v6.to_canonical(),
-        v4 => v4,
-    };
+    let host = client.ingest_host(listen.ip()).with_context(|| {
+        format!("cannot tell this machine's address towards {}; give it with --address", client.host())
+    })?;
     Ok(Ingest { host: host.to_string(), port: listen.port(), path })
 }
 

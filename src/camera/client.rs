@@ -100,6 +100,23 @@ impl Client {
         self.port
     }
 
+    /// The host the camera must post to so it reaches a listener on
+    /// `listen`: that address, or, for a wildcard listener, this machine's
+    /// address on the route to the camera (no packet is sent to find it).
+    pub fn ingest_host(&self, listen: std::net::IpAddr) -> std::io::Result<std::net::IpAddr> {
+        let ip = if listen.is_unspecified() {
+            let probe = std::net::UdpSocket::bind(("0.0.0.0", 0))?;
+            probe.connect((self.host.as_str(), self.port))?;
+            probe.local_addr()?.ip()
+        } else {
+            listen
+        };
+        Ok(match ip {
+            std::net::IpAddr::V6(v6) => v6.to_canonical(),
+            v4 => v4,
+        })
+    }
+
     /// `POST /<command>[/<channel>]`, with `body` for Set commands.
     pub async fn call(
         &self,

@@ -12,7 +12,7 @@ use crate::config::CameraConfig;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -130,20 +130,10 @@ impl Directory {
             let Some(api) = &cam.api else { continue };
             let result = async {
                 let client = super::cli::client_for(api).map_err(|e| format!("{e:#}"))?;
-                let host = if ingest.ip().is_unspecified() {
-                    UdpSocket::bind(("0.0.0.0", 0))
-                        .and_then(|s| s.connect((client.host(), client.port())).map(|_| s))
-                        .and_then(|s| s.local_addr())
-                        .map(|a| a.ip())
-                        .map_err(|e| format!("cannot tell this machine's address towards the camera: {e}"))?
-                } else {
-                    ingest.ip()
-                };
-                let host = match host {
-                    IpAddr::V6(v6) => v6.to_canonical(),
-                    v4 => v4,
-                }
-                .to_string();
+                let host = client
+                    .ingest_host(ingest.ip())
+                    .map_err(|e| format!("cannot tell this machine's address towards the camera: {e}"))?
+                    .to_string();
                 let post = client.post_config().await.map_err(|e: CameraError| e.to_string())?;
                 Ok::<_, String>(
                     match post.slots.iter().find(|s| s.enabled && s.points_at(&host, ingest.port())) {

@@ -330,15 +330,13 @@ impl Core<'_> {
             Some(v) => tl.why.push(WhyLine {
                 at: self.shown(now.at),
                 wall: now.wall,
-                entry: WhyEntry {
-                    at: self.shown(v.at),
-                    event: v.event,
-                    camera: v.camera.and_then(|c| self.engine.camera_name(c)).map(str::to_string),
-                    target: v.target,
-                    verdict: v.verdict,
-                    text: v.verdict.text(),
-                    relay: None,
-                },
+                entry: WhyEntry::new(
+                    self.shown(v.at),
+                    v.event,
+                    v.camera.and_then(|c| self.engine.camera_name(c)).map(str::to_string),
+                    v.target,
+                    v.verdict,
+                ),
             }),
             None => tl.why_other_events += u64::from(ev.is_some_and(|e| e.kind != EventKind::Keepalive)),
         }

@@ -30,6 +30,19 @@ pub struct WhyEntry {
     pub relay: Option<&'static str>,
 }
 
+impl WhyEntry {
+    /// A verdict, with its words.
+    pub fn new(
+        at: Instant,
+        event: &'static str,
+        camera: Option<String>,
+        target: Option<u32>,
+        verdict: Verdict,
+    ) -> WhyEntry {
+        WhyEntry { at, event, camera, target, verdict, text: verdict.text(), relay: None }
+    }
+}
+
 impl std::fmt::Display for WhyEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.event)?;
@@ -122,13 +135,8 @@ impl WhyLog {
         let Some((_, ring)) = self.rules.iter().find(|(n, _)| n == rule) else { return Vec::new() };
         ring.iter()
             .map(|k| WhyEntry {
-                at: k.at,
-                event: k.event,
-                camera: k.camera.as_deref().map(str::to_string),
-                target: k.target,
-                verdict: k.verdict,
-                text: k.verdict.text(),
                 relay: k.relay,
+                ..WhyEntry::new(k.at, k.event, k.camera.as_deref().map(str::to_string), k.target, k.verdict)
             })
             .collect()
     }

@@ -862,6 +862,27 @@ impl Builder {
         }
     }
 
+    /// A zone a rule names under `key`: it must exist, and be on one of the
+    /// rule's `camera`s when the rule names any.
+    fn rule_zone(
+        &self,
+        z: &str,
+        span: Range<usize>,
+        key: &str,
+        label: &str,
+        cameras: &[String],
+    ) -> R<&ZoneConfig> {
+        let zone = self.zone_named(z, span.clone(), key, label)?;
+        if !cameras.is_empty() && !cameras.contains(&zone.camera) {
+            return Err(Diag::new(
+                span,
+                key,
+                format!("zone \"{z}\" is drawn on camera \"{}\", which the rule's \"camera\" condition leaves out", zone.camera),
+            ));
+        }
+        Ok(zone)
+    }
+
     fn camera_exists(&self, camera: &str, span: Range<usize>, label: &str) -> R<()> {
         if self.cfg.cameras.iter().any(|c| c.name == camera) {
             return Ok(());
@@ -1003,14 +1024,7 @@ impl Builder {
         if let Some((zones, _)) = t.strings("zone")? {
             target_key("zone")?;
             for (z, span) in zones {
-                let zone = self.zone_named(z, span.clone(), "zone", t.label)?;
-                if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
-                    return Err(Diag::new(
-                        span,
-                        "zone",
-                        format!("zone \"{z}\" is drawn on camera \"{}\", which the rule's \"camera\" condition leaves out", zone.camera),
-                    ));
-                }
+                self.rule_zone(z, span, "zone", t.label, &c.cameras)?;
                 c.zones.push(z.to_string());
             }
         }
@@ -1453,14 +1467,7 @@ impl Builder {
         }
         for (key, heading) in [("towards", Heading::Towards), ("away_from", Heading::AwayFrom)] {
             let Some((z, span)) = t.str(key)? else { continue };
-            let zone = self.zone_named(z, span.clone(), key, t.label)?;
-            if !c.cameras.is_empty() && !c.cameras.contains(&zone.camera) {
-                return Err(Diag::new(
-                    span,
-                    key,
-                    format!("zone \"{z}\" is drawn on camera \"{}\", which the rule's \"camera\" condition leaves out", zone.camera),
-                ));
-            }
+            self.rule_zone(z, span, key, t.label, &c.cameras)?;
             c.heading = Some((heading, z.to_string()));
         }
         Ok(())

@@ -395,15 +395,8 @@ impl Core {
 
     /// The targets of the camera that just posted traject, for listeners.
     fn publish_targets(&self, event: &Event, source: std::net::IpAddr, now: Now) {
-        let camera = self
-            .config
-            .cameras
-            .iter()
-            .find(|c| c.matches(&event.device, Some(source), event.device.channel))
-            .map(|c| c.name.clone())
-            .unwrap_or_else(|| device_label(&event.device));
-        let targets: Vec<_> =
-            self.engine.targets(now.at).into_iter().filter(|t| t.camera == camera).collect();
+        let camera = self.engine.camera_of(&event.device, Some(source));
+        let targets = self.engine.targets(now.at, Some(&camera));
         self.feed.send(Happened::Targets { at_ms: now.at.as_millis(), camera, targets });
     }
 
@@ -520,7 +513,7 @@ impl Core {
                     relays: self.controller.status(now.at),
                     devices: self.shared.devices.snapshot(),
                     rules: self.counters(),
-                    targets: self.engine.targets(now.at),
+                    targets: self.engine.targets(now.at, None),
                     subscriptions: self.cameras.subscriptions(),
                     pending_restart: self.pending_restart.clone(),
                     last_reload: self.last_reload.clone(),

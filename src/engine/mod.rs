@@ -308,10 +308,17 @@ impl Engine {
         std::mem::take(&mut self.notices)
     }
 
-    /// Every tracked target now.
-    pub fn targets(&self, now: Instant) -> Vec<TargetStatus> {
+    /// The camera a post's device is, as targets and explanations name it:
+    /// its `[[camera]]` name, else what the device says it is.
+    pub fn camera_of(&self, device: &Device, source: Option<IpAddr>) -> String {
+        self.camera_label(self.resolve(device, source, None), device, source)
+    }
+
+    /// The targets tracked now: all, or those of one camera (by [`Engine::camera_of`]).
+    pub fn targets(&self, now: Instant, camera: Option<&str>) -> Vec<TargetStatus> {
         self.tracks
             .iter()
+            .filter(|(_, t)| camera.map_or(true, |c| t.camera == c))
             .map(|(&(_, id), t)| TargetStatus {
                 camera: t.camera.clone(),
                 id,

@@ -1,5 +1,6 @@
 //! Build-time facts for the test suite: whether this machine has a GPIO chip
-//! the cdev tests can use, and whether the vendor SDK venv is installed. Tests
+//! the cdev tests can use, whether the vendor SDK venv is installed, and
+//! whether a browser (chromium and chromedriver) can run the web page test. Tests
 //! that cannot run here are then `#[ignore]`d, so `cargo test`'s own summary
 //! counts them as ignored, never as passed (a test cannot ignore itself at
 //! run time on stable Rust). Nothing here affects the library or the binary.
@@ -9,10 +10,13 @@ use std::path::Path;
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(camrelay_gpio)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_sdk)");
+    println!("cargo::rustc-check-cfg=cfg(camrelay_browser)");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=.venv/pyvenv.cfg");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_SDK");
     println!("cargo:rerun-if-env-changed=CAMRELAY_TEST_CHIP");
+    println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_BROWSER");
+    println!("cargo:rerun-if-changed=/usr/bin/chromedriver");
 
     let gpio = std::env::var_os("CAMRELAY_TEST_CHIP").is_some()
         || std::fs::read_dir("/dev").is_ok_and(|d| {
@@ -37,4 +41,16 @@ fn main() {
     if required || installed {
         println!("cargo:rustc-cfg=camrelay_sdk");
     }
+
+    // The web page's browser test: Debian's chromium and chromedriver.
+    // Required (CI): never ignored, so a missing browser fails the test.
+    let browser = std::env::var("CAMRELAY_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
+        || (on_path("chromium") && on_path("chromedriver"));
+    if browser {
+        println!("cargo:rustc-cfg=camrelay_browser");
+    }
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }

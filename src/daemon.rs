@@ -150,11 +150,16 @@ pub async fn serve(
         shared.clone(),
         stopped(stop_rx.clone()),
     ));
+    // The last decisions, for a web page that just opened: a subscriber like any other.
+    let recent = Arc::new(crate::web::Recent::new());
+    let recent_task = tokio::spawn(recent.clone().follow(feed.subscribe()));
     let api_task = tokio::spawn(api::serve(
         api_listener,
         api::ApiState::new(api_tx, shared.clone(), token)
             .with_cameras(cameras.clone())
-            .with_feed(feed.clone()),
+            .with_feed(feed.clone())
+            .with_recent(recent)
+            .with_rules_file(config_path.clone()),
         config.api.header_timeout,
         stopped(stop_rx.clone()),
     ));
@@ -267,6 +272,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
     checker.abort();
+    recent_task.abort();
     let events = core.events;
     drop(core);
     tracing::info!(events, "every relay is off; exiting");
@@ -390,7 +396,18 @@ impl Core {
         if received.event.kind == EventKind::Traject && self.feed.watched() {
             self.publish_targets(&received.event, received.source.ip(), now);
         }
+        self.keep_picture(received);
         self.apply(commands, self.clock.instant());
+    }
+
+    /// A full frame in a post becomes its camera's picture on the web page
+    /// (for cameras camrelay cannot ask for a snapshot).
+    fn keep_picture(&self, received: &Received) {
+        use crate::decode::ImageRole;
+        let Some(image) = received.event.images_of(ImageRole::Overview).next() else { return };
+        let Some(base64) = received.body.get(image.range.clone()) else { return };
+        let camera = self.engine.camera_of(&received.event.device, Some(received.source.ip()));
+        self.cameras.keep_posted(&camera, base64);
     }
 
     /// The targets of the camera that just posted traject, for listeners.
@@ -413,14 +430,12 @@ impl Core {
     /// did the gate not open" has an answer in the log, the status and the metrics.
     fn no_effect(&mut self, rule: &str, reason: &str, detail: &dyn std::fmt::Display) {
         tracing::debug!(rule, reason, %detail, "rule matched, nothing happened");
-        if self.feed.watched() {
-            self.feed.send(Happened::NoEffect {
-                at_ms: self.clock.instant().as_millis(),
-                rule: rule.to_string(),
-                reason: reason.to_string(),
-                detail: detail.to_string(),
-            });
-        }
+        self.feed.send(Happened::NoEffect {
+            at_ms: self.clock.instant().as_millis(),
+            rule: rule.to_string(),
+            reason: reason.to_string(),
+            detail: detail.to_string(),
+        });
         let key = (rule.to_string(), reason.to_string());
         if self.no_effect.len() < 4096 || self.no_effect.contains_key(&key) {
             *self.no_effect.entry(key).or_default() += 1;
@@ -472,14 +487,12 @@ impl Core {
         }
         for command in commands {
             tracing::info!(relay = %command.relay, action = %command.action, why = %command.why, "rule fired");
-            if self.feed.watched() {
-                self.feed.send(Happened::Fired {
-                    at_ms: at.as_millis(),
-                    relay: command.relay.clone(),
-                    action: command.action.to_string(),
-                    why: command.why.clone(),
-                });
-            }
+            self.feed.send(Happened::Fired {
+                at_ms: at.as_millis(),
+                relay: command.relay.clone(),
+                action: command.action.to_string(),
+                why: command.why.clone(),
+            });
             if let Some(reason) = self.controller.apply(&command, at) {
                 let detail = format!("relay {:?}: {}", command.relay, command.action);
                 self.no_effect(&command.why.rule, reason, &detail);
@@ -530,6 +543,15 @@ impl Core {
                     self.record_manual(&relay, request, now);
                 }
                 let _ = reply.send(result);
+            }
+            ApiRequest::PageConfig(reply) => {
+                let _ = reply.send(crate::web::page_config(&self.config));
+            }
+            ApiRequest::Reload(reply) => {
+                self.reload();
+                if let Some(outcome) = self.last_reload.clone() {
+                    let _ = reply.send(outcome);
+                }
             }
             ApiRequest::Why { rule, reply } => {
                 let known = self.config.rules.iter().any(|r| r.name == rule);

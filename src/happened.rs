@@ -8,6 +8,8 @@
 //! broadcast, where a subscriber that falls behind loses the oldest items and
 //! is told how many, and the core never waits for anyone. Targets are only
 //! put on it while someone listens: they come with every traject post.
+//! Each item is serialized once, when its first subscriber asks, however
+//! many pages and clients are listening.
 
 use crate::clock::Instant;
 use crate::command::Why;
@@ -51,15 +53,60 @@ impl Happened {
     }
 }
 
+/// One item on the stream with its Server-Sent Events frame, made once.
+#[derive(Debug)]
+pub struct Item {
+    what: Happened,
+    frame: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl Item {
+    /// Its `event: ...\ndata: {...}\n\n` frame, shared by every subscriber.
+    pub fn frame(&self) -> &bytes::Bytes {
+        self.frame.get_or_init(|| bytes::Bytes::from(sse_frame(&self.what)))
+    }
+
+    /// The camera a `targets` item is about.
+    pub fn targets_of(&self) -> Option<&str> {
+        match &self.what {
+            Happened::Targets { camera, .. } => Some(camera),
+            _ => None,
+        }
+    }
+}
+
+impl std::ops::Deref for Item {
+    type Target = Happened;
+    fn deref(&self) -> &Happened {
+        &self.what
+    }
+}
+
 /// The stream. Cheap to clone: every clone sends into the same one.
 #[derive(Debug, Clone)]
 pub struct Feed {
-    tx: broadcast::Sender<Arc<Happened>>,
+    tx: broadcast::Sender<Arc<Item>>,
+    /// Live viewers ([`Feed::watch`]): targets are only built while there are some.
+    viewers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed { tx: broadcast::channel(BACKLOG).0 }
+        Feed { tx: broadcast::channel(BACKLOG).0, viewers: Arc::default() }
+    }
+}
+
+/// A live viewer's subscription (`GET /api/events`, a page): while it
+/// exists the core puts every traject post's targets on the stream.
+#[derive(Debug)]
+pub struct Watching {
+    pub rx: broadcast::Receiver<Arc<Item>>,
+    viewers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.viewers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -70,15 +117,23 @@ impl Feed {
 
     /// Put it on the stream; nobody listening is fine.
     pub fn send(&self, h: Happened) {
-        let _ = self.tx.send(Arc::new(h));
+        let _ = self.tx.send(Arc::new(Item { what: h, frame: Default::default() }));
     }
 
-    /// Is anyone listening (so per-post items are worth building)?
+    /// Is a live viewer listening (so per-post targets are worth building)?
     pub fn watched(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.viewers.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Happened>> {
+    /// Subscribe as a live viewer: targets come too.
+    pub fn watch(&self) -> Watching {
+        self.viewers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Watching { rx: self.tx.subscribe(), viewers: self.viewers.clone() }
+    }
+
+    /// Subscribe without asking for targets (a keeper of recent decisions):
+    /// targets still arrive while a live viewer makes the core send them.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Item>> {
         self.tx.subscribe()
     }
 }
@@ -101,17 +156,24 @@ mod tests {
     fn a_subscriber_that_falls_behind_is_told_how_much_it_lost() {
         let feed = Feed::new();
         assert!(!feed.watched());
-        let mut rx = feed.subscribe();
+        let keeper = feed.subscribe();
+        assert!(!feed.watched(), "a keeper does not ask for targets");
+        let viewer = feed.watch();
         assert!(feed.watched());
+        drop(viewer);
+        assert!(!feed.watched());
+        drop(keeper);
+        let mut rx = feed.subscribe();
         for i in 0..(BACKLOG as u64 + 10) {
             feed.send(Happened::Device { at_ms: i, device: "cam".into(), online: true });
         }
         assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
         let first = rx.try_recv().unwrap();
-        assert_eq!(*first, Happened::Device { at_ms: 10, device: "cam".into(), online: true });
+        assert_eq!(**first, Happened::Device { at_ms: 10, device: "cam".into(), online: true });
         assert_eq!(
-            sse_frame(&first),
-            "event: device\ndata: {\"type\":\"device\",\"at_ms\":10,\"device\":\"cam\",\"online\":true}\n\n"
+            &first.frame()[..],
+            b"event: device\ndata: {\"type\":\"device\",\"at_ms\":10,\"device\":\"cam\",\"online\":true}\n\n"
         );
+        assert_eq!(first.targets_of(), None);
     }
 }

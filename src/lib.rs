@@ -22,4 +22,5 @@ pub mod relays;
 pub mod reload;
 pub mod replay;
 pub mod systemd;
+pub mod web;
 pub mod why;

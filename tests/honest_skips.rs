@@ -42,3 +42,13 @@ fn finding_04_the_sdk_comparison_is_ignored_exactly_when_the_sdk_is_missing_and_
             .is_ok_and(|o| o.status.success());
     assert_eq!(cfg!(camrelay_sdk), required || installed, "required {required}, installed {installed}");
 }
+
+#[test]
+fn the_browser_test_is_ignored_exactly_when_chromium_or_chromedriver_is_missing_and_not_required() {
+    let required = std::env::var("CAMRELAY_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let on_path = |name: &str| {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    let installed = on_path("chromium") && on_path("chromedriver");
+    assert_eq!(cfg!(camrelay_browser), required || installed, "required {required}, installed {installed}");
+}

@@ -16,11 +16,15 @@
 //! are open to loopback peers and need the token from anywhere else.
 //! `GET /api/rules/{name}/why` (a rule's verdict on each of its last events:
 //! fired, or the first condition that failed) is read access like status.
-//! `GET /api/cameras/{name}/snapshot` (the camera's live JPEG, cached 3 s) too,
+//! `GET /api/cameras/{name}/snapshot` (the camera's live JPEG, cached 3 s, or
+//! for a camera without `url` the last full frame its posts carried) too,
 //! and so is `GET /api/events`: what happened, as Server-Sent Events
 //! ([`crate::happened`]), for as long as the client stays.
-//! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>`;
-//! with no token configured it is refused (401).
+//! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>` or
+//! the web page's session cookie ([`crate::web`]), and a request that carries
+//! an `Origin` (every browser request does) must come from this server's own
+//! origin; with no token configured it is refused (401). The web page and its
+//! own endpoints are served here too, under the same rules.
 
 mod metrics;
 
@@ -59,6 +63,10 @@ pub enum ApiRequest {
         rule: String,
         reply: oneshot::Sender<Option<Vec<crate::why::WhyEntry>>>,
     },
+    /// The rules in force, as the web page draws them (no secrets).
+    PageConfig(oneshot::Sender<crate::web::PageConfig>),
+    /// Re-read the rules file (the web page saved it), as SIGHUP does.
+    Reload(oneshot::Sender<ReloadOutcome>),
 }
 
 /// `GET /api/status`.
@@ -98,11 +106,20 @@ pub struct ReloadOutcome {
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    core: mpsc::Sender<ApiRequest>,
+    pub(crate) core: mpsc::Sender<ApiRequest>,
     ingest: Arc<IngestShared>,
-    token: Option<Arc<str>>,
-    cameras: Arc<crate::camera::directory::Directory>,
-    feed: crate::happened::Feed,
+    pub(crate) token: Option<Arc<str>>,
+    pub(crate) cameras: Arc<crate::camera::directory::Directory>,
+    pub(crate) feed: crate::happened::Feed,
+    /// Browsers logged in to the web page.
+    pub(crate) sessions: Arc<crate::web::session::Sessions>,
+    /// The last decisions, for a page that just opened.
+    pub(crate) recent: Arc<crate::web::Recent>,
+    /// The rules file the zone editor writes; `None`: editing is not offered.
+    pub(crate) rules_file: Option<Arc<std::path::PathBuf>>,
+    /// One edit of the rules file at a time; failed logins wait here too.
+    pub(crate) edit_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) login_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ApiState {
@@ -113,7 +130,24 @@ impl ApiState {
             token: token.map(Arc::from),
             cameras: Arc::default(),
             feed: Default::default(),
+            sessions: Arc::default(),
+            recent: Arc::default(),
+            rules_file: None,
+            edit_lock: Arc::default(),
+            login_lock: Arc::default(),
         }
+    }
+
+    /// The rules file the web page's zone editor may rewrite.
+    pub fn with_rules_file(mut self, path: std::path::PathBuf) -> Self {
+        self.rules_file = Some(Arc::new(path));
+        self
+    }
+
+    /// The keeper of recent decisions the page shows when it opens.
+    pub fn with_recent(mut self, recent: Arc<crate::web::Recent>) -> Self {
+        self.recent = recent;
+        self
     }
 
     /// The core's stream of what happened, served by `GET /api/events`.
@@ -167,6 +201,7 @@ pub async fn serve(
         .route("/api/rules/{name}/why", get(why))
         .route("/api/cameras/{name}/snapshot", get(snapshot))
         .route("/api/events", get(events))
+        .merge(crate::web::routes())
         .with_state(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's head timeout also runs while a keep-alive connection is idle:
@@ -249,44 +284,135 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-enum Access {
+pub(crate) enum Access {
     Granted,
     Refused(Response),
 }
 
-fn check_token(state: &ApiState, headers: &HeaderMap) -> Access {
-    let Some(expected) = &state.token else {
-        return Access::Refused(error(
-            StatusCode::UNAUTHORIZED,
-            "no API token is configured; set [api] token or token_file to allow manual control",
-        ));
-    };
-    let given = headers
+/// How a request proved who it is: the bearer token, or the page's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential {
+    Token,
+    Session,
+}
+
+fn no_token_configured() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "no API token is configured; set [api] token or token_file to allow manual control",
+    )
+}
+
+/// Does the token match the configured one (in constant time)?
+pub(crate) fn token_matches(state: &ApiState, given: &str) -> bool {
+    state.token.as_ref().is_some_and(|t| constant_time_eq(given.as_bytes(), t.as_bytes()))
+}
+
+/// The bearer token, else a live session cookie.
+pub(crate) fn credential(state: &ApiState, headers: &HeaderMap) -> Option<Credential> {
+    state.token.as_ref()?;
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        Access::Granted
-    } else {
-        Access::Refused(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(given) = bearer {
+        return token_matches(state, given).then_some(Credential::Token);
+    }
+    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok())?;
+    let id = crate::web::session::from_cookie_header(cookie)?;
+    state.sessions.check(id, std::time::Instant::now()).then_some(Credential::Session)
+}
+
+/// Does the request's `Origin`, if any, name this server (the `Host` it was sent to)?
+/// A page on another site can make a browser send a request with our cookie
+/// stripped (SameSite) but not with our origin: this is the second lock.
+pub(crate) fn same_origin(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    Some(match (origin, host) {
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+        }
+        _ => false,
+    })
+}
+
+/// A state-changing request: the token or a session, and no foreign origin
+/// (a session must show its origin: browsers always send it on such requests).
+pub(crate) fn write_access(state: &ApiState, headers: &HeaderMap) -> Access {
+    if state.token.is_none() {
+        return Access::Refused(no_token_configured());
+    }
+    let Some(credential) = credential(state, headers) else {
+        return Access::Refused(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token or session"));
+    };
+    match (same_origin(headers), credential) {
+        (Some(true), _) | (None, Credential::Token) => Access::Granted,
+        (None, Credential::Session) => Access::Refused(error(
+            StatusCode::FORBIDDEN,
+            "a request with a session cookie must carry its Origin",
+        )),
+        (Some(false), _) => {
+            Access::Refused(error(StatusCode::FORBIDDEN, "request from another origin refused"))
+        }
     }
 }
 
-fn read_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
+/// A request allowed to read ([`read_access`]): the first argument of every
+/// reading handler, so none can forget the check.
+pub(crate) struct CanRead;
+
+impl axum::extract::FromRequestParts<ApiState> for CanRead {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &ApiState,
+    ) -> Result<Self, Response> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
+            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address"));
+        };
+        match read_access(state, peer, &parts.headers) {
+            Access::Granted => Ok(CanRead),
+            Access::Refused(r) => Err(r),
+        }
+    }
+}
+
+/// A request allowed to change things ([`write_access`]).
+pub(crate) struct CanWrite;
+
+impl axum::extract::FromRequestParts<ApiState> for CanWrite {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &ApiState,
+    ) -> Result<Self, Response> {
+        match write_access(state, &parts.headers) {
+            Access::Granted => Ok(CanWrite),
+            Access::Refused(r) => Err(r),
+        }
+    }
+}
+
+/// Reading: loopback peers, else the token or a session.
+pub(crate) fn read_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
     // `[::]` listeners see IPv4 loopback clients as `::ffff:127.0.0.1`.
-    if peer.ip().to_canonical().is_loopback() {
+    if peer.ip().to_canonical().is_loopback() || credential(state, headers).is_some() {
         Access::Granted
+    } else if state.token.is_none() {
+        Access::Refused(no_token_configured())
     } else {
-        check_token(state, headers)
+        Access::Refused(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token or session"))
     }
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-async fn ask<T>(
+pub(crate) async fn ask<T>(
     state: &ApiState,
     make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
 ) -> Result<T, Response> {
@@ -296,14 +422,7 @@ async fn ask<T>(
     rx.await.map_err(|_| unavailable())
 }
 
-async fn status(
-    State(state): State<ApiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Access::Refused(r) = read_access(&state, peer, &headers) {
-        return r;
-    }
+async fn status(_: CanRead, State(state): State<ApiState>) -> Response {
     match ask(&state, ApiRequest::Status).await {
         Ok(status) => Json(status).into_response(),
         Err(r) => r,
@@ -313,25 +432,56 @@ async fn status(
 /// A comment line this often keeps proxies and browsers from timing out a quiet stream.
 const EVENTS_KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// `GET /api/events?camera=NAME`: with `camera`, targets of that camera only.
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    camera: Option<String>,
+}
+
+/// Items one chunk of the stream carries at most: a page that fell behind
+/// gets one write for many items, and only the newest targets of a camera.
+const EVENTS_BATCH: usize = 64;
+
 async fn events(
+    _: CanRead,
     State(state): State<ApiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Response {
-    use crate::happened::sse_frame;
-    use tokio::sync::broadcast::error::RecvError;
-    if let Access::Refused(r) = read_access(&state, peer, &headers) {
-        return r;
-    }
-    let rx = state.feed.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let frame = match tokio::time::timeout(EVENTS_KEEPALIVE, rx.recv()).await {
-            Err(_) => ": keepalive\n\n".to_string(),
-            Ok(Ok(h)) => sse_frame(&h),
-            Ok(Err(RecvError::Lagged(n))) => format!("event: lagged\ndata: {{\"lost\":{n}}}\n\n"),
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let watching = state.feed.watch();
+    let camera = query.camera;
+    let wanted = move |item: &crate::happened::Item| match (item.targets_of(), &camera) {
+        (Some(of), Some(want)) => of == want,
+        _ => true,
+    };
+    let stream = futures_util::stream::unfold((watching, wanted), |(mut w, wanted)| async move {
+        let first = match tokio::time::timeout(EVENTS_KEEPALIVE, w.rx.recv()).await {
+            Err(_) => return Some((Ok(bytes::Bytes::from_static(b": keepalive\n\n")), (w, wanted))),
+            Ok(Ok(item)) => item,
+            Ok(Err(RecvError::Lagged(n))) => {
+                let frame = format!("event: lagged\ndata: {{\"lost\":{n}}}\n\n");
+                return Some((Ok(bytes::Bytes::from(frame)), (w, wanted)));
+            }
             Ok(Err(RecvError::Closed)) => return None,
         };
-        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(frame)), rx))
+        let mut items = vec![first];
+        while items.len() < EVENTS_BATCH {
+            match w.rx.try_recv() {
+                Ok(item) => items.push(item),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        let mut chunk = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let superseded = item
+                .targets_of()
+                .is_some_and(|c| items[i + 1..].iter().any(|later| later.targets_of() == Some(c)));
+            if wanted(item) && !superseded {
+                chunk.extend_from_slice(item.frame());
+            }
+        }
+        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)), (w, wanted)))
     });
     (
         [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-store")],
@@ -340,35 +490,26 @@ async fn events(
         .into_response()
 }
 
-async fn snapshot(
-    State(state): State<ApiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
-    if let Access::Refused(r) = read_access(&state, peer, &headers) {
-        return r;
-    }
-    match state.cameras.snapshot(&name).await {
-        Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg)
+    match state.cameras.picture(&name).await {
+        Ok((jpeg, source)) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::HeaderName::from_static("x-camrelay-picture"), source.word()),
+            ],
+            jpeg,
+        )
             .into_response(),
-        Err(e @ (SnapshotError::Unknown(_) | SnapshotError::NoUrl(_))) => {
+        Err(e @ (SnapshotError::Unknown(_) | SnapshotError::NoUrl(_) | SnapshotError::NoPicture(_))) => {
             error(StatusCode::NOT_FOUND, &e.to_string())
         }
         Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
     }
 }
 
-async fn why(
-    State(state): State<ApiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(rule): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Access::Refused(r) = read_access(&state, peer, &headers) {
-        return r;
-    }
+async fn why(_: CanRead, State(state): State<ApiState>, Path(rule): Path<String>) -> Response {
     match ask(&state, |reply| ApiRequest::Why { rule: rule.clone(), reply }).await {
         Ok(Some(entries)) => Json(serde_json::json!({ "rule": rule, "events": entries })).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no enabled rule named {rule:?}")),
@@ -376,14 +517,7 @@ async fn why(
     }
 }
 
-async fn metrics(
-    State(state): State<ApiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Access::Refused(r) = read_access(&state, peer, &headers) {
-        return r;
-    }
+async fn metrics(_: CanRead, State(state): State<ApiState>) -> Response {
     match ask(&state, ApiRequest::Metrics).await {
         Ok(mut text) => {
             state.ingest.stats.render_prometheus(&mut text);
@@ -432,14 +566,11 @@ fn parse_control(body: &ControlBody) -> Result<Manual, String> {
 }
 
 async fn control(
+    _: CanWrite,
     State(state): State<ApiState>,
     Path(relay): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Access::Refused(r) = check_token(&state, &headers) {
-        return r;
-    }
     let body: ControlBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
@@ -466,6 +597,34 @@ mod tests {
         assert!(!constant_time_eq(b"secret", b"secret2"));
         assert!(!constant_time_eq(b"", b"x"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn reading_from_another_host_needs_the_token_or_a_session() {
+        let (tx, _rx) = mpsc::channel(1);
+        let state = ApiState::new(tx, Arc::default(), Some("t0ken".into()));
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let local: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        let granted = |peer, h: &HeaderMap| matches!(read_access(&state, peer, h), Access::Granted);
+        let none = HeaderMap::new();
+        assert!(granted(local, &none));
+        assert!(!granted(remote, &none));
+        let mut bearer = HeaderMap::new();
+        bearer.insert(header::AUTHORIZATION, "Bearer t0ken".parse().unwrap());
+        assert!(granted(remote, &bearer));
+        bearer.insert(header::AUTHORIZATION, "Bearer t0kem".parse().unwrap());
+        assert!(!granted(remote, &bearer));
+        let id = state.sessions.open(std::time::Instant::now()).unwrap();
+        let mut cookie = HeaderMap::new();
+        cookie.insert(header::COOKIE, format!("x=1; camrelay_session={id}").parse().unwrap());
+        assert!(granted(remote, &cookie));
+        // Writing needs the origin too, and a session must show it.
+        assert!(matches!(write_access(&state, &cookie), Access::Refused(_)));
+        cookie.insert(header::HOST, "pi.local:5003".parse().unwrap());
+        cookie.insert(header::ORIGIN, "http://pi.local:5003".parse().unwrap());
+        assert!(matches!(write_access(&state, &cookie), Access::Granted));
+        cookie.insert(header::ORIGIN, "http://pi.local:5004".parse().unwrap());
+        assert!(matches!(write_access(&state, &cookie), Access::Refused(_)));
     }
 
     #[test]

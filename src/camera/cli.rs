@@ -6,8 +6,8 @@
 //! What subscribe changed is kept beside the rules file
 //! (`camrelay-subscriptions.json`) so unsubscribe restores exactly that.
 
-use super::answer::{DeviceInfo, PostConfig, RegionKind};
-use super::client::{CameraError, Client, Secret};
+use super::answer::{DeviceInfo, PostConfig};
+use super::client::{Client, Secret};
 use super::setup::{self, Ingest, SlotChoice};
 use super::xml;
 use crate::config::{self, CameraApi, Config};
@@ -150,7 +150,7 @@ pub fn add(path: &Path, name: &str, url: &str, user: &str, password_file: &Path)
         );
     }
     let block = setup::camera_block(name, &info, url, user, &password_file.display().to_string());
-    write_blocks(path, &[], &block)?;
+    config::edit::append_blocks(path, &[], &block)?;
     Ok(format!("{}added to {}:\n\n{block}", describe(url, &info), path.display()))
 }
 
@@ -337,24 +337,7 @@ pub fn zones(path: &Path, name: &str, write: bool) -> anyhow::Result<String> {
     let cfg = config::load(path)?;
     let (_, api) = camera(&cfg, path, name)?;
     let client = client_for(api)?;
-    let (regions, lines) = runtime()?.block_on(async {
-        let mut regions = Vec::new();
-        for kind in RegionKind::ALL {
-            match client.regions(kind).await {
-                Ok(r) => regions.extend(r),
-                // A camera without that detection answers "unsupported".
-                Err(CameraError::Answer { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let lines = match client.tripwires().await {
-            Ok(l) => l,
-            Err(CameraError::Answer { .. }) => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        Ok((regions, lines))
-    })?;
-    let zones = setup::zones_from(name, &regions, &lines);
+    let zones = runtime()?.block_on(setup::drawn_zones(&client, name))?;
     if zones.is_empty() {
         return Ok(format!("{name}: the camera has no regions or lines drawn\n"));
     }
@@ -363,32 +346,6 @@ pub fn zones(path: &Path, name: &str, write: bool) -> anyhow::Result<String> {
         return Ok(text);
     }
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
-    write_blocks(path, &names, &text)?;
+    config::edit::append_blocks(path, &names, &text)?;
     Ok(format!("{name}: {} zone(s) written to {}:\n{text}", zones.len(), path.display()))
-}
-
-/// Append `blocks` to the rules file, first removing `[[zone]]`s named in
-/// `replace`, keeping every comment and the layout of the rest; the new text
-/// must pass the parser before the file is replaced.
-fn write_blocks(path: &Path, replace: &[String], blocks: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut doc: toml_edit::DocumentMut =
-        text.parse().with_context(|| format!("{} is not TOML", path.display()))?;
-    if !replace.is_empty() {
-        if let Some(zones) = doc.get_mut("zone").and_then(|z| z.as_array_of_tables_mut()) {
-            zones.retain(|t| {
-                !t.get("name").and_then(|n| n.as_str()).is_some_and(|n| replace.iter().any(|r| r == n))
-            });
-        }
-    }
-    let mut new = doc.to_string();
-    if !new.ends_with('\n') {
-        new.push('\n');
-    }
-    new.push_str(blocks);
-    config::parse(&new, path)
-        .map_err(|e| anyhow!("the rules file would not be valid, nothing written: {e}"))?;
-    let tmp = path.with_extension("toml.camrelay-new");
-    std::fs::write(&tmp, &new).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }

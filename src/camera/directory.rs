@@ -1,7 +1,9 @@
-//! The daemon's view of the cameras that have a `url`: their snapshots
+//! The daemon's view of the cameras: the pictures of those with a `url`
 //! (fetched on demand, cached a few seconds, one request in flight and one
-//! image held per camera) and whether their subscription still posts here
-//! (checked at start and every few minutes, never changed).
+//! image held per camera), the last full frame a post carried for the others
+//! (one per configured camera, decoded only when asked for), whether their
+//! subscription still posts here (checked at start and every few minutes,
+//! never changed), and the regions drawn in the camera, for the zone editor.
 //!
 //! Shared by the API task (snapshots) and the core (status); updated on
 //! reload. It must never touch the engine or a relay, and never change a
@@ -38,6 +40,26 @@ type Cached = Arc<tokio::sync::Mutex<Option<(Instant, Bytes)>>>;
 struct Entry {
     camera: CameraConfig,
     cache: Cached,
+    /// Base64 text of the last full frame a post carried.
+    posted: Arc<Mutex<Option<Bytes>>>,
+}
+
+/// Where a picture came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PictureSource {
+    /// The camera's own snapshot, fetched through its API.
+    Live,
+    /// The last full frame a post carried.
+    Posted,
+}
+
+impl PictureSource {
+    pub fn word(self) -> &'static str {
+        match self {
+            PictureSource::Live => "live",
+            PictureSource::Posted => "posted",
+        }
+    }
 }
 
 /// Why a snapshot could not be served.
@@ -47,6 +69,8 @@ pub enum SnapshotError {
     Unknown(String),
     #[error("[[camera]] {0:?} has no url: camrelay cannot ask it for a picture")]
     NoUrl(String),
+    #[error("[[camera]] {0:?} has no url and none of its posts carried a picture yet")]
+    NoPicture(String),
     #[error("{0}")]
     Camera(String),
 }
@@ -77,8 +101,10 @@ impl Directory {
         *entries = cameras
             .iter()
             .map(|c| {
-                let cache = old.iter().find(|e| e.camera == *c).map(|e| e.cache.clone()).unwrap_or_default();
-                Entry { camera: c.clone(), cache }
+                let same = old.iter().find(|e| e.camera == *c);
+                let cache = same.map(|e| e.cache.clone()).unwrap_or_default();
+                let posted = same.map(|e| e.posted.clone()).unwrap_or_default();
+                Entry { camera: c.clone(), cache, posted }
             })
             .collect();
         let names: Vec<&str> = cameras.iter().map(|c| c.name.as_str()).collect();
@@ -114,6 +140,45 @@ impl Directory {
         let jpeg = Bytes::from(jpeg);
         *cached = Some((Instant::now(), jpeg.clone()));
         Ok(jpeg)
+    }
+
+    /// Keep the base64 text of a full frame a post of camera `name` carried
+    /// (replacing the one before); unconfigured devices' pictures are not kept.
+    pub fn keep_posted(&self, name: &str, base64: &[u8]) {
+        if let Some(e) = self.lock().iter().find(|e| e.camera.name == name) {
+            *e.posted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Bytes::copy_from_slice(base64));
+        }
+    }
+
+    /// The camera's picture: live through its API when it has a `url`,
+    /// else the last full frame one of its posts carried.
+    pub async fn picture(&self, name: &str) -> Result<(Bytes, PictureSource), SnapshotError> {
+        let entry = self.lock().iter().find(|e| e.camera.name == name).cloned();
+        let Some(entry) = entry else { return Err(SnapshotError::Unknown(name.to_string())) };
+        if entry.camera.api.is_some() {
+            return self.snapshot(name).await.map(|j| (j, PictureSource::Live));
+        }
+        let posted = entry.posted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(text) = posted else { return Err(SnapshotError::NoPicture(name.to_string())) };
+        let image = crate::decode::ImageRef {
+            role: crate::decode::ImageRole::Overview,
+            declared_len: None,
+            range: 0..text.len(),
+            target: None,
+        };
+        let jpeg =
+            crate::decode::image_bytes(&text, &image).map_err(|e| SnapshotError::Camera(e.to_string()))?;
+        Ok((Bytes::from(jpeg), PictureSource::Posted))
+    }
+
+    /// The regions and lines drawn in the camera itself, as zones named as
+    /// `camrelay camera zones` names them.
+    pub async fn drawn_zones(&self, name: &str) -> Result<Vec<super::setup::ImportedZone>, SnapshotError> {
+        let entry = self.lock().iter().find(|e| e.camera.name == name).cloned();
+        let Some(entry) = entry else { return Err(SnapshotError::Unknown(name.to_string())) };
+        let Some(api) = &entry.camera.api else { return Err(SnapshotError::NoUrl(name.to_string())) };
+        let client = super::cli::client_for(api).map_err(|e| SnapshotError::Camera(format!("{e:#}")))?;
+        super::setup::drawn_zones(&client, name).await.map_err(|e| SnapshotError::Camera(e.to_string()))
     }
 
     /// The last subscription checks.

@@ -2,8 +2,9 @@
 //! block that matches its posts, the `httpPostV2` slot that subscribes it,
 //! and `[[zone]]` blocks from its own regions and lines.
 //!
-//! Pure: device answers in, TOML text and XML elements out. Choosing a slot
-//! never takes one that posts elsewhere unless the caller names it.
+//! Pure but for [`drawn_zones`], which only reads: device answers in, TOML
+//! text and XML elements out. Choosing a slot never takes one that posts
+//! elsewhere unless the caller names it.
 
 use super::answer::{DeviceInfo, PostConfig, PostSlot, Region, Tripwire};
 use super::xml::Element;
@@ -219,6 +220,30 @@ pub fn zones_from(camera: &str, regions: &[Region], lines: &[Tripwire]) -> Vec<I
         out.push(ImportedZone { name: format!("{name}_b"), polygon: b, from: format!("{from}, side b") });
     }
     out
+}
+
+/// Ask the camera for every kind of region and its tripwires, as zones
+/// ([`zones_from`]). A kind the camera lacks answers "unsupported": skipped.
+pub async fn drawn_zones(
+    client: &super::client::Client,
+    camera: &str,
+) -> Result<Vec<ImportedZone>, super::client::CameraError> {
+    use super::answer::RegionKind;
+    use super::client::CameraError;
+    let mut regions = Vec::new();
+    for kind in RegionKind::ALL {
+        match client.regions(kind).await {
+            Ok(r) => regions.extend(r),
+            Err(CameraError::Answer { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let lines = match client.tripwires().await {
+        Ok(l) => l,
+        Err(CameraError::Answer { .. }) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(zones_from(camera, &regions, &lines))
 }
 
 /// Two rectangles of width `w` along the segment, one each side, clamped to the picture.

@@ -8,6 +8,7 @@
 //! at run time.
 
 mod diag;
+pub mod edit;
 pub mod lint;
 mod parse;
 pub mod schema;

@@ -118,6 +118,8 @@ pub struct TargetStatus {
     pub zones: Vec<String>,
     /// Tracked for this long.
     pub seen_for_ms: u64,
+    /// Its last box on the picture (0–10000), for drawing.
+    pub rect: Option<crate::decode::Rect>,
 }
 
 /// Unconfigured devices whose targets are tracked at once.
@@ -332,6 +334,7 @@ impl Engine {
                     .map(|(i, _)| self.zones[i].name.clone())
                     .collect(),
                 seen_for_ms: now.since(t.first_seen).as_millis() as u64,
+                rect: t.rect,
             })
             .collect()
     }

@@ -40,6 +40,8 @@ pub struct Spec {
     pub tripwires: Vec<((u32, u32), (u32, u32))>,
     /// The box of the person in the traject posts it sends when subscribed.
     pub person: [u32; 4],
+    /// The JPEG its snapshot answers with (`Snap::Jpeg`).
+    pub picture: Vec<u8>,
 }
 
 impl Default for Spec {
@@ -55,6 +57,7 @@ impl Default for Spec {
             perimeter: vec![vec![(1000, 4000), (9000, 4000), (9000, 9500), (1000, 9500)]],
             tripwires: vec![((0, 5000), (10000, 5000))],
             person: [4000, 5000, 5000, 9000],
+            picture: JPEG.to_vec(),
         }
     }
 }
@@ -211,7 +214,7 @@ fn answer(st: &Mutex<State>, command: &str, body: &str) -> (u16, &'static str, V
         }
         "GetSnapshot" => {
             let raw: Vec<u8> = match spec.snapshot {
-                Snap::Jpeg => JPEG.to_vec(),
+                Snap::Jpeg => spec.picture.clone(),
                 Snap::NotJpeg => vec![0x00, 0x00, 0x00, 0x01, 0x67, 0x42],
             };
             match gen {

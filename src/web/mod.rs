@@ -1,0 +1,511 @@
+//! The web page: relays and why, cameras, the camera's picture with its
+//! zones and live targets, a zone editor and each rule's why-not, served by
+//! the daemon on the API listener.
+//!
+//! Owns the page's assets (plain HTML, CSS and one ES module, embedded in the
+//! binary: nothing is fetched from elsewhere, and no JavaScript toolchain
+//! builds them), the login that trades the token for a session cookie, and
+//! the page's own endpoints. It is an output and an input like any other:
+//! it reads the core's stream of what happened ([`crate::happened`]) and the
+//! status, and changes things only through the core's command channel (relay
+//! commands, reloads) or by rewriting the rules file through
+//! [`crate::config::edit`], which validates it first. It must never reach
+//! into the engine, touch a line, or show a camera password.
+//!
+//! Endpoints (all under the API's access rules, see [`crate::api`]):
+//! `GET /` and its assets; `GET /api/session`; `POST /login` and
+//! `POST /logout`; `GET /api/config` (relays, cameras, zones, areas and rules
+//! as the page draws them); `GET /api/recent` (the last decisions);
+//! `GET /api/cameras/{name}/regions` (the camera's own regions, to import);
+//! `PUT /api/cameras/{name}/zones` (save drawn zones into the rules file and
+//! reload).
+
+pub mod session;
+
+use crate::api::{ask, error, read_access, token_matches, Access, ApiRequest, ApiState, CanRead, CanWrite};
+use crate::config::{Anchor, Config};
+use crate::decode::Point;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const INDEX_HTML: &[u8] = include_bytes!("assets/index.html");
+const APP_JS: &[u8] = include_bytes!("assets/app.js");
+const STYLE_CSS: &[u8] = include_bytes!("assets/style.css");
+
+/// Scripts and styles only from this server, no inline script, no frames,
+/// pictures from here or the page's own blobs; requests only back here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// How long a wrong token waits before its answer: guessing stays slow.
+pub const LOGIN_FAILURE_DELAY: Duration = Duration::from_millis(500);
+
+/// Decisions kept for a page that just opened.
+pub const RECENT: usize = 64;
+
+/// The page's routes, merged into the API's router.
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
+        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/api/session", get(session_info))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/api/config", get(page_config_handler))
+        .route("/api/recent", get(recent))
+        .route("/api/cameras/{name}/regions", get(regions))
+        .route("/api/cameras/{name}/zones", put(save_zones))
+}
+
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The rules in force, as the page draws them: no tokens, no password files.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageConfig {
+    pub relays: Vec<RelayView>,
+    pub cameras: Vec<CameraView>,
+    pub zones: Vec<ZoneView>,
+    pub areas: Vec<AreaView>,
+    pub rules: Vec<RuleView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RelayView {
+    pub name: String,
+    pub max_on: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraView {
+    pub name: String,
+    /// camrelay can ask it for its picture and regions.
+    pub has_url: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZoneView {
+    pub name: String,
+    pub camera: String,
+    pub polygon: Vec<[u32; 2]>,
+    /// `bottom_center`, `center` or `box`: what of a target's box must be inside.
+    pub anchor: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AreaView {
+    pub name: String,
+    pub zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleView {
+    pub name: String,
+    pub events: Vec<&'static str>,
+    pub cameras: Vec<String>,
+    pub zones: Vec<String>,
+    pub relay: String,
+    pub action: &'static str,
+}
+
+/// The page's view of a configuration.
+pub fn page_config(cfg: &Config) -> PageConfig {
+    PageConfig {
+        relays: cfg
+            .relays
+            .iter()
+            .map(|r| RelayView { name: r.name.clone(), max_on: crate::config::fmt_duration(r.max_on) })
+            .collect(),
+        cameras: cfg
+            .cameras
+            .iter()
+            .map(|c| CameraView { name: c.name.clone(), has_url: c.api.is_some() })
+            .collect(),
+        zones: cfg
+            .zones
+            .iter()
+            .map(|z| ZoneView {
+                name: z.name.clone(),
+                camera: z.camera.clone(),
+                polygon: z.polygon.iter().map(|p| [p.x, p.y]).collect(),
+                anchor: crate::config::edit::anchor_word(z.anchor),
+            })
+            .collect(),
+        areas: cfg.areas.iter().map(|a| AreaView { name: a.name.clone(), zones: a.zones.clone() }).collect(),
+        rules: cfg
+            .rules
+            .iter()
+            .map(|r| RuleView {
+                name: r.name.clone(),
+                events: r.when.events.iter().map(|e| e.word()).collect(),
+                cameras: r.when.cameras.clone(),
+                zones: r.when.zones.clone(),
+                relay: r.then.relay.clone(),
+                action: r.then.action.word(),
+            })
+            .collect(),
+    }
+}
+
+/// The last decisions (commands, switches, matches without effect, devices,
+/// reloads), kept by a subscriber of the core's stream so a page that just
+/// opened has something to show. Targets are not kept: they are live only.
+#[derive(Debug, Default)]
+pub struct Recent {
+    items: Mutex<VecDeque<Arc<crate::happened::Item>>>,
+}
+
+impl Recent {
+    pub fn new() -> Recent {
+        Recent::default()
+    }
+
+    fn keep(&self, item: Arc<crate::happened::Item>) {
+        use crate::happened::Happened;
+        if item.targets_of().is_some() {
+            return;
+        }
+        let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        // A hold renewed on every traject post is one decision, not 64.
+        if let (Some(last), Happened::Fired { relay, why, .. }) = (items.back(), &**item) {
+            if matches!(&***last, Happened::Fired { relay: r, why: w, .. }
+                if r == relay && w.rule == why.rule && w.target == why.target && w.camera == why.camera)
+            {
+                items.pop_back();
+            }
+        }
+        if items.len() == RECENT {
+            items.pop_front();
+        }
+        items.push_back(item);
+    }
+
+    /// Follow the stream until it closes (the daemon stops).
+    pub async fn follow(
+        self: Arc<Self>,
+        mut rx: tokio::sync::broadcast::Receiver<Arc<crate::happened::Item>>,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match rx.recv().await {
+                Ok(item) => self.keep(item),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn list(&self) -> Vec<crate::happened::Happened> {
+        self.items.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|i| (**i).clone()).collect()
+    }
+}
+
+/// `GET /api/session`: what the page may do, so it shows the login only when needed.
+async fn session_info(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let credential = crate::api::credential(&state, &headers);
+    Json(serde_json::json!({
+        "token_configured": state.token.is_some(),
+        "logged_in": credential.is_some(),
+        "can_read": matches!(read_access(&state, peer, &headers), Access::Granted),
+        "can_edit_zones": state.rules_file.is_some(),
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+/// `POST /login` (form `token=...`): a session cookie for the right token.
+async fn login(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if crate::api::same_origin(&headers) == Some(false) {
+        return error(StatusCode::FORBIDDEN, "login from another origin refused");
+    }
+    if state.token.is_none() {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "no API token is configured ([api] token or token_file): nothing to log in with",
+        );
+    }
+    let form: LoginForm = match form_urlencoded(&body) {
+        Some(f) => f,
+        None => return error(StatusCode::BAD_REQUEST, "send the form field token=..."),
+    };
+    // One guess at a time, and a wrong one costs LOGIN_FAILURE_DELAY.
+    let _one_at_a_time = state.login_lock.lock().await;
+    if !token_matches(&state, &form.token) {
+        tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
+        tracing::warn!("web page login with a wrong token");
+        return error(StatusCode::UNAUTHORIZED, "wrong token");
+    }
+    let Some(id) = state.sessions.open(std::time::Instant::now()) else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "no randomness from the kernel for a session id");
+    };
+    let mut r = Json(serde_json::json!({ "logged_in": true })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session::set_cookie(&id)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Just the `token` field of a form body.
+fn form_urlencoded(body: &[u8]) -> Option<LoginForm> {
+    let text = std::str::from_utf8(body).ok()?;
+    let raw = text.split('&').find_map(|kv| kv.strip_prefix("token="))?;
+    let plus = raw.replace('+', " ");
+    let bytes = plus.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(LoginForm { token: String::from_utf8(out).ok()? })
+}
+
+async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if crate::api::same_origin(&headers) == Some(false) {
+        return error(StatusCode::FORBIDDEN, "logout from another origin refused");
+    }
+    if let Some(id) =
+        headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(session::from_cookie_header)
+    {
+        state.sessions.close(id);
+    }
+    let mut r = Json(serde_json::json!({ "logged_in": false })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session::clear_cookie()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn page_config_handler(_: CanRead, State(state): State<ApiState>) -> Response {
+    match ask(&state, ApiRequest::PageConfig).await {
+        Ok(view) => Json(view).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn recent(_: CanRead, State(state): State<ApiState>) -> Response {
+    Json(state.recent.list()).into_response()
+}
+
+/// `GET /api/cameras/{name}/regions`: what the camera has drawn, to import.
+async fn regions(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
+    use crate::camera::directory::SnapshotError;
+    match state.cameras.drawn_zones(&name).await {
+        Ok(zones) => Json(
+            zones
+                .iter()
+                .map(|z| {
+                    serde_json::json!({
+                        "name": z.name,
+                        "from": z.from,
+                        "polygon": z.polygon.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e @ (SnapshotError::Unknown(_) | SnapshotError::NoUrl(_))) => {
+            error(StatusCode::NOT_FOUND, &e.to_string())
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
+    }
+}
+
+/// Body of `PUT /api/cameras/{name}/zones`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveZones {
+    #[serde(default)]
+    zones: Vec<DrawnZone>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrawnZone {
+    name: String,
+    polygon: Vec<[f64; 2]>,
+    #[serde(default)]
+    anchor: Option<String>,
+}
+
+/// Points the editor may send for one zone; the parser has its own limit too.
+const MAX_DRAWN_POINTS: usize = 64;
+
+fn drawn(z: &DrawnZone) -> Result<crate::config::edit::ZoneEdit, String> {
+    if z.polygon.len() > MAX_DRAWN_POINTS {
+        return Err(format!("zone {:?} has {} points; at most {MAX_DRAWN_POINTS}", z.name, z.polygon.len()));
+    }
+    let mut polygon = Vec::with_capacity(z.polygon.len());
+    for [x, y] in &z.polygon {
+        if !(x.is_finite() && y.is_finite()) {
+            return Err(format!("zone {:?}: a point is not a number", z.name));
+        }
+        // The picture's space is 0–10000; a click on the edge may land a hair outside.
+        let c = |v: f64| v.round().clamp(0.0, 10_000.0) as u32;
+        polygon.push(Point { x: c(*x), y: c(*y) });
+    }
+    let anchor = match z.anchor.as_deref() {
+        None | Some("bottom_center") => Anchor::BottomCenter,
+        Some("center") => Anchor::Center,
+        Some("box") => Anchor::Box,
+        Some(other) => return Err(format!("anchor {other:?}: use bottom_center, center or box")),
+    };
+    Ok(crate::config::edit::ZoneEdit { name: z.name.clone(), polygon, anchor })
+}
+
+/// `PUT /api/cameras/{name}/zones`: write the drawn zones into the rules
+/// file (validated whole first, the old file kept as `.prev`), then reload.
+async fn save_zones(
+    _: CanWrite,
+    State(state): State<ApiState>,
+    Path(camera): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(path) = state.rules_file.clone() else {
+        return error(StatusCode::NOT_FOUND, "this daemon was started without a rules file to edit");
+    };
+    let request: SaveZones = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    };
+    let edits: Result<Vec<_>, String> = request.zones.iter().map(drawn).collect();
+    let edits = match edits {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, &e),
+    };
+    let _one_edit_at_a_time = state.edit_lock.lock().await;
+    let remove = request.remove;
+    let cam = camera.clone();
+    let written =
+        tokio::task::spawn_blocking(move || crate::config::edit::set_zones(&path, &cam, &edits, &remove))
+            .await;
+    let changes = match written {
+        Ok(Ok(changes)) => changes,
+        Ok(Err(e)) => {
+            tracing::warn!(camera = %camera, "web page: zones not saved: {e}");
+            return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("zone edit failed: {e}")),
+    };
+    tracing::info!(camera = %camera, changed = ?changes.changed, added = ?changes.added,
+        removed = ?changes.removed, "web page: zones saved to the rules file");
+    match ask(&state, ApiRequest::Reload).await {
+        Ok(outcome) if outcome.applied => {
+            Json(serde_json::json!({ "saved": changes, "reload": outcome })).into_response()
+        }
+        Ok(outcome) => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": outcome.message, "saved": changes, "reload": outcome })),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_keeps_one_line_for_a_renewed_hold_no_targets_and_a_bounded_list() {
+        use crate::happened::{Feed, Happened};
+        let why =
+            |target| crate::command::Why { rule: "porch".into(), target: Some(target), ..Default::default() };
+        let fired = |at_ms, target| Happened::Fired {
+            at_ms,
+            relay: "lamp".into(),
+            action: "hold".into(),
+            why: why(target),
+        };
+        let kept = |items: Vec<Happened>| {
+            let (feed, recent) = (Feed::new(), Recent::new());
+            let mut rx = feed.subscribe();
+            items.into_iter().for_each(|h| feed.send(h));
+            while let Ok(item) = rx.try_recv() {
+                recent.keep(item);
+            }
+            recent.list()
+        };
+        let targets = Happened::Targets { at_ms: 5, camera: "drive".into(), targets: vec![] };
+        let list = kept(vec![fired(1, 7), fired(2, 7), fired(3, 7), fired(4, 8), targets]);
+        assert_eq!(list, vec![fired(3, 7), fired(4, 8)], "target 7's renewals are one line, the newest");
+        let devices = (0..RECENT as u64 + 10).map(|at_ms| Happened::Device {
+            at_ms,
+            device: "cam".into(),
+            online: true,
+        });
+        let list = kept(devices.collect());
+        assert_eq!(
+            (list.len(), &list[0]),
+            (RECENT, &Happened::Device { at_ms: 10, device: "cam".into(), online: true })
+        );
+    }
+
+    #[test]
+    fn the_login_form_is_decoded() {
+        assert_eq!(form_urlencoded(b"token=a%2Bb+c%3D").map(|f| f.token), Some("a+b c=".to_string()));
+        assert_eq!(form_urlencoded(b"x=1&token=abc").map(|f| f.token), Some("abc".to_string()));
+        assert!(form_urlencoded(b"token=%zz").is_none());
+        assert!(form_urlencoded(b"other=1").is_none());
+    }
+
+    #[test]
+    fn drawn_points_are_rounded_into_the_picture_and_anchors_checked() {
+        let z = DrawnZone {
+            name: "a".into(),
+            polygon: vec![[-3.0, 10.4], [10_000.6, 5000.5], [2.0, 9999.0]],
+            anchor: Some("center".into()),
+        };
+        let e = drawn(&z).unwrap();
+        assert_eq!(
+            e.polygon,
+            vec![Point { x: 0, y: 10 }, Point { x: 10_000, y: 5001 }, Point { x: 2, y: 9999 }]
+        );
+        assert_eq!(e.anchor, Anchor::Center);
+        let bad = DrawnZone { name: "a".into(), polygon: vec![[f64::NAN, 1.0]], anchor: None };
+        assert!(drawn(&bad).is_err());
+        let bad = DrawnZone { name: "a".into(), polygon: vec![[1.0, 1.0]], anchor: Some("feet".into()) };
+        assert_eq!(drawn(&bad).unwrap_err(), "anchor \"feet\": use bottom_center, center or box");
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_or_foreign_script() {
+        assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("http"));
+    }
+}

@@ -56,6 +56,12 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Print the /boot/firmware/config.txt lines that hold every relay off from power-on (Raspberry Pi).
+    BootConfig {
+        /// The rules file; only [gpio] and [[relay]] are needed.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Ask a camera's own API: probe it, add it, subscribe it, fetch its picture, import its zones.
     #[command(subcommand)]
     Camera(CameraCommand),
@@ -190,11 +196,21 @@ fn safe_state(config: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+fn boot_config(config: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let found = camrelay::config::load_relays(config)?;
+    for problem in &found.problems {
+        eprintln!("camrelay: boot-config: warning: {problem}");
+    }
+    print!("{}", camrelay::relays::boot::config_txt(&found.gpio, &found.relays));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::SafeState { config } => safe_state(&config),
+        Command::BootConfig { config } => boot_config(&config),
         Command::Inspect { files } => inspect(&files),
         Command::Check { file, strict } => camrelay::config::run_check(&file, strict),
         Command::Reload { config, pid } => camrelay::reload::run(&config, pid).map(|applied| {

@@ -7,6 +7,7 @@
 
 use crate::clock::Instant;
 use crate::config::{BackendKind, GpioConfig, LineRef, RelayConfig};
+pub mod boot;
 pub mod cdev;
 pub mod controller;
 pub mod mock;

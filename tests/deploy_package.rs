@@ -96,6 +96,8 @@ fn unit_keeps_its_hardening() {
         assert_eq!(service(key), want, "[Service] {key}");
     }
     assert!(service_values("SystemCallFilter").contains(&"@system-service".to_string()));
+    // The only writable place under /etc: the rules folder, for the web page's zone editor.
+    assert_eq!(service_values("ReadWritePaths"), vec!["/etc/camrelay".to_string()]);
 }
 
 /// Under qemu-user without binfmt_misc the test must start the binary through

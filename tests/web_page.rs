@@ -119,7 +119,7 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
 
     // Before any zone exists, a person on the drive switches nothing.
     let person_at = |id: u32| traject(&[(id, "person", [4500, 6500, 5500, 9000])]);
-    assert_eq!(post(d.posts, "/API", &person_at(40)).status, 200);
+    assert_eq!(post(d.posts, "/API", &traject(&[(40, "person", [600, 5200, 1300, 8200])])).status, 200);
     std::thread::sleep(Duration::from_millis(300));
     assert!(d.mock_log().iter().all(|c| !c.on), "no zone, no switch: {:?}", d.mock_log());
 

@@ -442,6 +442,11 @@ struct EventsQuery {
 /// gets one write for many items, and only the newest targets of a camera.
 const EVENTS_BATCH: usize = 64;
 
+/// Least time between two chunks to one client. A camera posts traject 6–12
+/// times a second, so its posts still go out one by one at once; under a
+/// flood a page gets at most 20 writes a second instead of one per post.
+pub const EVENTS_MIN_GAP: Duration = Duration::from_millis(50);
+
 async fn events(
     _: CanRead,
     State(state): State<ApiState>,
@@ -454,16 +459,18 @@ async fn events(
         (Some(of), Some(want)) => of == want,
         _ => true,
     };
-    let stream = futures_util::stream::unfold((watching, wanted), |(mut w, wanted)| async move {
+    let last = tokio::time::Instant::now() - EVENTS_MIN_GAP;
+    let stream = futures_util::stream::unfold((watching, wanted, last), |(mut w, wanted, last)| async move {
         let first = match tokio::time::timeout(EVENTS_KEEPALIVE, w.rx.recv()).await {
-            Err(_) => return Some((Ok(bytes::Bytes::from_static(b": keepalive\n\n")), (w, wanted))),
+            Err(_) => return Some((Ok(bytes::Bytes::from_static(b": keepalive\n\n")), (w, wanted, last))),
             Ok(Ok(item)) => item,
             Ok(Err(RecvError::Lagged(n))) => {
                 let frame = format!("event: lagged\ndata: {{\"lost\":{n}}}\n\n");
-                return Some((Ok(bytes::Bytes::from(frame)), (w, wanted)));
+                return Some((Ok(bytes::Bytes::from(frame)), (w, wanted, last)));
             }
             Ok(Err(RecvError::Closed)) => return None,
         };
+        tokio::time::sleep_until(last + EVENTS_MIN_GAP).await;
         let mut items = vec![first];
         while items.len() < EVENTS_BATCH {
             match w.rx.try_recv() {
@@ -481,7 +488,8 @@ async fn events(
                 chunk.extend_from_slice(item.frame());
             }
         }
-        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)), (w, wanted)))
+        let now = tokio::time::Instant::now();
+        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)), (w, wanted, now)))
     });
     (
         [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-store")],

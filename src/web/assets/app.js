@@ -235,8 +235,13 @@ function addRecent(h) {
 
 // ---- events ----------------------------------------------------------------
 
+// A browser keeps at most 6 connections to one server over HTTP/1.1 and the
+// stream holds one: a hidden tab lets go of it (and polls nothing), so many
+// tabs never starve each other, and a phone with its screen off costs the Pi nothing.
 function listen() {
   if (state.events) state.events.close();
+  state.events = null;
+  if (document.hidden) return;
   const q = state.camera ? `?camera=${encodeURIComponent(state.camera)}` : '';
   const es = new EventSource(`/api/events${q}`);
   state.events = es;
@@ -245,8 +250,14 @@ function listen() {
     if (h.camera !== state.camera) return;
     state.targets = h.targets;
     renderTargets();
-    const at = performance.timeOrigin + performance.now();
-    for (const t of h.targets) if (!window.camrelayDrawn.has(t.id)) window.camrelayDrawn.set(t.id, at);
+    // The frame that shows a new target's box: when it is painted.
+    const fresh = h.targets.filter((t) => !window.camrelayDrawn.has(t.id)).map((t) => t.id);
+    if (fresh.length) {
+      requestAnimationFrame(() => {
+        const at = performance.timeOrigin + performance.now();
+        for (const id of fresh) if (!window.camrelayDrawn.has(id)) window.camrelayDrawn.set(id, at);
+      });
+    }
     if (window.camrelayDrawn.size > 5000) window.camrelayDrawn.clear();
   });
   for (const type of ['switched', 'fired', 'no_effect', 'device', 'reloaded']) {
@@ -640,6 +651,11 @@ async function start() {
 }
 
 window.addEventListener('hashchange', route);
-setInterval(() => { if (state.session.can_read) loadStatus(); }, 2000);
-setInterval(() => { if (location.hash === '#camera' && state.config && (state.config.cameras.find((c) => c.name === state.camera) || {}).has_url) loadPicture(); }, 5000);
+document.addEventListener('visibilitychange', () => {
+  if (!state.session.can_read) return;
+  listen();
+  if (!document.hidden) loadStatus();
+});
+setInterval(() => { if (state.session.can_read && !document.hidden) loadStatus(); }, 2000);
+setInterval(() => { if (!document.hidden && location.hash === '#camera' && state.config && (state.config.cameras.find((c) => c.name === state.camera) || {}).has_url) loadPicture(); }, 5000);
 start().then(() => document.body.setAttribute('data-ready', '1'));

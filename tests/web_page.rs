@@ -187,6 +187,19 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
     assert_eq!(std::fs::read_to_string(&d.config_path).unwrap(), before, "a refused save writes nothing");
     b.screenshot(&screenshots().join("zone-refused.png"));
 
+    // The camera's own regions come in as drafts (not saved until Save); Revert drops them.
+    b.click(&b.find("#revert-zones"));
+    b.click(&b.find("#import-zones"));
+    assert!(
+        b.wait_for(Duration::from_secs(5), "return [...document.querySelectorAll('#zone-select option')].some(o => o.textContent === 'drive_perimeter_1 (not saved)')"),
+        "imported: {}",
+        b.run("return document.getElementById('zone-msg').textContent")
+    );
+    assert!(b.run("return document.querySelectorAll('#zones polygon').length").as_u64().unwrap_or(0) >= 2);
+    b.click(&b.find("#revert-zones"));
+    assert_eq!(b.run("return document.querySelectorAll('#zone-select option').length"), serde_json::json!(1));
+    assert_eq!(std::fs::read_to_string(&d.config_path).unwrap(), before, "an import is only saved by Save");
+
     // Why: the rule's verdicts, with the one that fired.
     b.goto(&format!("{base}/#why"));
     assert!(b.wait_for(Duration::from_secs(10), "return document.body.dataset.ready === '1'"));

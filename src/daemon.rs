@@ -233,7 +233,7 @@ pub async fn serve(
             _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break Ok(()); }
             _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break Ok(()); }
             _ = &mut stop => { tracing::info!("stop requested"); break Ok(()); }
-            _ = sighup.recv() => core.reload(),
+            _ = sighup.recv() => { core.reload(); }
             received = event_rx.recv() => match received {
                 Some(received) => {
                     core.on_event(&received);
@@ -548,10 +548,7 @@ impl Core {
                 let _ = reply.send(crate::web::page_config(&self.config));
             }
             ApiRequest::Reload(reply) => {
-                self.reload();
-                if let Some(outcome) = self.last_reload.clone() {
-                    let _ = reply.send(outcome);
-                }
+                let _ = reply.send(self.reload());
             }
             ApiRequest::Why { rule, reply } => {
                 let known = self.config.rules.iter().any(|r| r.name == rule);
@@ -595,10 +592,9 @@ impl Core {
     }
 
     /// Re-read the rules file: all of it or nothing. The old rules stay in force on error.
-    fn reload(&mut self) {
+    fn reload(&mut self) -> api::ReloadOutcome {
         notify(systemd::notify_reloading());
-        let outcome = self.try_reload();
-        let (applied, message) = match outcome {
+        let (applied, message) = match self.try_reload() {
             Ok(message) => (true, message),
             Err(message) => {
                 tracing::error!("reload refused, the previous rules stay in force: {message}");
@@ -613,9 +609,10 @@ impl Core {
             applied,
             message: message.clone(),
         });
-        self.last_reload =
-            Some(api::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message });
+        let outcome = api::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message };
+        self.last_reload = Some(outcome.clone());
         notify(systemd::notify_ready());
+        outcome
     }
 
     /// Ok: what was applied (and what waits for a restart). Err: why nothing was.

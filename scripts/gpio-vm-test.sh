@@ -42,6 +42,7 @@ for arg in "$@"; do
 done
 
 say() { echo "gpio-vm: $*" >&2; }
+. scripts/vm/kernel-package.sh
 skip() {
     echo "GPIO-VM: SKIPPED — cannot install $1; the GPIO VM checks did NOT run"
     exit $NOT_RUN
@@ -83,19 +84,7 @@ fi
 mkdir -p "$CACHE/debs"
 if [ ! -s "$CACHE/vmlinuz" ] || [ ! -x "$CACHE/busybox" ]; then
     [ $install = 1 ] || skip "the arm64 kernel and busybox packages (--no-install given)"
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        say "dpkg --add-architecture arm64"
-        dpkg --add-architecture arm64 || skip "the arm64 packages (dpkg --add-architecture arm64 failed)"
-        apt_updated=0
-    fi
-    # The meta package names the current kernel package; downloading by a
-    # name pattern would fetch every version.
-    kpkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }' || true)
-    if [ -z "$kpkg" ]; then
-        apt_update || skip "$KERNEL_META (apt-get update failed)"
-        kpkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }' || true)
-    fi
-    [ -n "$kpkg" ] || skip "$KERNEL_META (apt-cache knows no such package)"
+    kpkg=$(arm64_kernel_package "$KERNEL_META") || skip "$kpkg"
     krel=${kpkg#linux-image-}
     krel=${krel%:arm64}
     say "apt-get download busybox-static:arm64 $kpkg"

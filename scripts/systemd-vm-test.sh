@@ -48,6 +48,7 @@ while [ $# -gt 0 ]; do
 done
 
 say() { echo "systemd-vm: $*" >&2; }
+. scripts/vm/kernel-package.sh
 skip() {
     echo "SYSTEMD-VM: SKIPPED — cannot install $1; the systemd system test did NOT run"
     exit $NOT_RUN
@@ -104,16 +105,7 @@ mkdir -p "$CACHE"
 kdir=$CACHE/kernel
 if [ ! -s "$kdir/vmlinuz" ] || [ ! -s "$kdir/release" ]; then
     [ $install = 1 ] || skip "the arm64 kernel package (--no-install given)"
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        dpkg --add-architecture arm64 || skip "the arm64 packages (dpkg --add-architecture arm64 failed)"
-        apt_updated=0
-    fi
-    kpkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }' || true)
-    if [ -z "$kpkg" ]; then
-        apt_update || skip "$KERNEL_META (apt-get update failed)"
-        kpkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }' || true)
-    fi
-    [ -n "$kpkg" ] || skip "$KERNEL_META (apt-cache knows no such package)"
+    kpkg=$(arm64_kernel_package "$KERNEL_META") || skip "$kpkg"
     krel=${kpkg#linux-image-}
     krel=${krel%:arm64}
     say "apt-get download $kpkg"

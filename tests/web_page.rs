@@ -220,7 +220,7 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
         Duration::from_secs(5),
         "return !!document.querySelector('#relays tr[data-relay=path_light] [data-state=on]')"
     ));
-    b.click(&b.find("#relays button[data-relay=path_light][data-action=off]"));
+    b.click_css("#relays button[data-relay=path_light][data-action=off]");
     let log =
         d.wait_log(Duration::from_secs(2), |l| l.last().is_some_and(|c| c.relay == "path_light" && !c.on));
     assert!(log.last().is_some_and(|c| !c.on && c.reason.contains("manual")), "manual off: {log:?}");

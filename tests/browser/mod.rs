@@ -114,6 +114,21 @@ impl Browser {
         self.call("POST", &format!("/element/{}/click", e.0), None);
     }
 
+    /// Find and click, again if the page re-rendered the element in between
+    /// (tables are redrawn whenever the status changes).
+    pub fn click_css(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = self.find(css);
+            let url = format!("/session/{}/element/{}/click", self.session, e.0);
+            match http(self.addr, "POST", &url, Some(json!({}))) {
+                Ok(_) => return,
+                Err(err) if err.contains("stale element") && Instant::now() < deadline => continue,
+                Err(err) => panic!("click {css}: {err}"),
+            }
+        }
+    }
+
     pub fn type_into(&self, e: &Element, text: &str) {
         self.call("POST", &format!("/element/{}/value", e.0), Some(json!({ "text": text })));
     }

@@ -32,6 +32,7 @@
 //!   ([`Engine::verdicts`]): fired, or the first condition that failed.
 
 pub mod geometry;
+pub mod places;
 pub mod plates;
 pub mod presence;
 mod rules;
@@ -147,6 +148,8 @@ pub struct Engine {
     tolerance: u32,
     /// Some rule counts targets in a place.
     has_counting: bool,
+    /// `[[area]]` names with their zone indices, for [`Engine::occupancy`].
+    areas: Vec<(String, Vec<usize>)>,
 }
 
 /// What a rule-level check needs to know about the event.
@@ -185,6 +188,7 @@ impl Engine {
             notices: Vec::new(),
             tolerance: 0,
             has_counting: false,
+            areas: Vec::new(),
         };
         e.install(config);
         e
@@ -216,6 +220,11 @@ impl Engine {
         self.rules =
             config.rules.iter().map(|r| Rule::compile(r, &cam_idx, &zone_idx, &area_zones)).collect();
         self.has_counting = self.rules.iter().any(|r| r.counting);
+        self.areas = config
+            .areas
+            .iter()
+            .map(|a| (a.name.clone(), a.zones.iter().filter_map(|z| zone_idx(z)).collect()))
+            .collect();
         self.site = config.site.clone();
         self.presence = config.presence;
         self.tolerance = (config.presence.stationary_tolerance * 10_000.0).round() as u32;

@@ -116,3 +116,69 @@ impl std::fmt::Display for Why {
         Ok(())
     }
 }
+
+/// An [`Action`] for a relay on another node, as it crosses the broker: no
+/// instants (the two nodes' clocks share no origin), only durations from the
+/// moment the owning node applies it. A hold renewed on every post arrives as
+/// a fresh `hold` each time, so a lost broker or sender ends it within `for_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum RemoteAction {
+    Hold {
+        for_ms: u64,
+    },
+    Pulse {
+        ms: u64,
+        #[serde(default)]
+        retrigger: Retrigger,
+    },
+    On,
+    Off,
+    Toggle,
+    Blink {
+        on_ms: u64,
+        off_ms: u64,
+        ms: u64,
+        #[serde(default)]
+        retrigger: Retrigger,
+    },
+}
+
+/// No command from another node asks for more than this; the owning node's
+/// `max_on` cuts far earlier anyway.
+const REMOTE_MAX: Duration = Duration::from_secs(24 * 3600);
+
+impl Action {
+    /// This action as another node applies it, taken at `now`.
+    pub fn remote(&self, now: Instant) -> RemoteAction {
+        let ms = |d: Duration| d.as_millis().min(u64::MAX as u128) as u64;
+        match *self {
+            Action::Hold { until } => RemoteAction::Hold { for_ms: ms(until.since(now)) },
+            Action::Pulse { duration, retrigger } => RemoteAction::Pulse { ms: ms(duration), retrigger },
+            Action::On => RemoteAction::On,
+            Action::Off => RemoteAction::Off,
+            Action::Toggle => RemoteAction::Toggle,
+            Action::Blink { on, off, duration, retrigger } => {
+                RemoteAction::Blink { on_ms: ms(on), off_ms: ms(off), ms: ms(duration), retrigger }
+            }
+        }
+    }
+}
+
+impl RemoteAction {
+    /// The action on the owning node's clock, received at `now`. Zero or
+    /// absurd durations are refused: they come from another program's bytes.
+    pub fn at(&self, now: Instant) -> Option<Action> {
+        let d = |ms: u64| Some(Duration::from_millis(ms)).filter(|d| !d.is_zero() && *d <= REMOTE_MAX);
+        Some(match *self {
+            RemoteAction::Hold { for_ms } => Action::Hold { until: now + d(for_ms)? },
+            RemoteAction::Pulse { ms, retrigger } => Action::Pulse { duration: d(ms)?, retrigger },
+            RemoteAction::On => Action::On,
+            RemoteAction::Off => Action::Off,
+            RemoteAction::Toggle => Action::Toggle,
+            RemoteAction::Blink { on_ms, off_ms, ms, retrigger } => {
+                Action::Blink { on: d(on_ms)?, off: d(off_ms)?, duration: d(ms)?, retrigger }
+            }
+        })
+    }
+}

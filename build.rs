@@ -1,6 +1,7 @@
 //! Build-time facts for the test suite: whether this machine has a GPIO chip
-//! the cdev tests can use, whether the vendor SDK venv is installed, and
-//! whether a browser (chromium and chromedriver) can run the web page test. Tests
+//! the cdev tests can use, whether the vendor SDK venv is installed,
+//! whether a browser (chromium and chromedriver) can run the web page test, and
+//! whether Mosquitto can run the MQTT tests. Tests
 //! that cannot run here are then `#[ignore]`d, so `cargo test`'s own summary
 //! counts them as ignored, never as passed (a test cannot ignore itself at
 //! run time on stable Rust). Nothing here affects the library or the binary.
@@ -11,6 +12,9 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(camrelay_gpio)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_sdk)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_browser)");
+    println!("cargo::rustc-check-cfg=cfg(camrelay_broker)");
+    println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_BROKER");
+    println!("cargo:rerun-if-changed=/usr/sbin/mosquitto");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=.venv/pyvenv.cfg");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_SDK");
@@ -48,6 +52,15 @@ fn main() {
         || (on_path("chromium") && on_path("chromedriver"));
     if browser {
         println!("cargo:rustc-cfg=camrelay_browser");
+    }
+
+    // The MQTT tests: Debian's mosquitto (the broker) and mosquitto_passwd.
+    // Required (CI): never ignored, so a missing broker fails the tests.
+    let broker = std::env::var("CAMRELAY_REQUIRE_BROKER").is_ok_and(|v| v == "1")
+        || ((on_path("mosquitto") || Path::new("/usr/sbin/mosquitto").is_file())
+            && on_path("mosquitto_passwd"));
+    if broker {
+        println!("cargo:rustc-cfg=camrelay_broker");
     }
 }
 

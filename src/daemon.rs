@@ -56,6 +56,8 @@ struct Core {
     no_effect: std::collections::BTreeMap<(String, String), u64>,
     /// Each rule's recent verdicts (`GET /api/rules/{name}/why`).
     why: crate::why::WhyLog,
+    /// Zone and area counts last put on the feed.
+    occupancy: Vec<crate::engine::places::Occupancy>,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -122,6 +124,10 @@ pub async fn serve(
     let api_addr = api_listener.local_addr().context("listener has no address")?;
 
     let token = api::load_token(&config.api).context("cannot read the API token ([api] token_file)")?;
+    let mqtt = match &config.mqtt {
+        Some(m) => Some(crate::mqtt::Settings::resolve(m).context("cannot use the [mqtt] settings")?),
+        None => None,
+    };
     if token.is_none() {
         tracing::warn!("no [api] token or token_file set: manual relay control over the API is refused");
     }
@@ -150,6 +156,12 @@ pub async fn serve(
         shared.clone(),
         stopped(stop_rx.clone()),
     ));
+    // The broker: a subscriber of the stream and a sender on the command
+    // channel, like the web page. Its settings were read before any listener.
+    let mqtt_stats = Arc::new(crate::mqtt::Stats::default());
+    let mqtt_task = mqtt.map(|settings| {
+        crate::mqtt::spawn(settings, api_tx.clone(), &feed, mqtt_stats.clone(), stop_rx.clone())
+    });
     // The last decisions, for a web page that just opened: a subscriber like any other.
     let recent = Arc::new(crate::web::Recent::new());
     let recent_task = tokio::spawn(recent.clone().follow(feed.subscribe()));
@@ -159,7 +171,8 @@ pub async fn serve(
             .with_cameras(cameras.clone())
             .with_feed(feed.clone())
             .with_recent(recent)
-            .with_rules_file(config_path.clone()),
+            .with_rules_file(config_path.clone())
+            .with_mqtt(config.mqtt.is_some().then(|| mqtt_stats.clone())),
         config.api.header_timeout,
         stopped(stop_rx.clone()),
     ));
@@ -201,6 +214,7 @@ pub async fn serve(
         no_effect: Default::default(),
         why: crate::why::WhyLog::new(),
         events: 0,
+        occupancy: Vec::new(),
     };
 
     let watchdog = systemd::watchdog_interval().map(|d| d / 2);
@@ -269,8 +283,13 @@ pub async fn serve(
     notify(systemd::notify_stopping());
     let now = core.clock.instant();
     core.controller.all_off(now, if outcome.is_ok() { "shutdown" } else { "fatal error" });
+    // The broker hears every relay go off, then `offline`.
+    core.publish_switches();
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
+    if let Some(task) = mqtt_task {
+        let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+    }
     checker.abort();
     recent_task.abort();
     let events = core.events;
@@ -385,9 +404,23 @@ impl Core {
         self.events += 1;
         // The event's own arrival time, so queueing delay never shortens a hold.
         let now = Now { at: received.at, wall: received.wall };
+        for camera in self.shared.devices.take_first_heard() {
+            self.feed.send(Happened::Device {
+                at_ms: now.at.as_millis(),
+                device: camera.clone(),
+                camera,
+                online: true,
+            });
+        }
         for device in self.shared.devices.take_back_online() {
             let name = device_label(&device);
-            self.feed.send(Happened::Device { at_ms: now.at.as_millis(), device: name, online: true });
+            let camera = self.engine.camera_of(&device, None);
+            self.feed.send(Happened::Device {
+                at_ms: now.at.as_millis(),
+                device: name,
+                camera,
+                online: true,
+            });
             let event = Event::bare(EventKind::DeviceOnline, device);
             let commands = self.engine.handle(&event, None, now);
             self.apply(commands, self.clock.instant());
@@ -396,8 +429,26 @@ impl Core {
         if received.event.kind == EventKind::Traject && self.feed.watched() {
             self.publish_targets(&received.event, received.source.ip(), now);
         }
+        if let Some(detection) = self.engine.detection(&received.event, Some(received.source.ip())) {
+            self.feed.send(Happened::Detected { at_ms: now.at.as_millis(), detection });
+        }
         self.keep_picture(received);
         self.apply(commands, self.clock.instant());
+        if matches!(received.event.kind, EventKind::Traject | EventKind::ZoneEntry | EventKind::ZoneExit) {
+            self.publish_occupancy(now.at);
+        }
+    }
+
+    /// Zones and areas whose counts changed since the last call, on the feed.
+    fn publish_occupancy(&mut self, at: Instant) {
+        let now = self.engine.occupancy();
+        for o in &now {
+            let before = self.occupancy.iter().find(|b| b.place == o.place && b.area == o.area);
+            if before.map(|b| b.counts) != Some(o.counts) {
+                self.feed.send(Happened::Occupancy { at_ms: at.as_millis(), occupancy: o.clone() });
+            }
+        }
+        self.occupancy = now;
     }
 
     /// A full frame in a post becomes its camera's picture on the web page
@@ -472,6 +523,7 @@ impl Core {
         let commands = self.engine.tick(now);
         // `apply` ends with the controller's own tick at the same instant.
         self.apply(commands, now.at);
+        self.publish_occupancy(now.at);
     }
 
     /// The engine's commands to the controller, after noting what the
@@ -487,6 +539,17 @@ impl Core {
         }
         for command in commands {
             tracing::info!(relay = %command.relay, action = %command.action, why = %command.why, "rule fired");
+            if let Some((node, relay)) = config::remote_relay(&command.relay) {
+                // Another node's relay: its own controller applies it, with its own limits.
+                self.feed.send(Happened::Remote {
+                    at_ms: at.as_millis(),
+                    node: node.to_string(),
+                    relay: relay.to_string(),
+                    action: command.action.remote(at),
+                    why: command.why.clone(),
+                });
+                continue;
+            }
             self.feed.send(Happened::Fired {
                 at_ms: at.as_millis(),
                 relay: command.relay.clone(),
@@ -510,6 +573,7 @@ impl Core {
             self.feed.send(Happened::Device {
                 at_ms: now.at.as_millis(),
                 device: device_label(&device),
+                camera: self.engine.camera_of(&device, None),
                 online: false,
             });
             let event = offline_event(device);
@@ -533,6 +597,7 @@ impl Core {
                     pid: std::process::id(),
                     started_at: now.origin_wall(),
                     uptime_ms: now.at.as_millis(),
+                    mqtt: None,
                 });
             }
             ApiRequest::Manual { relay, request, reply } => {
@@ -543,6 +608,19 @@ impl Core {
                     self.record_manual(&relay, request, now);
                 }
                 let _ = reply.send(result);
+            }
+            ApiRequest::Remote { from, relay, action, why, reply } => {
+                let result = self.remote(&from, &relay, action, why, now.at);
+                let _ = reply.send(result);
+            }
+            ApiRequest::State(reply) => {
+                let _ = reply.send(crate::happened::State {
+                    relays: self.controller.status(now.at),
+                    cameras: self.config.cameras.iter().map(|c| c.name.clone()).collect(),
+                    devices: self.shared.devices.snapshot(),
+                    occupancy: self.engine.occupancy(),
+                    last_reload: self.last_reload.clone(),
+                });
             }
             ApiRequest::PageConfig(reply) => {
                 let _ = reply.send(crate::web::page_config(&self.config));
@@ -569,6 +647,44 @@ impl Core {
                 let _ = reply.send(out);
             }
         }
+    }
+
+    /// A rule on node `from` commands one of this node's relays: applied like
+    /// a local rule's command, so `max_on`, `min_off`, `switch_limit`,
+    /// interlocks and manual overrides bound it alike.
+    fn remote(
+        &mut self,
+        from: &str,
+        relay: &str,
+        action: crate::command::RemoteAction,
+        mut why: crate::command::Why,
+        at: Instant,
+    ) -> Result<Option<String>, String> {
+        let action = action.at(at).ok_or("a duration of zero or over 24h")?;
+        why.rule = format!("{from}/{}", why.rule);
+        let command = crate::command::Command { relay: relay.to_string(), action, why, requires: Vec::new() };
+        tracing::info!(relay, action = %command.action, why = %command.why, "command from node {from}");
+        self.feed.send(Happened::Fired {
+            at_ms: at.as_millis(),
+            relay: command.relay.clone(),
+            action: command.action.to_string(),
+            why: command.why.clone(),
+        });
+        let result = match self.controller.apply(&command, at) {
+            Some(reason) => {
+                self.no_effect(&command.why.rule, reason, &format!("relay {relay:?}: {}", command.action));
+                // Taken and waiting: the relay switches when its limit allows.
+                if matches!(reason, "min_off" | "interlock" | "chatter lockout") {
+                    Ok(Some(reason.to_string()))
+                } else {
+                    Err(reason.to_string())
+                }
+            }
+            None => Ok(None),
+        };
+        self.controller.tick(at);
+        self.publish_switches();
+        result
     }
 
     /// With `record_dir`, a manual command goes into the capture next to the
@@ -604,6 +720,7 @@ impl Core {
         };
         self.reloads += 1;
         self.publish_switches();
+        self.publish_occupancy(self.clock.instant());
         self.feed.send(Happened::Reloaded {
             at_ms: self.clock.instant().as_millis(),
             applied,
@@ -643,6 +760,7 @@ impl Core {
         applied.server = self.config.server.clone();
         applied.api = self.config.api.clone();
         applied.gpio = self.config.gpio.clone();
+        applied.mqtt = self.config.mqtt.clone();
         self.config = applied;
         tracing::info!(path = %self.config_path.display(), "rules reloaded");
         Ok(message)
@@ -668,6 +786,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     keys("server", &old.server, &new.server, &mut out);
     keys("api", &old.api, &new.api, &mut out);
     keys("gpio", &old.gpio, &new.gpio, &mut out);
+    if old.mqtt != new.mqtt {
+        out.push("[mqtt]".to_string());
+    }
     out
 }
 

@@ -1,9 +1,9 @@
 //! What happened, as the one stream the core emits: relays switching, rules
-//! firing or matching without effect, targets seen, devices going offline and
+//! firing or matching without effect, targets seen, detections, occupancy
+//! changes, commands for other nodes' relays, devices going offline and
 //! back, reloads.
 //!
-//! Outputs subscribe to it (`GET /api/events` as Server-Sent Events today;
-//! the web page and MQTT are meant to be further subscribers), so none of them
+//! Outputs subscribe to it (`GET /api/events`, the web page, MQTT), so none of them
 //! reaches into the engine or touches a line. Owns the stream only: a bounded
 //! broadcast, where a subscriber that falls behind loses the oldest items and
 //! is told how many, and the core never waits for anyone. Targets are only
@@ -33,10 +33,18 @@ pub enum Happened {
     NoEffect { at_ms: u64, rule: String, reason: String, detail: String },
     /// The targets one camera tracks now, after its traject post.
     Targets { at_ms: u64, camera: String, targets: Vec<crate::engine::TargetStatus> },
-    /// A device went silent (`online: false`) or was heard again.
-    Device { at_ms: u64, device: String, online: bool },
+    /// A device went silent (`online: false`) or was heard again; `camera`
+    /// is the `[[camera]]` it matches, else the device's own label.
+    Device { at_ms: u64, device: String, camera: String, online: bool },
     /// The rules file was re-read.
     Reloaded { at_ms: u64, applied: bool, message: String },
+    /// An alarm post (intrusion, plate, face, ...) as a detection.
+    Detected { at_ms: u64, detection: crate::engine::places::Detection },
+    /// The count in a zone or area changed.
+    Occupancy { at_ms: u64, occupancy: crate::engine::places::Occupancy },
+    /// A rule fired on a relay of another node (`node/relay`): the command
+    /// leaves through the broker; that node's controller applies it.
+    Remote { at_ms: u64, node: String, relay: String, action: crate::command::RemoteAction, why: Why },
 }
 
 impl Happened {
@@ -49,8 +57,24 @@ impl Happened {
             Happened::Targets { .. } => "targets",
             Happened::Device { .. } => "device",
             Happened::Reloaded { .. } => "reloaded",
+            Happened::Detected { .. } => "detected",
+            Happened::Occupancy { .. } => "occupancy",
+            Happened::Remote { .. } => "remote",
         }
     }
+}
+
+/// What is true now: an output that must (re)publish every state (MQTT after
+/// a reconnect) starts from this, then follows the stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    pub relays: Vec<crate::relays::controller::RelayStatus>,
+    /// `[[camera]]` names, in file order.
+    pub cameras: Vec<String>,
+    pub devices: Vec<crate::ingest::DeviceStatus>,
+    /// Every zone, then every area.
+    pub occupancy: Vec<crate::engine::places::Occupancy>,
+    pub last_reload: Option<crate::api::ReloadOutcome>,
 }
 
 /// One item on the stream with its Server-Sent Events frame, made once.
@@ -165,14 +189,22 @@ mod tests {
         drop(keeper);
         let mut rx = feed.subscribe();
         for i in 0..(BACKLOG as u64 + 10) {
-            feed.send(Happened::Device { at_ms: i, device: "cam".into(), online: true });
+            feed.send(Happened::Device {
+                at_ms: i,
+                device: "cam".into(),
+                camera: "cam".into(),
+                online: true,
+            });
         }
         assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
         let first = rx.try_recv().unwrap();
-        assert_eq!(**first, Happened::Device { at_ms: 10, device: "cam".into(), online: true });
+        assert_eq!(
+            **first,
+            Happened::Device { at_ms: 10, device: "cam".into(), camera: "cam".into(), online: true }
+        );
         assert_eq!(
             &first.frame()[..],
-            b"event: device\ndata: {\"type\":\"device\",\"at_ms\":10,\"device\":\"cam\",\"online\":true}\n\n"
+            b"event: device\ndata: {\"type\":\"device\",\"at_ms\":10,\"device\":\"cam\",\"camera\":\"cam\",\"online\":true}\n\n"
         );
         assert_eq!(first.targets_of(), None);
     }

@@ -18,6 +18,7 @@ pub mod decode;
 pub mod engine;
 pub mod happened;
 pub mod ingest;
+pub mod mqtt;
 pub mod relays;
 pub mod reload;
 pub mod replay;

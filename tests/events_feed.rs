@@ -92,13 +92,21 @@ fn the_stream_carries_targets_commands_switches_manual_requests_and_reloads() {
     let mut seen = Vec::new();
     read_until(&mut reader, &mut seen, |s| s.iter().any(|(n, v)| n == "switched" && v["on"] == true));
     let kinds: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(kinds, ["targets", "fired", "switched"], "{seen:#?}");
-    let targets = &seen[0].1;
+    // The camera's first post says it posts; then what that post did.
+    assert_eq!(kinds, ["device", "targets", "fired", "switched"], "{seen:#?}");
+    assert_eq!(seen[0].1["camera"], "driveway");
+    assert_eq!(seen[0].1["online"], true);
+    let targets = &seen[1].1;
     assert_eq!(targets["camera"], "driveway");
     assert_eq!(targets["targets"][0]["id"], 7);
     assert_eq!(targets["targets"][0]["zones"], serde_json::json!(["porch"]));
-    assert_eq!(seen[1].1["why"]["rule"], "porch");
-    assert_eq!(seen[2].1["relay"], "porch_light");
+    assert_eq!(seen[2].1["why"]["rule"], "porch");
+    assert_eq!(seen[3].1["relay"], "porch_light");
+    // The zone's count changed with that post.
+    read_until(&mut reader, &mut seen, |s| s.iter().any(|(n, _)| n == "occupancy"));
+    let occupancy = &seen.iter().find(|(n, _)| n == "occupancy").unwrap().1;
+    assert_eq!(occupancy["occupancy"]["place"], "porch");
+    assert_eq!(occupancy["occupancy"]["counts"], serde_json::json!([1, 0, 0, 0]));
     // The hold ends a second later: the switch off is on the stream too.
     read_until(&mut reader, &mut seen, |s| s.iter().any(|(n, v)| n == "switched" && v["on"] == false));
 

@@ -52,3 +52,14 @@ fn the_browser_test_is_ignored_exactly_when_chromium_or_chromedriver_is_missing_
     let installed = on_path("chromium") && on_path("chromedriver");
     assert_eq!(cfg!(camrelay_browser), required || installed, "required {required}, installed {installed}");
 }
+
+#[test]
+fn the_broker_tests_are_ignored_exactly_when_mosquitto_is_missing_and_not_required() {
+    let required = std::env::var("CAMRELAY_REQUIRE_BROKER").is_ok_and(|v| v == "1");
+    let on_path = |name: &str| {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    let installed =
+        (on_path("mosquitto") || Path::new("/usr/sbin/mosquitto").is_file()) && on_path("mosquitto_passwd");
+    assert_eq!(cfg!(camrelay_broker), required || installed, "required {required}, installed {installed}");
+}

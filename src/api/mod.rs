@@ -67,6 +67,18 @@ pub enum ApiRequest {
     PageConfig(oneshot::Sender<crate::web::PageConfig>),
     /// Re-read the rules file (the web page saved it), as SIGHUP does.
     Reload(oneshot::Sender<ReloadOutcome>),
+    /// A rule on another node (`from`) commands one of this node's relays (MQTT).
+    Remote {
+        from: String,
+        relay: String,
+        action: crate::command::RemoteAction,
+        why: crate::command::Why,
+        /// `Ok(None)`: applied; `Ok(Some(what))`: taken, waiting for
+        /// `min_off`, an interlock or a chatter lockout; `Err`: refused, why.
+        reply: oneshot::Sender<Result<Option<String>, String>>,
+    },
+    /// What is true now, for an output that (re)publishes every state (MQTT).
+    State(oneshot::Sender<crate::happened::State>),
 }
 
 /// `GET /api/status`.
@@ -90,6 +102,9 @@ pub struct Status {
     /// cannot move a relay's timers, so they are not kept as wall times).
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub uptime_ms: u64,
+    /// The broker link, with `[mqtt]`: connected, queued, dropped, commands in, commands to other nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<crate::mqtt::Status>,
 }
 
 /// What the last reload did.
@@ -120,6 +135,8 @@ pub struct ApiState {
     /// One edit of the rules file at a time; failed logins wait here too.
     pub(crate) edit_lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) login_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The broker link's counters, with `[mqtt]`.
+    mqtt: Option<Arc<crate::mqtt::Stats>>,
 }
 
 impl ApiState {
@@ -135,7 +152,14 @@ impl ApiState {
             rules_file: None,
             edit_lock: Arc::default(),
             login_lock: Arc::default(),
+            mqtt: None,
         }
+    }
+
+    /// The broker link's counters, shown in the status and the metrics.
+    pub fn with_mqtt(mut self, stats: Option<Arc<crate::mqtt::Stats>>) -> Self {
+        self.mqtt = stats;
+        self
     }
 
     /// The rules file the web page's zone editor may rewrite.
@@ -424,7 +448,10 @@ pub(crate) async fn ask<T>(
 
 async fn status(_: CanRead, State(state): State<ApiState>) -> Response {
     match ask(&state, ApiRequest::Status).await {
-        Ok(status) => Json(status).into_response(),
+        Ok(mut status) => {
+            status.mqtt = state.mqtt.as_ref().map(|m| m.status());
+            Json(status).into_response()
+        }
         Err(r) => r,
     }
 }
@@ -529,6 +556,9 @@ async fn metrics(_: CanRead, State(state): State<ApiState>) -> Response {
     match ask(&state, ApiRequest::Metrics).await {
         Ok(mut text) => {
             state.ingest.stats.render_prometheus(&mut text);
+            if let Some(mqtt) = &state.mqtt {
+                mqtt.render(&mut text);
+            }
             use std::fmt::Write as _;
             let _ = writeln!(
                 text,

@@ -46,6 +46,47 @@ pub struct Config {
     pub presence: PresenceConfig,
     /// `[[rule]]`, in file order, disabled ones left out.
     pub rules: Vec<RuleConfig>,
+    /// `[mqtt]`: the broker, when the section is present and not `enabled = false`.
+    pub mqtt: Option<MqttConfig>,
+}
+
+/// `[mqtt]`: publish to a broker, take commands from it, reach other nodes' relays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MqttConfig {
+    /// `mqtt://host[:port]` or `mqtts://host[:port]`.
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub username: Option<String>,
+    /// First line is the password; read at startup, never logged.
+    pub password_file: Option<PathBuf>,
+    /// CA certificates (PEM) for `mqtts://` to a broker with a private CA; else the system's.
+    pub ca_file: Option<PathBuf>,
+    /// `None`: `camrelay-<node>`.
+    pub client_id: Option<String>,
+    /// `None`: the host name, resolved at startup.
+    pub node: Option<String>,
+    /// Topics are `<topic_prefix>/<node>/...`; every node of one site shares the prefix.
+    pub topic_prefix: String,
+    /// Home Assistant discovery prefix; `None` when `discovery = false`.
+    pub discovery_prefix: Option<String>,
+    /// Outgoing messages held while the broker is slow or away (oldest dropped past it).
+    pub queue: usize,
+    /// How long a command for another node's relay waits for that node's answer.
+    #[serde(with = "duration_str")]
+    pub remote_timeout: Duration,
+}
+
+/// A relay a rule names as `node/relay` lives on another node, reached over MQTT.
+pub fn remote_relay(relay: &str) -> Option<(&str, &str)> {
+    relay.split_once('/')
+}
+
+/// Node, relay, zone and camera names become MQTT topic levels and Home
+/// Assistant ids: letters, digits, `_` and `-` only.
+pub fn topic_safe(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// `[server]`: where cameras and NVRs post.
@@ -672,10 +713,13 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let base = origin.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(base) = base {
         let cameras = config.cameras.iter_mut().filter_map(|c| c.api.as_mut().map(|a| &mut a.password_file));
+        let mqtt =
+            config.mqtt.iter_mut().flat_map(|m| [m.password_file.as_mut(), m.ca_file.as_mut()]).flatten();
         for path in [config.gpio.mock_log.as_mut(), config.server.record_dir.as_mut()]
             .into_iter()
             .flatten()
             .chain(cameras)
+            .chain(mqtt)
         {
             if path.is_relative() {
                 *path = base.join(&*path);

@@ -255,6 +255,7 @@ const TOP: &[(&str, bool)] = &[
     ("site", false),
     ("presence", false),
     ("rule", true),
+    ("mqtt", false),
 ];
 
 fn toml_diag(e: &toml::de::Error) -> Diag {
@@ -287,7 +288,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
                 let hint = match did_you_mean(key, names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
-                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[rule]]".to_string(),
+                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[rule]], [mqtt]".to_string(),
                 };
                 return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
             }
@@ -374,6 +375,9 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
 
     if let Some(v) = root.get("presence") {
         b.presence(Tbl::new("[presence]", "presence", v)?)?;
+    }
+    if let Some(v) = root.get("mqtt") {
+        b.mqtt(Tbl::new("[mqtt]", "mqtt", v)?)?;
     }
     if let Some(v) = root.get("site") {
         b.site(Tbl::new("[site]", "site", v)?)?;
@@ -555,6 +559,112 @@ impl Builder {
         Ok(())
     }
 
+    fn mqtt(&mut self, t: Tbl) -> R<()> {
+        t.check_keys()?;
+        if t.bool("enabled")? == Some(false) {
+            return Ok(());
+        }
+        let (url, uspan) = t.req_str("url", "\"mqtt://192.168.1.10\"")?;
+        let (host, port, tls) = broker_url(url).map_err(|why| {
+            Diag::new(uspan.clone(), "url", format!("[mqtt] url \"{url}\" {why}; write e.g. url = \"mqtt://192.168.1.10\" or \"mqtts://broker.lan:8883\""))
+        })?;
+        let name = |key: &str| -> R<Option<String>> {
+            match t.str(key)? {
+                Some((v, span)) if !topic_safe(v) => Err(Diag::new(
+                    span,
+                    key,
+                    format!("[mqtt] {key} \"{v}\" becomes a topic level: use letters, digits, \"_\" and \"-\" only"),
+                )),
+                other => Ok(other.map(|(v, _)| v.to_string())),
+            }
+        };
+        let node = name("node")?;
+        let topic_prefix = match t.str("topic_prefix")? {
+            Some((p, span))
+                if p.is_empty() || p.contains(['+', '#']) || p.starts_with('/') || p.ends_with('/') =>
+            {
+                return Err(Diag::new(span, "topic_prefix", format!("[mqtt] topic_prefix \"{p}\" must be topic levels without wildcards (+, #) or a leading or trailing \"/\", e.g. \"camrelay\" or \"house/camrelay\"")));
+            }
+            Some((p, _)) => p.to_string(),
+            None => "camrelay".to_string(),
+        };
+        let discovery_prefix = match (t.bool("discovery")?, t.str("discovery_prefix")?) {
+            (Some(false), _) => None,
+            (_, Some((p, span))) if p.is_empty() || p.contains(['+', '#', '/']) => {
+                return Err(Diag::new(span, "discovery_prefix", format!("[mqtt] discovery_prefix \"{p}\" must be one topic level, as set in Home Assistant (\"homeassistant\")")));
+            }
+            (_, Some((p, _))) => Some(p.to_string()),
+            (_, None) => Some("homeassistant".to_string()),
+        };
+        let file = |key: &str| -> R<Option<PathBuf>> {
+            let Some((path, span)) = t.str(key)? else { return Ok(None) };
+            Ok(Some(PathBuf::from(path))).and_then(|p| {
+                if path.is_empty() {
+                    Err(Diag::new(span, key, format!("[mqtt] {key} is empty")))
+                } else {
+                    Ok(p)
+                }
+            })
+        };
+        let password_file = file("password_file")?;
+        let ca_file = file("ca_file")?;
+        let username = t.str("username")?.map(|(u, _)| u.to_string());
+        if password_file.is_some() && username.is_none() {
+            return Err(Diag::new(
+                t.key_span("password_file"),
+                "password_file",
+                "[mqtt] password_file needs \"username\" too: the broker checks the pair".to_string(),
+            ));
+        }
+        if ca_file.is_some() && !tls {
+            return Err(Diag::new(
+                t.key_span("ca_file"),
+                "ca_file",
+                "[mqtt] ca_file is for mqtts:// brokers; this url is mqtt:// (no TLS)".to_string(),
+            ));
+        }
+        let client_id = match t.str("client_id")? {
+            Some((c, span)) if c.is_empty() || c.len() > 64 => {
+                return Err(Diag::new(
+                    span,
+                    "client_id",
+                    "[mqtt] client_id must be 1 to 64 characters".to_string(),
+                ))
+            }
+            other => other.map(|(c, _)| c.to_string()),
+        };
+        let queue = match t.int("queue")? {
+            Some((n, span)) => {
+                int_in_range(n, "mqtt", "queue", t.label, span)?;
+                n as usize
+            }
+            None => 1024,
+        };
+        let remote_timeout = match t.duration("remote_timeout")? {
+            Some((d, span)) => {
+                in_range(d, "mqtt", "remote_timeout", t.label, span)?;
+                d
+            }
+            None => Duration::from_secs(2),
+        };
+        self.cfg.mqtt = Some(MqttConfig {
+            url: url.to_string(),
+            host,
+            port,
+            tls,
+            username,
+            password_file,
+            ca_file,
+            client_id,
+            node,
+            topic_prefix,
+            discovery_prefix,
+            queue,
+            remote_timeout,
+        });
+        Ok(())
+    }
+
     fn area(&mut self, t: Tbl) -> R<()> {
         t.check_keys()?;
         let (name, nspan) = t.req_str("name", "\"driveway\"")?;
@@ -631,6 +741,13 @@ impl Builder {
     fn relay(&mut self, t: Tbl) -> R<()> {
         t.check_keys()?;
         let (name, nspan) = t.req_str("name", "\"porch_light\"")?;
+        if name.contains('/') {
+            return Err(Diag::new(
+                nspan,
+                "name",
+                format!("relay name \"{name}\" cannot hold \"/\": a rule's relay = \"node/relay\" names a relay on another node"),
+            ));
+        }
         unique(self.cfg.relays.iter().map(|r| r.name.as_str()), name, nspan, "relay")?;
         let label = format!("[[relay]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
@@ -1475,6 +1592,9 @@ impl Builder {
 
     fn action(&self, t: &Tbl, when: &Conditions) -> R<ActionConfig> {
         let (relay_name, rspan) = t.req_str("relay", "\"porch_light\"")?;
+        if let Some((node, remote)) = remote_relay(relay_name) {
+            return self.remote_action(t, when, relay_name, node, remote, rspan);
+        }
         let Some(relay) = self.cfg.relays.iter().find(|r| r.name == relay_name) else {
             return Err(unknown_ref(
                 rspan,
@@ -1485,6 +1605,11 @@ impl Builder {
                 "[[relay]]",
             ));
         };
+        self.action_on(t, when, relay)
+    }
+
+    /// `then` for one relay, checked against its limits.
+    fn action_on(&self, t: &Tbl, when: &Conditions, relay: &RelayConfig) -> R<ActionConfig> {
         let actions = ["hold", "pulse", "blink", "on", "off", "toggle"];
         let (word, aspan) = t.req_str("action", "\"hold\"")?;
         if !actions.contains(&word) {
@@ -1593,12 +1718,76 @@ impl Builder {
             _ => ActionKind::Toggle,
         };
         Ok(ActionConfig {
-            relay: relay_name.to_string(),
+            relay: relay.name.clone(),
             action,
             cooldown: cooldown.map(|x| x.0),
             plate_cooldown: plate_cooldown.map(|x| x.0),
         })
     }
+}
+
+impl Builder {
+    /// `relay = "node/relay"`: a relay on another node. Its limits live on that
+    /// node, which applies them when the command arrives; here only the shape
+    /// of the action is checked.
+    fn remote_action(
+        &self,
+        t: &Tbl,
+        when: &Conditions,
+        written: &str,
+        node: &str,
+        relay: &str,
+        span: Range<usize>,
+    ) -> R<ActionConfig> {
+        let Some(mqtt) = &self.cfg.mqtt else {
+            return Err(Diag::new(span, "relay", format!("{} names relay \"{written}\", a relay on node \"{node}\": reaching another node needs an [mqtt] section (and a broker both nodes use)", t.label)));
+        };
+        if !topic_safe(node) || !topic_safe(relay) {
+            return Err(Diag::new(span, "relay", format!("relay \"{written}\" in {} must be \"node/relay\", each of letters, digits, \"_\" and \"-\"", t.label)));
+        }
+        if mqtt.node.as_deref() == Some(node) {
+            return Err(Diag::new(span, "relay", format!("relay \"{written}\" in {} names this node (\"{node}\"); write the relay's own name, \"{relay}\"", t.label)));
+        }
+        // The local checks, against a relay with no limits of its own.
+        let stand_in = RelayConfig {
+            name: written.to_string(),
+            line: LineRef::Offset(0),
+            chip: None,
+            active_low: false,
+            max_on: Duration::from_secs(24 * 3600),
+            min_off: Duration::ZERO,
+            switch_limit: None,
+            interlock: None,
+            interlock_wait: Duration::ZERO,
+        };
+        self.action_on(t, when, &stand_in)
+    }
+}
+
+/// `mqtt://host[:port]` or `mqtts://host[:port]`: host, port, TLS.
+fn broker_url(url: &str) -> Result<(String, u16, bool), &'static str> {
+    let (rest, tls, default_port) = if let Some(r) = url.strip_prefix("mqtt://") {
+        (r, false, 1883)
+    } else if let Some(r) = url.strip_prefix("mqtts://") {
+        (r, true, 8883)
+    } else {
+        return Err("must start with mqtt:// or mqtts://");
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '@', '?']) {
+        return Err("must be only a host and a port (credentials go in username and password_file)");
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or("has a port that is not 1 to 65535")?)
+        }
+        _ => (rest, default_port),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err("has no host");
+    }
+    Ok((host.to_string(), port, tls))
 }
 
 /// `retrigger` of a pulse or blink.

@@ -44,6 +44,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("rule", "[[rule]]"),
     ("rule.when", "[[rule]] when = { ... }"),
     ("rule.then", "[[rule]] then = { ... }"),
+    ("mqtt", "[mqtt]"),
 ];
 
 pub const KEYS: &[KeyDoc] = &[
@@ -586,6 +587,25 @@ pub const KEYS: &[KeyDoc] = &[
         "none",
         "After the rule fired for a plate, ignore that plate for this long.",
     ),
+    // [mqtt]
+    k("mqtt", "enabled", "bool", "true", "`false` keeps the section but connects to no broker."),
+    k(
+        "mqtt",
+        "url",
+        "string",
+        "required",
+        "The broker: `mqtt://host[:1883]`, or `mqtts://host[:8883]` for TLS (rustls).",
+    ),
+    k("mqtt", "username", "string", "none", "User name the broker checks (see docs/mqtt.md for its ACL)."),
+    k("mqtt", "password_file", "path", "none", "File whose first line is the broker password."),
+    k("mqtt", "ca_file", "path", "none", "PEM CA certificates for an `mqtts://` broker with a private CA; else the system's."),
+    k("mqtt", "client_id", "string", "\"camrelay-<node>\"", "MQTT client id; unique per connection on one broker."),
+    k("mqtt", "node", "string", "the host name", "This node's name: its topics, its Home Assistant device, and `node/relay` in other nodes' rules."),
+    k("mqtt", "topic_prefix", "string", "\"camrelay\"", "Topics are `<topic_prefix>/<node>/...`; every node of one site uses the same prefix."),
+    k("mqtt", "discovery", "bool", "true", "Publish Home Assistant discovery."),
+    k("mqtt", "discovery_prefix", "string", "\"homeassistant\"", "Home Assistant's discovery prefix (its MQTT integration setting)."),
+    k("mqtt", "queue", "integer", "1024", "Messages held while the broker is slow or away; past it the oldest are dropped and counted."),
+    k("mqtt", "remote_timeout", "duration", "\"2s\"", "A command for another node's relay fails (logged, counted) without that node's answer in this time."),
 ];
 
 /// The range a duration or number key accepts, as written in the file.
@@ -630,6 +650,8 @@ pub const LIMITS: &[Limit] = &[
     l("rule.then", "off", "1ms", "1h"),
     l("rule.then", "cooldown", "1ms", "7d"),
     l("rule.then", "plate_cooldown", "1ms", "7d"),
+    l("mqtt", "queue", "16", "65536"),
+    l("mqtt", "remote_timeout", "100ms", "1m"),
 ];
 
 /// The range of a key, if it has one.

@@ -12,6 +12,11 @@ use std::process::ExitCode;
 /// with `strict`, warnings fail the check too.
 pub fn run_check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
+    // `run` reads these files at startup: refuse here what it would refuse there.
+    if let Some(m) = &config.mqtt {
+        crate::mqtt::Settings::resolve(m)
+            .map_err(|e| anyhow::Error::new(e).context(path.display().to_string()))?;
+    }
     print!("{}", summary(&config, path));
     let warnings = super::lint::warnings(&config);
     for w in &warnings {
@@ -325,6 +330,18 @@ pub fn summary(c: &Config, path: &Path) -> String {
         BackendKind::Mock => "mock (no hardware)",
     };
     let _ = writeln!(s, "GPIO backend: {backend}");
+    if let Some(m) = &c.mqtt {
+        let node = m.node.as_deref().unwrap_or("<host name>");
+        let _ = write!(s, "MQTT: {} as node {node}, topics under {}/{node}/", m.url, m.topic_prefix);
+        match &m.discovery_prefix {
+            Some(d) => {
+                let _ = writeln!(s, ", Home Assistant discovery under {d}/");
+            }
+            None => {
+                let _ = writeln!(s, ", no Home Assistant discovery");
+            }
+        }
+    }
     if let (Some(lat), Some(lon)) = (c.site.latitude, c.site.longitude) {
         let _ = writeln!(s, "Site: {lat}, {lon}, time zone {}", c.site.timezone.name());
     }

@@ -87,6 +87,9 @@ pub struct Devices {
     /// Devices reported offline and heard again, until the core takes them
     /// (the `camera_online` event).
     back_online: Mutex<Vec<Device>>,
+    /// `[[camera]]`s heard for the first time since the start, for outputs
+    /// that show whether a camera posts (not a `camera_online` event).
+    first_heard: Mutex<Vec<String>>,
 }
 
 /// Back-online devices kept until the core takes them.
@@ -97,6 +100,7 @@ impl Default for Devices {
         Devices {
             inner: Mutex::default(),
             back_online: Mutex::default(),
+            first_heard: Mutex::default(),
             cameras: Mutex::default(),
             unknown_log: LogLimit::new(Duration::from_secs(60), 5),
             offline_reports: AtomicU64::new(0),
@@ -241,6 +245,11 @@ impl Devices {
             }
         }
         key
+    }
+
+    /// `[[camera]]`s heard for the first time, since the last call.
+    pub fn take_first_heard(&self) -> Vec<String> {
+        std::mem::take(&mut *self.first_heard.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Devices heard again after they were reported offline, since the last call.
@@ -416,6 +425,10 @@ impl Devices {
         let kind = event.kind.word();
         match &e.camera {
             Some(camera) => {
+                let mut heard = self.first_heard.lock().unwrap_or_else(|p| p.into_inner());
+                if heard.len() < MAX_BACK_ONLINE {
+                    heard.push(camera.clone());
+                }
                 tracing::info!(device = %key, source = %e.source, %camera, kind, "device first seen, matches [[camera]]")
             }
             None => {

@@ -180,7 +180,8 @@ impl Recent {
 
     fn keep(&self, item: Arc<crate::happened::Item>) {
         use crate::happened::Happened;
-        if item.targets_of().is_some() {
+        // Live state, not decisions: the page draws targets, and counts change on every step.
+        if item.targets_of().is_some() || matches!(&**item, Happened::Occupancy { .. }) {
             return;
         }
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
@@ -466,12 +467,16 @@ mod tests {
         let devices = (0..RECENT as u64 + 10).map(|at_ms| Happened::Device {
             at_ms,
             device: "cam".into(),
+            camera: "cam".into(),
             online: true,
         });
         let list = kept(devices.collect());
         assert_eq!(
             (list.len(), &list[0]),
-            (RECENT, &Happened::Device { at_ms: 10, device: "cam".into(), online: true })
+            (
+                RECENT,
+                &Happened::Device { at_ms: 10, device: "cam".into(), camera: "cam".into(), online: true }
+            )
         );
     }
 

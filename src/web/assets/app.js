@@ -208,6 +208,12 @@ function recentText(h) {
     case 'no_effect': return [`rule "${h.rule}" matched, nothing happened: ${h.reason} (${h.detail})`, false];
     case 'device': return [`${h.device} ${h.online ? 'is posting again' : 'went silent'}`, !h.online];
     case 'reloaded': return [h.applied ? `rules reloaded: ${h.message}` : `reload refused, the old rules stay: ${h.message}`, !h.applied];
+    case 'detected': {
+      const d = h.detection;
+      const where = d.zones.length ? ` in ${d.zones.join(', ')}` : '';
+      return [`${d.camera}: ${d.kind}${d.class ? ' ' + d.class : ''}${where}${d.plate ? ' plate ' + d.plate : ''}`, false];
+    }
+    case 'remote': return [`${whyText(h.why)} → ${h.node}/${h.relay}: ${h.action.action} (to node ${h.node} over MQTT)`, false];
     default: return [JSON.stringify(h), false];
   }
 }
@@ -260,7 +266,7 @@ function listen() {
     }
     if (window.camrelayDrawn.size > 5000) window.camrelayDrawn.clear();
   });
-  for (const type of ['switched', 'fired', 'no_effect', 'device', 'reloaded']) {
+  for (const type of ['switched', 'fired', 'no_effect', 'device', 'reloaded', 'detected', 'remote']) {
     es.addEventListener(type, (m) => {
       const h = JSON.parse(m.data);
       addRecent(h);

@@ -1,0 +1,213 @@
+//! Home Assistant MQTT discovery: one device per node, its cameras as
+//! devices `via_device` it, every entity with the node's availability.
+//!
+//! Unique ids come from names in the rules file (`camrelay_<node>_relay_<name>`),
+//! so they survive restarts. Builds payloads only; the link publishes them.
+
+use super::payload::DETECTION_KINDS;
+use super::topics::{level, Topics};
+use crate::happened::State;
+use serde_json::{json, Value};
+
+/// One discovery message: its config topic and retained payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    pub topic: String,
+    pub payload: String,
+}
+
+/// Every entity of this node for the rules in force.
+pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
+    if t.discovery.is_none() {
+        return Vec::new();
+    }
+    let node_id = t.device_id();
+    let device = json!({
+        "identifiers": [node_id],
+        "name": format!("camrelay {}", t.node),
+        "manufacturer": "camrelay",
+        "model": "camrelay relay node",
+        "sw_version": env!("CARGO_PKG_VERSION"),
+    });
+    let origin = json!({ "name": "camrelay", "sw_version": env!("CARGO_PKG_VERSION") });
+    let mut out = Vec::new();
+    let mut add = |component: &str, object: String, mut config: Value, dev: &Value| {
+        let Some(topic) = t.discovery_config(component, &object) else { return };
+        if let Some(map) = config.as_object_mut() {
+            map.insert("unique_id".into(), format!("{node_id}_{object}").into());
+            map.insert("object_id".into(), format!("{node_id}_{object}").into());
+            map.insert("availability_topic".into(), t.availability().into());
+            map.insert("device".into(), dev.clone());
+            map.insert("origin".into(), origin.clone());
+        }
+        out.push(Entity { topic, payload: config.to_string() });
+    };
+    for r in &state.relays {
+        let l = level(&r.name);
+        add(
+            "switch",
+            format!("relay_{l}"),
+            json!({
+                "name": r.name,
+                "state_topic": t.relay(&r.name, "state"),
+                "command_topic": t.relay(&r.name, "set"),
+                "json_attributes_topic": t.relay(&r.name, "attributes"),
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "retain": false,
+            }),
+            &device,
+        );
+        add(
+            "button",
+            format!("relay_{l}_release"),
+            json!({
+                "name": format!("{} back to rules", r.name),
+                "command_topic": t.relay(&r.name, "set"),
+                "payload_press": "RELEASE",
+                "retain": false,
+            }),
+            &device,
+        );
+        add(
+            "button",
+            format!("relay_{l}_pulse"),
+            json!({
+                "name": format!("{} pulse", r.name),
+                "command_topic": t.relay(&r.name, "set"),
+                "payload_press": "PULSE",
+                "retain": false,
+            }),
+            &device,
+        );
+    }
+    for o in &state.occupancy {
+        let kind = if o.area { "area" } else { "zone" };
+        let l = level(&o.place);
+        add(
+            "binary_sensor",
+            format!("{kind}_{l}"),
+            json!({
+                "name": format!("{} occupied", o.place),
+                "device_class": "occupancy",
+                "state_topic": t.place(kind, &o.place, "occupancy"),
+                "json_attributes_topic": t.place(kind, &o.place, "count"),
+                "payload_on": "ON",
+                "payload_off": "OFF",
+            }),
+            &device,
+        );
+        add(
+            "sensor",
+            format!("{kind}_{l}_count"),
+            json!({
+                "name": format!("{} count", o.place),
+                "state_topic": t.place(kind, &o.place, "count"),
+                "value_template": "{{ value_json.total }}",
+                "state_class": "measurement",
+                "unit_of_measurement": "targets",
+            }),
+            &device,
+        );
+    }
+    for camera in &state.cameras {
+        let l = level(camera);
+        let dev = json!({
+            "identifiers": [format!("{node_id}_camera_{l}")],
+            "name": camera,
+            "manufacturer": "Viewtron",
+            "via_device": node_id,
+        });
+        add(
+            "binary_sensor",
+            format!("camera_{l}_online"),
+            json!({
+                "name": "posting",
+                "device_class": "connectivity",
+                "state_topic": t.camera(camera, "online"),
+                "payload_on": "ON",
+                "payload_off": "OFF",
+            }),
+            &dev,
+        );
+        add(
+            "sensor",
+            format!("camera_{l}_plate"),
+            json!({
+                "name": "last plate",
+                "icon": "mdi:car-info",
+                "state_topic": t.camera(camera, "plate"),
+                "value_template": "{{ value_json.plate }}",
+                "json_attributes_topic": t.camera(camera, "plate"),
+            }),
+            &dev,
+        );
+        add(
+            "event",
+            format!("camera_{l}_detection"),
+            json!({
+                "name": "detection",
+                "state_topic": t.camera(camera, "detection"),
+                "event_types": DETECTION_KINDS,
+            }),
+            &dev,
+        );
+    }
+    add(
+        "event",
+        "safety".into(),
+        json!({
+            "name": "safety cut-off",
+            "state_topic": t.safety(),
+            "event_types": ["max_on", "chatter_lockout", "interlock"],
+        }),
+        &device,
+    );
+    add(
+        "sensor",
+        "reload".into(),
+        json!({
+            "name": "last reload",
+            "state_topic": t.reload(),
+            "value_template": "{{ 'applied' if value_json.applied else 'refused' }}",
+            "json_attributes_topic": t.reload(),
+            "entity_category": "diagnostic",
+        }),
+        &device,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::places::Occupancy;
+
+    #[test]
+    fn every_entity_has_a_stable_id_availability_and_its_device() {
+        let t = Topics::new("camrelay", "shed", Some("homeassistant"));
+        let state = State {
+            relays: Vec::new(),
+            cameras: vec!["front door".into()],
+            devices: Vec::new(),
+            occupancy: vec![Occupancy { place: "drive".into(), area: true, counts: [0; 4] }],
+            last_reload: None,
+        };
+        let all = entities(&t, &state);
+        let topics: Vec<&str> = all.iter().map(|e| e.topic.as_str()).collect();
+        assert!(topics.contains(&"homeassistant/binary_sensor/camrelay_shed/area_drive/config"));
+        assert!(topics.contains(&"homeassistant/event/camrelay_shed/camera_front_door_detection/config"));
+        for e in &all {
+            let v: Value = serde_json::from_str(&e.payload).unwrap();
+            assert_eq!(v["availability_topic"], "camrelay/shed/availability", "{}", e.topic);
+            assert!(v["unique_id"].as_str().unwrap().starts_with("camrelay_shed_"));
+            assert_eq!(v["origin"]["name"], "camrelay");
+        }
+        let cam: Value = serde_json::from_str(
+            &all.iter().find(|e| e.topic.contains("front_door_online")).unwrap().payload,
+        )
+        .unwrap();
+        assert_eq!(cam["device"]["via_device"], "camrelay_shed");
+        assert!(entities(&Topics::new("camrelay", "shed", None), &state).is_empty());
+    }
+}

@@ -1,0 +1,401 @@
+//! camrelay against a real broker (Debian's Mosquitto, with a password file
+//! and the ACL docs/mqtt.md gives): discovery and states, a Home Assistant
+//! restart, a broker restart, a broker absent at start, a retained command,
+//! wrong credentials, a removed relay, a clean stop, and two nodes where a
+//! post to one switches a relay on the other within that node's `max_on`.
+//!
+//! Without mosquitto these tests are ignored (build.rs), never passed.
+
+mod common;
+mod mqtt_support;
+
+use common::{post, request, traject, Daemon};
+use mqtt_support::{eventually, Broker, Watcher};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Node A: a porch relay held by a person in the yard, and (when `remote`)
+/// the same person holding relay `light` on node B.
+fn node_a(broker: &Broker, dir: &std::path::Path, remote: bool) -> String {
+    let mut rules = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+[api]
+listen = "127.0.0.1:0"
+token = "t0ken"
+[gpio]
+backend = "mock"
+mock_log = "{{MOCK_LOG}}"
+{mqtt}
+[[relay]]
+name = "porch"
+line = 17
+max_on = "10m"
+
+[[relay]]
+name = "gate"
+line = 18
+max_on = "1m"
+
+[[camera]]
+name = "drive"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "yard"
+camera = "drive"
+polygon = [[0, 0], [10000, 0], [10000, 10000], [0, 10000]]
+
+[[area]]
+name = "outside"
+zones = ["yard"]
+
+[[rule]]
+name = "porch light"
+when = {{ event = "presence", zone = "yard", class = "person" }}
+then = {{ relay = "porch", action = "hold", hold = "30s" }}
+"#,
+        mqtt = broker.section("nodea", dir)
+    );
+    if remote {
+        rules.push_str(
+            r#"
+[[rule]]
+name = "garage light"
+when = { event = "presence", zone = "yard", class = "person" }
+then = { relay = "nodeb/light", action = "hold", hold = "30s" }
+"#,
+        );
+    }
+    rules
+}
+
+fn node_b(broker: &Broker, dir: &std::path::Path) -> String {
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+[api]
+listen = "127.0.0.1:0"
+[gpio]
+backend = "mock"
+mock_log = "{{MOCK_LOG}}"
+{mqtt}
+[[relay]]
+name = "light"
+line = 5
+max_on = "3s"
+"#,
+        mqtt = broker.section("nodeb", dir)
+    )
+}
+
+fn person() -> Vec<u8> {
+    traject(&[(7, "person", [4000, 4000, 5000, 6000])])
+}
+
+fn status(d: &Daemon) -> serde_json::Value {
+    serde_json::from_str(&request(d.api, "GET", "/api/status", &[], b"").body).unwrap()
+}
+
+fn mqtt_status(d: &Daemon) -> serde_json::Value {
+    status(d)["mqtt"].clone()
+}
+
+fn metrics(d: &Daemon) -> String {
+    request(d.api, "GET", "/metrics", &[], b"").body
+}
+
+/// Post traject until the relay is on (the zone needs `inertia` posts).
+fn walk_in(d: &Daemon, relay: &str) {
+    for _ in 0..10 {
+        post(d.posts, "/API", &person());
+    }
+    d.wait_log(WAIT, |l| l.iter().any(|c| c.relay == relay && c.on));
+}
+
+fn secrets_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn discovery_and_every_state_are_published_at_start_and_follow_the_relays() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+
+    watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online" && m.retain);
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "OFF");
+    watch.wait("camrelay/nodea/zone/yard/occupancy", WAIT, |m| m.payload == "OFF");
+    watch.wait("camrelay/nodea/area/outside/occupancy", WAIT, |m| m.payload == "OFF");
+    watch.wait("camrelay/nodea/camera/drive/online", WAIT, |m| m.payload == "OFF");
+    let switch = watch.wait("homeassistant/switch/camrelay_nodea/relay_porch/config", WAIT, |m| {
+        m.retain && !m.payload.is_empty()
+    });
+    let config: serde_json::Value = serde_json::from_str(&switch.payload).unwrap();
+    assert_eq!(config["unique_id"], "camrelay_nodea_relay_porch");
+    assert_eq!(config["command_topic"], "camrelay/nodea/relay/porch/set");
+    assert_eq!(config["state_topic"], "camrelay/nodea/relay/porch/state");
+    assert_eq!(config["device"]["identifiers"][0], "camrelay_nodea");
+    assert_eq!(config["origin"]["name"], "camrelay");
+    let camera =
+        watch.wait("homeassistant/binary_sensor/camrelay_nodea/camera_drive_online/config", WAIT, |_| true);
+    let camera: serde_json::Value = serde_json::from_str(&camera.payload).unwrap();
+    assert_eq!(camera["device"]["via_device"], "camrelay_nodea");
+    // porch and gate: switch + 2 buttons each; yard and outside: 2 each; drive: 3; safety and reload.
+    eventually(WAIT, "every entity announced", || {
+        watch.all().iter().filter(|m| m.topic.ends_with("/config")).count() >= 15
+    });
+    let configs: Vec<_> = watch.all().into_iter().filter(|m| m.topic.ends_with("/config")).collect();
+    let distinct: std::collections::BTreeSet<_> = configs.iter().map(|m| m.topic.clone()).collect();
+    assert_eq!(distinct.len(), 15, "{distinct:#?}");
+    for m in &configs {
+        let v: serde_json::Value = serde_json::from_str(&m.payload).unwrap();
+        assert_eq!(v["availability_topic"], "camrelay/nodea/availability", "{}", m.topic);
+    }
+
+    walk_in(&a, "porch");
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "ON" && m.retain);
+    let attrs =
+        watch.wait("camrelay/nodea/relay/porch/attributes", WAIT, |m| m.payload.contains("porch light"));
+    let attrs: serde_json::Value = serde_json::from_str(&attrs.payload).unwrap();
+    assert_eq!(attrs["why"]["zone"], "yard");
+    watch.wait("camrelay/nodea/zone/yard/occupancy", WAIT, |m| m.payload == "ON");
+    let count = watch.wait("camrelay/nodea/zone/yard/count", WAIT, |m| m.payload.contains("\"person\":1"));
+    assert!(count.payload.contains("\"total\":1"), "{}", count.payload);
+    watch.wait("camrelay/nodea/camera/drive/online", WAIT, |m| m.payload == "ON");
+    let m = metrics(&a);
+    assert!(m.contains("camrelay_mqtt_connected 1"), "{m}");
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_home_assistant_restart_gets_discovery_then_every_state_after_a_jitter() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+    watch.wait("camrelay/nodea/relay/gate/state", WAIT, |m| m.payload == "OFF");
+    walk_in(&a, "porch");
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "ON");
+    std::thread::sleep(Duration::from_millis(300));
+
+    watch.clear();
+    let restarted = Instant::now();
+    watch.publish("homeassistant/status", "online", false);
+    let state = watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "ON");
+    let all = watch.all();
+    let first_config = all.iter().position(|m| m.topic.ends_with("/config")).expect("discovery republished");
+    let porch_state = all.iter().position(|m| m.topic == "camrelay/nodea/relay/porch/state").unwrap();
+    assert!(first_config < porch_state, "discovery comes before the states");
+    assert!(
+        all[first_config].at.duration_since(restarted) >= Duration::from_millis(500),
+        "answered after the jitter, not at once"
+    );
+    assert!(state.at.duration_since(restarted) < WAIT);
+    for topic in [
+        "camrelay/nodea/zone/yard/occupancy",
+        "camrelay/nodea/relay/gate/state",
+        "camrelay/nodea/availability",
+    ] {
+        watch.wait(topic, WAIT, |_| true);
+    }
+    assert!(mqtt_status(&a)["connects"].as_u64() == Some(1), "no reconnect was needed");
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_broker_restart_leaves_the_relays_alone_and_camrelay_resubscribes_and_republishes() {
+    let mut broker = Broker::start();
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+    {
+        let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+        watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+    }
+    walk_in(&a, "porch");
+
+    broker.stop();
+    eventually(WAIT, "status says disconnected", || mqtt_status(&a)["connected"] == false);
+    // The relay is untouched, and rules keep working without the broker.
+    for _ in 0..5 {
+        post(a.posts, "/API", &person());
+    }
+    assert_eq!(a.mock_log().iter().rfind(|c| c.relay == "porch").map(|c| c.on), Some(true));
+
+    broker.start_again();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    // Retained states were lost with the broker: camrelay puts them back.
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "ON" && m.retain);
+    watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+    watch.wait("homeassistant/switch/camrelay_nodea/relay_porch/config", WAIT, |_| true);
+    // Resubscribed: a command through the new broker reaches the relay.
+    watch.publish("camrelay/nodea/relay/gate/set", "PULSE 300ms", false);
+    a.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "gate" && c.on));
+    a.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "gate" && !c.on && c.reason.contains("pulse")));
+    assert!(mqtt_status(&a)["connects"].as_u64().unwrap() >= 2);
+    assert!(a.mock_log().iter().filter(|c| c.relay == "porch").all(|c| c.on || c.reason == "startup"));
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn without_a_broker_at_start_relays_switch_commands_to_other_nodes_fail_visibly_and_mqtt_catches_up() {
+    let mut broker = Broker::absent();
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), true));
+    walk_in(&a, "porch");
+    eventually(WAIT, "the command for nodeb/light counted as failed", || {
+        mqtt_status(&a)["remote_failed"].as_u64().unwrap_or(0) >= 1
+    });
+    let s = mqtt_status(&a);
+    assert_eq!(s["connected"], false);
+    assert!(s["connect_failures"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["last_remote_failure"].as_str().unwrap().contains("not connected"), "{s}");
+    assert!(a.stderr_text().contains("not sent: not connected to the broker"));
+    assert!(metrics(&a).contains("camrelay_mqtt_remote_commands_total{outcome=\"failed\"}"));
+
+    broker.start_again();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    // Backoff is at most 30 s; the first retries come much sooner.
+    watch.wait("camrelay/nodea/relay/porch/state", Duration::from_secs(40), |m| m.payload == "ON");
+    eventually(WAIT, "status says connected", || mqtt_status(&a)["connected"] == true);
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_retained_command_never_switches_a_relay_at_start_or_later() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    // Left behind by a careless client: the garage door of Tasmota #5804.
+    watch.publish("camrelay/nodea/relay/gate/set", "ON", true);
+    std::thread::sleep(Duration::from_millis(200));
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+    watch.wait("camrelay/nodea/relay/gate/state", WAIT, |m| m.payload == "OFF");
+    eventually(WAIT, "the retained command is reported", || {
+        a.stderr_text().contains("ignored a retained command")
+    });
+    assert!(a.stderr_text().contains("mosquitto_pub -r -n -t 'camrelay/nodea/relay/gate/set'"));
+    // And a retained command published while running is ignored as well.
+    watch.publish("camrelay/nodea/relay/gate/set", "PULSE 5s", true);
+    eventually(WAIT, "both retained commands counted", || {
+        mqtt_status(&a)["retained_ignored"].as_u64() == Some(2)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(a.mock_log().iter().all(|c| !c.on), "{:?}", a.mock_log());
+    // A live command does switch.
+    watch.publish("camrelay/nodea/relay/gate/set", "PULSE 200ms", false);
+    a.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "gate" && c.on && c.reason.contains("manual pulse")));
+    assert_eq!(mqtt_status(&a)["commands_applied"], 1);
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn wrong_credentials_are_named_and_retried_with_backoff_while_the_relays_work() {
+    let broker = Broker::start();
+    let secrets = secrets_dir();
+    let rules = node_a(&broker, secrets.path(), false);
+    std::fs::write(secrets.path().join("nodea.password"), "not-the-password\n").unwrap();
+    let a = Daemon::start(&rules);
+    eventually(WAIT, "three attempts", || mqtt_status(&a)["connect_failures"].as_u64().unwrap_or(0) >= 3);
+    let s = mqtt_status(&a);
+    assert!(s["last_error"].as_str().unwrap().contains("refused the user name or password"), "{s}");
+    assert!(a.stderr_text().contains("password_file"));
+    let attempts: Vec<&str> =
+        a.stderr_text().lines().filter(|l| l.contains("cannot connect")).map(|_| "").collect();
+    assert!(attempts.len() >= 3);
+    assert!(a.stderr_text().contains("retry_in_ms=1000"), "the wait doubles");
+    walk_in(&a, "porch");
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_post_to_node_a_switches_a_relay_on_node_b_within_b_max_on() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    let secrets = secrets_dir();
+    let b = Daemon::start(&node_b(&broker, secrets.path()));
+    watch.wait("camrelay/nodeb/availability", WAIT, |m| m.payload == "online");
+    let a = Daemon::start(&node_a(&broker, secrets.path(), true));
+    watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+
+    walk_in(&a, "porch");
+    let on = b.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "light" && c.on));
+    let on = on.iter().find(|c| c.on).unwrap().clone();
+    assert!(on.reason.contains("nodea/garage light"), "{}", on.reason);
+    watch.wait("camrelay/nodeb/relay/light/state", WAIT, |m| m.payload == "ON");
+    eventually(WAIT, "A counts the command taken", || {
+        let s = mqtt_status(&a);
+        s["remote_applied"].as_u64().unwrap_or(0) + s["remote_waiting"].as_u64().unwrap_or(0) >= 1
+    });
+
+    // A keeps commanding for 5 s: B's max_on (3 s) still cuts, and the
+    // renewed holds do not switch it back on.
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        post(a.posts, "/API", &person());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = b.mock_log();
+    let light: Vec<_> = log.iter().filter(|c| c.relay == "light").collect();
+    let cut = light.iter().find(|c| !c.on && c.reason == "max_on").expect("max_on cut on node B");
+    assert!(cut.ms - on.ms >= 3000 && cut.ms - on.ms < 3500, "cut after {} ms", cut.ms - on.ms);
+    assert!(light.last().is_some_and(|c| !c.on), "still off while A keeps commanding: {light:?}");
+    watch.wait("camrelay/nodeb/safety", WAIT, |m| m.payload.contains("\"event_type\":\"max_on\""));
+    eventually(WAIT, "A hears the refusals", || mqtt_status(&a)["remote_refused"].as_u64().unwrap_or(0) >= 1);
+    assert_eq!(mqtt_status(&a)["remote_failed"], 0);
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn removed_zones_and_relays_lose_their_entities_and_a_clean_stop_says_offline() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let secrets = secrets_dir();
+    let rules = node_a(&broker, secrets.path(), false);
+    let mut a = Daemon::start(&rules);
+    let area = "homeassistant/binary_sensor/camrelay_nodea/area_outside/config";
+    let gate = "homeassistant/switch/camrelay_nodea/relay_gate/config";
+    watch.wait(area, WAIT, |m| !m.payload.is_empty());
+    watch.wait(gate, WAIT, |m| !m.payload.is_empty());
+
+    // A zone or area goes with a reload.
+    let text = std::fs::read_to_string(&a.config_path).unwrap();
+    let without_area = text.replace("[[area]]\nname = \"outside\"\nzones = [\"yard\"]\n", "");
+    assert_ne!(text, without_area);
+    std::fs::write(&a.config_path, &without_area).unwrap();
+    a.signal("HUP");
+    watch.wait("camrelay/nodea/reload", WAIT, |m| m.payload.contains("\"applied\":true"));
+    watch.wait(area, WAIT, |m| m.payload.is_empty());
+    watch.wait("homeassistant/sensor/camrelay_nodea/area_outside_count/config", WAIT, |m| {
+        m.payload.is_empty()
+    });
+
+    walk_in(&a, "porch");
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "ON");
+    watch.clear();
+    a.signal("TERM");
+    assert!(a.wait_exit(WAIT).success());
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "OFF");
+    watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "offline");
+    let all = watch.all();
+    let off = all.iter().position(|m| m.topic == "camrelay/nodea/relay/porch/state").unwrap();
+    let offline = all.iter().position(|m| m.topic == "camrelay/nodea/availability").unwrap();
+    assert!(off < offline, "the relay's OFF is published before offline");
+
+    // A relay goes with a restart: its entity, retained by the broker from
+    // the last run, is cleared when the new run starts.
+    let without_gate = without_area.replace("[[relay]]\nname = \"gate\"\nline = 18\nmax_on = \"1m\"\n", "");
+    assert_ne!(without_area, without_gate);
+    watch.clear();
+    let b = Daemon::start(&without_gate);
+    watch.wait(gate, WAIT, |m| m.payload.is_empty());
+    watch.wait("homeassistant/button/camrelay_nodea/relay_gate_pulse/config", WAIT, |m| m.payload.is_empty());
+    watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "OFF");
+    assert!(watch
+        .last("homeassistant/switch/camrelay_nodea/relay_porch/config")
+        .is_some_and(|p| !p.is_empty()));
+    drop(b);
+}

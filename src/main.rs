@@ -259,21 +259,26 @@ fn inspect(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
 
 /// Logs go to stderr. Under systemd (JOURNAL_STREAM set) the journal adds its own
 /// timestamps, so they are left out there. `CAMRELAY_LOG` (or `RUST_LOG`) sets the
-/// filter, e.g. `CAMRELAY_LOG=debug` to see one line per decoded post.
+/// filter: a level (`debug` shows one line per decoded post) and per-module
+/// levels, `info,camrelay::mqtt=debug,rumqttc=warn`. Targets, not EnvFilter:
+/// its span and field matching pulled a regex engine (300 KB on the Pi) into
+/// a binary that never used it.
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
     let filter = std::env::var("CAMRELAY_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_target(false);
+    let targets: Targets = filter.parse().unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     if camrelay::systemd::stderr_is_journal() {
-        builder.without_time().with_ansi(false).init();
+        tracing_subscriber::registry()
+            .with(layer.without_time().with_ansi(false).with_filter(targets))
+            .init();
     } else {
         // Colours only for a person at a terminal, never into a file or a pipe.
         use std::io::IsTerminal;
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
+        let layer = layer.with_ansi(std::io::stderr().is_terminal());
+        tracing_subscriber::registry().with(layer.with_filter(targets)).init();
     }
 }

@@ -613,10 +613,27 @@ impl Core {
                 let result = self.remote(&from, &relay, action, why, now.at);
                 let _ = reply.send(result);
             }
+            ApiRequest::FromNode { camera, event } => {
+                if let Some(commands) = self.engine.handle_from_node(&camera, &event, now) {
+                    self.apply(commands, now.at);
+                }
+            }
             ApiRequest::State(reply) => {
                 let _ = reply.send(crate::happened::State {
                     relays: self.controller.status(now.at),
-                    cameras: self.config.cameras.iter().map(|c| c.name.clone()).collect(),
+                    cameras: self
+                        .config
+                        .cameras
+                        .iter()
+                        .filter(|c| c.node.is_none())
+                        .map(|c| c.name.clone())
+                        .collect(),
+                    node_cameras: self
+                        .config
+                        .cameras
+                        .iter()
+                        .filter_map(|c| Some((c.node.clone()?, c.name.clone())))
+                        .collect(),
                     devices: self.shared.devices.snapshot(),
                     occupancy: self.engine.occupancy(),
                     last_reload: self.last_reload.clone(),

@@ -69,8 +69,10 @@ impl Happened {
 #[derive(Debug, Clone, Serialize)]
 pub struct State {
     pub relays: Vec<crate::relays::controller::RelayStatus>,
-    /// `[[camera]]` names, in file order.
+    /// `[[camera]]` names of the cameras that post here, in file order.
     pub cameras: Vec<String>,
+    /// (node, camera) of the cameras of other nodes whose detections rules here use.
+    pub node_cameras: Vec<(String, String)>,
     pub devices: Vec<crate::ingest::DeviceStatus>,
     /// Every zone, then every area.
     pub occupancy: Vec<crate::engine::places::Occupancy>,

@@ -1141,3 +1141,64 @@ fn plate_distance_is_refused_on_a_block_list_and_without_plates() {
     ));
     assert!(e.contains("is 0 to 3 in steps of 0.5, found 0.7"), "{e}");
 }
+
+const MQTT: &str = "[mqtt]\nurl = \"mqtt://127.0.0.1\"\nnode = \"drive\"\n\n";
+
+const RELAY: &str = "[[relay]]\nname = \"porch\"\nline = 17\nmax_on = \"10m\"\n\n";
+
+#[test]
+fn mqtt_settings_are_checked_where_they_are_written() {
+    let text = "[mqtt]\nurl = \"http://broker\"\n";
+    assert_eq!(
+        error_of(text),
+        "rules.toml:2:7: [mqtt] url \"http://broker\" must start with mqtt:// or mqtts://; write e.g. url = \"mqtt://192.168.1.10\" or \"mqtts://broker.lan:8883\"\n  |\n2 | url = \"http://broker\"\n  |       ^^^^^^^^^^^^^^^"
+    );
+    let text = "[mqtt]\nurl = \"mqtt://broker:0\"\n";
+    assert!(error_of(text).contains("has a port that is not 1 to 65535"));
+    let text = "[mqtt]\nurl = \"mqtt://broker\"\nnode = \"pi garage\"\n";
+    assert!(error_of(text).starts_with("rules.toml:3:8: [mqtt] node \"pi garage\" becomes a topic level"));
+    let text = "[mqtt]\nurl = \"mqtt://broker\"\npassword_file = \"pw\"\n";
+    assert!(error_of(text).contains("password_file needs \"username\" too"));
+    let text = "[mqtt]\nurl = \"mqtt://broker\"\nca_file = \"ca.pem\"\n";
+    assert!(error_of(text).contains("ca_file is for mqtts:// brokers"));
+    let text = "[mqtt]\nurl = \"mqtt://broker\"\ntopic_prefix = \"camrelay/#\"\n";
+    assert!(error_of(text).contains("without wildcards"));
+    let text = "[mqtt]\nurl = \"mqtt://broker\"\nqueue = 4\n";
+    assert!(error_of(text).contains("queue"), "{}", error_of(text));
+    let text = "[mqtt]\nurl = \"mqtt://broker\"\nretain = true\n";
+    assert!(error_of(text).contains("unknown key \"retain\" in [mqtt]"));
+}
+
+#[test]
+fn another_node_relay_needs_mqtt_and_another_node() {
+    let rule = "[[rule]]\nname = \"garage light\"\nwhen = { event = \"camera_offline\" }\nthen = { relay = \"garage/light\", action = \"hold\", hold = \"2m\" }\n";
+    let text = format!("{RELAY}{rule}");
+    assert_eq!(
+        error_of(&text),
+        "rules.toml:9:18: [[rule]] \"garage light\" then names relay \"garage/light\", a relay on node \"garage\": reaching another node needs an [mqtt] section (and a broker both nodes use)\n  |\n9 | then = { relay = \"garage/light\", action = \"hold\", hold = \"2m\" }\n  |                  ^^^^^^^^^^^^^^"
+    );
+    let own = rule.replace("garage/light", "drive/porch");
+    assert!(error_of(&format!("{MQTT}{RELAY}{own}"))
+        .contains("names this node (\"drive\"); write the relay's own name, \"porch\""));
+    let bad = rule.replace("garage/light", "garage/a b");
+    assert!(error_of(&format!("{MQTT}{RELAY}{bad}")).contains("must be \"node/relay\""));
+    // The action is still checked; the other node's limits are its own.
+    let no_hold = rule.replace(", hold = \"2m\"", "");
+    assert!(error_of(&format!("{MQTT}{RELAY}{no_hold}")).contains("needs \"hold\""));
+    assert!(camrelay::config::parse(&format!("{MQTT}{RELAY}{rule}"), Path::new("rules.toml")).is_ok());
+    let slash = RELAY.replace("\"porch\"", "\"porch/1\"");
+    assert!(error_of(&slash).contains("cannot hold \"/\""));
+}
+
+#[test]
+fn a_camera_of_another_node_is_known_by_name_only_and_has_no_zones_here() {
+    let camera = "[[camera]]\nname = \"gate_lpr\"\nnode = \"garage\"\n\n";
+    assert!(error_of(&format!("{RELAY}{camera}"))
+        .contains("its detections come over the broker, which needs an [mqtt] section"));
+    let with_mac = camera.replace("node = \"garage\"\n", "node = \"garage\"\nmac = \"58:5b:69:5a:84:bb\"\n");
+    assert!(error_of(&format!("{MQTT}{RELAY}{with_mac}")).contains("\"mac\" does not go with \"node\""));
+    let zone =
+        "[[zone]]\nname = \"gate\"\ncamera = \"gate_lpr\"\npolygon = [[0, 0], [10000, 0], [10000, 10000]]\n";
+    assert!(error_of(&format!("{MQTT}{RELAY}{camera}{zone}")).contains("draw its zones on that node"));
+    assert!(camrelay::config::parse(&format!("{MQTT}{RELAY}{camera}"), Path::new("rules.toml")).is_ok());
+}

@@ -399,3 +399,78 @@ fn removed_zones_and_relays_lose_their_entities_and_a_clean_stop_says_offline() 
         .is_some_and(|p| !p.is_empty()));
     drop(b);
 }
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_node_uses_another_node_cameras_detections_as_its_events() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    let secrets = secrets_dir();
+    // Node A has the plate camera; node B has the gate and the rule.
+    let a_rules = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+[api]
+listen = "127.0.0.1:0"
+[gpio]
+backend = "mock"
+mock_log = "{{MOCK_LOG}}"
+{mqtt}
+[[relay]]
+name = "spare"
+line = 3
+max_on = "1m"
+
+[[camera]]
+name = "gate_lpr"
+mac = "58:5b:69:5a:84:bb"
+"#,
+        mqtt = broker.section("nodea", secrets.path())
+    );
+    let b_rules = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+[api]
+listen = "127.0.0.1:0"
+[gpio]
+backend = "mock"
+mock_log = "{{MOCK_LOG}}"
+{mqtt}
+[[relay]]
+name = "gate"
+line = 5
+max_on = "10s"
+
+[[camera]]
+name = "gate_lpr"
+node = "nodea"
+
+[[rule]]
+name = "residents"
+when = {{ event = "plate", camera = "gate_lpr", plate = ["BAB1234"] }}
+then = {{ relay = "gate", action = "pulse", duration = "1s" }}
+
+[[rule]]
+name = "someone else"
+when = {{ event = "plate", camera = "gate_lpr", plate = ["XYZ999"] }}
+then = {{ relay = "gate", action = "on" }}
+"#,
+        mqtt = broker.section("nodeb", secrets.path())
+    );
+    let b = Daemon::start(&b_rules);
+    let a = Daemon::start(&a_rules);
+    watch.wait("camrelay/nodeb/availability", WAIT, |m| m.payload == "online");
+    watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+    std::thread::sleep(Duration::from_millis(300));
+
+    assert_eq!(post(a.posts, "/API", &common::fixture("../../examples/posts/gate-plate.xml")).status, 200);
+    let d = watch.wait("camrelay/nodea/camera/gate_lpr/detection", WAIT, |_| true);
+    assert!(d.payload.contains("\"plate\":\"BAB1234\""), "{}", d.payload);
+    let log = b.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "gate" && c.on));
+    let on = log.iter().find(|c| c.on).unwrap();
+    assert!(on.reason.contains("rule \"residents\" on plate from camera \"gate_lpr\""), "{}", on.reason);
+    b.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "gate" && !c.on && c.reason.contains("pulse ended")));
+    // The other plate rule did not fire, and node A's own relay is untouched.
+    assert!(b.mock_log().iter().filter(|c| c.on).count() == 1);
+    assert!(a.mock_log().iter().all(|c| !c.on));
+}

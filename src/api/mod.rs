@@ -77,6 +77,12 @@ pub enum ApiRequest {
         /// `min_off`, an interlock or a chatter lockout; `Err`: refused, why.
         reply: oneshot::Sender<Result<Option<String>, String>>,
     },
+    /// A detection of another node's camera (`[[camera]] node = ...`), as the
+    /// event rules here see: it arrived over MQTT.
+    FromNode {
+        camera: String,
+        event: Box<crate::decode::Event>,
+    },
     /// What is true now, for an output that (re)publishes every state (MQTT).
     State(oneshot::Sender<crate::happened::State>),
 }

@@ -266,6 +266,9 @@ pub struct CameraConfig {
     pub channel: Option<u32>,
     /// Where camrelay can ask the camera itself (`url`, `user`, `password_file`).
     pub api: Option<CameraApi>,
+    /// The node this camera posts to: its detections arrive over MQTT, never
+    /// as posts here, and it matches no post.
+    pub node: Option<String>,
 }
 
 /// A camera's own HTTP API: identity, snapshot, its webhook subscription, its zones.
@@ -304,6 +307,9 @@ impl CameraConfig {
     /// with none, the device name must equal `name`.
     pub fn matches(&self, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> bool {
         let c = self;
+        if c.node.is_some() {
+            return false;
+        }
         let mut identified = false;
         if let Some(mac) = &c.mac {
             identified = true;

@@ -828,9 +828,12 @@ impl Builder {
     fn camera(&mut self, t: Tbl) -> R<()> {
         t.check_keys()?;
         let (name, nspan) = t.req_str("name", "\"driveway\"")?;
-        unique(self.cfg.cameras.iter().map(|c| c.name.as_str()), name, nspan, "camera")?;
+        unique(self.cfg.cameras.iter().map(|c| c.name.as_str()), name, nspan.clone(), "camera")?;
         let label = format!("[[camera]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
+        if let Some((node, span)) = t.str("node")? {
+            return self.node_camera(&t, name, nspan, node, span);
+        }
         let mac = match t.str("mac")? {
             None => None,
             Some((m, span)) => {
@@ -930,6 +933,54 @@ impl Builder {
             nvr,
             channel,
             api,
+            node: None,
+        });
+        Ok(())
+    }
+
+    /// `[[camera]] name = "drive", node = "garage"`: camera `drive` of node
+    /// `garage`, whose detections that node publishes; rules here may use them.
+    fn node_camera(
+        &mut self,
+        t: &Tbl,
+        name: &str,
+        nspan: Range<usize>,
+        node: &str,
+        span: Range<usize>,
+    ) -> R<()> {
+        let Some(mqtt) = &self.cfg.mqtt else {
+            return Err(Diag::new(span, "node", format!("{} is a camera of node \"{node}\": its detections come over the broker, which needs an [mqtt] section", t.label)));
+        };
+        if !topic_safe(node) || !topic_safe(name) {
+            return Err(Diag::new(
+                if topic_safe(name) { span } else { nspan },
+                "node",
+                format!("{}: a camera of another node needs a name and a node of letters, digits, \"_\" and \"-\" (they are topic levels)", t.label),
+            ));
+        }
+        if mqtt.node.as_deref() == Some(node) {
+            return Err(Diag::new(
+                span,
+                "node",
+                format!(
+                    "{} names this node (\"{node}\"); leave \"node\" out for a camera that posts here",
+                    t.label
+                ),
+            ));
+        }
+        for key in ["mac", "ip", "serial", "device_name", "nvr", "channel", "url", "user", "password_file"] {
+            if t.get(key).is_some() {
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" does not go with \"node\" in {}: that camera posts to node \"{node}\", which identifies it; here it is known by its name there", t.label),
+                ));
+            }
+        }
+        self.cfg.cameras.push(CameraConfig {
+            name: name.to_string(),
+            node: Some(node.to_string()),
+            ..Default::default()
         });
         Ok(())
     }
@@ -941,7 +992,10 @@ impl Builder {
         let label = format!("[[zone]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
         let (camera, cspan) = t.req_str("camera", "\"driveway\"")?;
-        self.camera_exists(camera, cspan, &label)?;
+        self.camera_exists(camera, cspan.clone(), &label)?;
+        if let Some(node) = self.cfg.cameras.iter().find(|c| c.name == camera).and_then(|c| c.node.as_ref()) {
+            return Err(Diag::new(cspan, "camera", format!("{label} is on camera \"{camera}\" of node \"{node}\": draw its zones on that node; its detections arrive here with the zones they are in")));
+        }
         let Some(pv) = t.get("polygon") else {
             return Err(t.missing("polygon", "[[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]"));
         };

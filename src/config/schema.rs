@@ -199,6 +199,13 @@ pub const KEYS: &[KeyDoc] = &[
         "Dead time after another relay of the group switched off.",
     ),
     // [[camera]]
+    k(
+        "camera",
+        "node",
+        "string",
+        "none",
+        "This camera posts to another camrelay node: its detections come over MQTT (needs `[mqtt]`); no other key but `name`.",
+    ),
     k("camera", "name", "string", "required", "The camera's name in rules, zones and logs."),
     k("camera", "mac", "string", "none", "Match posts whose device MAC is this (any case, `:` or `-`)."),
     k(

@@ -291,6 +291,37 @@ impl Rect {
 }
 
 impl EventKind {
+    /// The kind a [`EventKind::word`] names (another node's detections
+    /// arrive as words); any other word is `Unknown`.
+    pub fn from_word(word: &str) -> EventKind {
+        const KINDS: &[EventKind] = &[
+            EventKind::Intrusion,
+            EventKind::LineCrossing,
+            EventKind::ZoneEntry,
+            EventKind::ZoneExit,
+            EventKind::Loitering,
+            EventKind::IllegalParking,
+            EventKind::Plate,
+            EventKind::Face,
+            EventKind::FaceMatch,
+            EventKind::CountingByLine,
+            EventKind::CountingByArea,
+            EventKind::Metadata,
+            EventKind::Motion,
+            EventKind::Sensor,
+            EventKind::Tamper,
+            EventKind::ObjectRemoval,
+            EventKind::CrowdDensity,
+            EventKind::PeopleCounting,
+            EventKind::PeopleIntrusion,
+        ];
+        KINDS
+            .iter()
+            .find(|k| k.word() == word)
+            .cloned()
+            .unwrap_or_else(|| EventKind::Unknown(word.to_string()))
+    }
+
     /// The word used for this kind in rules files and in logs.
     pub fn word(&self) -> &str {
         match self {

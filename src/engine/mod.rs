@@ -150,6 +150,8 @@ pub struct Engine {
     has_counting: bool,
     /// `[[area]]` names with their zone indices, for [`Engine::occupancy`].
     areas: Vec<(String, Vec<usize>)>,
+    /// While [`Engine::handle_from_node`] runs: the camera every lookup resolves to.
+    from_node: Option<usize>,
 }
 
 /// What a rule-level check needs to know about the event.
@@ -189,6 +191,7 @@ impl Engine {
             tolerance: 0,
             has_counting: false,
             areas: Vec::new(),
+            from_node: None,
         };
         e.install(config);
         e
@@ -374,6 +377,20 @@ impl Engine {
     }
 
     /// One decoded event from `source` (the post's peer address) at `now`.
+    /// An event another node saw on its camera `camera` (a `[[camera]]` with
+    /// `node`), evaluated as if that camera had posted here. `None` when no
+    /// such camera is configured. Traject never comes this way.
+    pub fn handle_from_node(&mut self, camera: &str, event: &Event, now: Now) -> Option<Vec<Command>> {
+        if event.kind == EventKind::Traject {
+            return None;
+        }
+        let cam = self.cameras.iter().position(|c| c.name == camera && c.node.is_some())?;
+        self.from_node = Some(cam);
+        let out = self.handle(event, None, now);
+        self.from_node = None;
+        Some(out)
+    }
+
     pub fn handle(&mut self, event: &Event, source: Option<IpAddr>, now: Now) -> Vec<Command> {
         self.verdicts.clear();
         let mut out = Vec::new();
@@ -394,6 +411,9 @@ impl Engine {
     // ---- cameras -------------------------------------------------------------
 
     fn resolve(&self, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> Option<usize> {
+        if self.from_node.is_some() {
+            return self.from_node;
+        }
         let channel = channel.or(d.channel);
         self.cameras.iter().position(|c| c.matches(d, source, channel))
     }

@@ -189,6 +189,7 @@ mod tests {
         let state = State {
             relays: Vec::new(),
             cameras: vec!["front door".into()],
+            node_cameras: Vec::new(),
             devices: Vec::new(),
             occupancy: vec![Occupancy { place: "drive".into(), area: true, counts: [0; 4] }],
             last_reload: None,

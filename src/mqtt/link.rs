@@ -85,6 +85,8 @@ struct Link {
     /// Topic level → relay name, from the last [`State`].
     relays: HashMap<String, String>,
     cameras: Vec<String>,
+    /// Detection topic of another node's camera → that camera's name here.
+    node_cameras: HashMap<String, String>,
     /// Discovery topics published for the rules in force.
     discovered: BTreeSet<String>,
     /// Retained discovery topics the broker holds for this node (earlier runs).
@@ -135,6 +137,7 @@ impl Link {
             stats,
             relays: HashMap::new(),
             cameras: Vec::new(),
+            node_cameras: HashMap::new(),
             discovered: BTreeSet::new(),
             on_broker: BTreeSet::new(),
             model_known: false,
@@ -270,6 +273,9 @@ impl Link {
 
     fn on_message(&mut self, p: Publish) {
         let topic = String::from_utf8_lossy(&p.topic).into_owned();
+        if let Some(camera) = self.node_cameras.get(&topic).cloned() {
+            return self.on_node_detection(camera, &p);
+        }
         let class = self.s.topics.classify(&topic);
         if p.retain && matches!(class, Inbound::Set { .. } | Inbound::Remote { .. }) && !p.payload.is_empty()
         {
@@ -309,6 +315,25 @@ impl Link {
                 }
             }
             Inbound::Other => {}
+        }
+    }
+
+    /// Another node's camera detected something: rules here may use it.
+    fn on_node_detection(&mut self, camera: String, p: &Publish) {
+        if p.retain {
+            return;
+        }
+        match serde_json::from_slice::<payload::RemoteDetection>(&p.payload) {
+            Ok(d) => {
+                let event = Box::new(d.event(&camera));
+                if self.core.try_send(ApiRequest::FromNode { camera: camera.clone(), event }).is_err() {
+                    tracing::warn!(
+                        camera,
+                        "mqtt: a detection from another node was dropped: the core is busy or stopping"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(camera, "mqtt: unreadable detection from another node: {e}"),
         }
     }
 
@@ -532,6 +557,11 @@ impl Link {
     fn on_state(&mut self, state: State) {
         self.relays = state.relays.iter().map(|r| (level(&r.name), r.name.clone())).collect();
         self.cameras = state.cameras.clone();
+        self.node_cameras = state
+            .node_cameras
+            .iter()
+            .map(|(node, camera)| (self.s.topics.detection_of(node, camera), camera.clone()))
+            .collect();
         self.model_known = true;
         if !self.connected {
             // Every connection asks again: what is true then is published then.
@@ -550,6 +580,14 @@ impl Link {
             self.clear_discovery(&topic);
         }
         self.discovered = now;
+        // Other nodes' cameras: subscribed on every connection, like the rest.
+        let filters: Vec<Filter> =
+            self.node_cameras.keys().map(|t| Filter::new(t.clone(), QoS::AtLeastOnce)).collect();
+        if !filters.is_empty() {
+            if let Err(e) = self.client.try_subscribe_many(filters) {
+                tracing::warn!("mqtt: cannot subscribe to other nodes' cameras: {e}");
+            }
+        }
         for e in entities {
             self.publish(Message::new(e.topic, e.payload, true));
         }

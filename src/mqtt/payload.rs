@@ -181,6 +181,60 @@ pub fn detection(d: &Detection) -> String {
     v.to_string()
 }
 
+/// Another node's detection, as [`detection`] published it: the event rules
+/// here see for that node's camera (`[[camera]] node = ...`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RemoteDetection {
+    pub kind: String,
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub plate: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub direction: Option<String>,
+    #[serde(default)]
+    pub confidence: Option<f32>,
+}
+
+impl RemoteDetection {
+    /// The event as if camera `camera` had posted it here (no boxes: the
+    /// zones it is in were decided on its own node).
+    pub fn event(&self, camera: &str) -> crate::decode::Event {
+        use crate::decode::{Device, Event, EventKind, Plate, PlateDirection, Target, TargetClass};
+        let device = Device { name: Some(camera.to_string()), ..Default::default() };
+        let mut event = Event::bare(EventKind::from_word(&self.kind), device);
+        let class = match self.class.as_deref() {
+            Some("person") => Some(TargetClass::Person),
+            Some("vehicle") => Some(TargetClass::Vehicle),
+            Some("motor") => Some(TargetClass::Motor),
+            Some(_) => Some(TargetClass::Unknown),
+            None => None,
+        };
+        if let Some(class) = class {
+            event.targets.push(Target { id: None, class, rect: None });
+        }
+        if let Some(number) = &self.plate {
+            event.plate = Some(Plate {
+                number: number.clone(),
+                group: self.group.clone(),
+                confidence: self.confidence,
+                direction: match self.direction.as_deref() {
+                    Some("approach") => Some(PlateDirection::Approach),
+                    Some("leave") => Some(PlateDirection::Leave),
+                    Some(_) => Some(PlateDirection::Unknown),
+                    None => None,
+                },
+                ..Default::default()
+            });
+        }
+        event
+    }
+}
+
 /// `.../camera/<c>/plate`, retained: the last plate read.
 pub fn plate(d: &Detection, wall: chrono::DateTime<chrono::Utc>) -> Option<String> {
     let plate = d.plate.as_ref()?;

@@ -74,6 +74,11 @@ impl Topics {
     pub fn answer(&self) -> String {
         format!("{}/answer", self.base)
     }
+    /// Where node `node` publishes what its camera `camera` detects.
+    pub fn detection_of(&self, node: &str, camera: &str) -> String {
+        format!("{}/{}/camera/{}/detection", self.site, level(node), level(camera))
+    }
+
     /// Where a rule here sends a command for `relay` on `node`.
     pub fn remote_of(&self, node: &str, relay: &str) -> String {
         format!("{}/{}/relay/{}/remote", self.site, level(node), level(relay))

@@ -27,6 +27,7 @@ topic readwrite homeassistant/#
 pattern readwrite camrelay/%u/#
 pattern write camrelay/+/relay/+/remote
 pattern write camrelay/+/answer
+pattern read camrelay/+/camera/+/detection
 pattern read homeassistant/status
 pattern readwrite homeassistant/+/camrelay_%u/+/config
 ";

@@ -19,15 +19,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// the same person holding relay `light` on node B.
 fn node_a(broker: &Broker, dir: &std::path::Path, remote: bool) -> String {
     let mut rules = format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-[api]
-listen = "127.0.0.1:0"
-token = "t0ken"
-[gpio]
-backend = "mock"
-mock_log = "{{MOCK_LOG}}"
-{mqtt}
+        r#"{head}
 [[relay]]
 name = "porch"
 line = 17
@@ -56,7 +48,7 @@ name = "porch light"
 when = {{ event = "presence", zone = "yard", class = "person" }}
 then = {{ relay = "porch", action = "hold", hold = "30s" }}
 "#,
-        mqtt = broker.section("nodea", dir)
+        head = head(broker, "nodea", dir)
     );
     if remote {
         rules.push_str(
@@ -72,21 +64,14 @@ then = { relay = "nodeb/light", action = "hold", hold = "30s" }
 }
 
 fn node_b(broker: &Broker, dir: &std::path::Path) -> String {
+    format!("{}\n[[relay]]\nname = \"light\"\nline = 5\nmax_on = \"3s\"\n", head(broker, "nodeb", dir))
+}
+
+/// Listeners on free ports, the mock backend, and `[mqtt]` for `node`.
+fn head(broker: &Broker, node: &str, dir: &std::path::Path) -> String {
     format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-[api]
-listen = "127.0.0.1:0"
-[gpio]
-backend = "mock"
-mock_log = "{{MOCK_LOG}}"
-{mqtt}
-[[relay]]
-name = "light"
-line = 5
-max_on = "3s"
-"#,
-        mqtt = broker.section("nodeb", dir)
+        "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"t0ken\"\n[gpio]\nbackend = \"mock\"\nmock_log = \"{{MOCK_LOG}}\"\n{}",
+        broker.section(node, dir)
     )
 }
 
@@ -408,14 +393,7 @@ fn a_node_uses_another_node_cameras_detections_as_its_events() {
     let secrets = secrets_dir();
     // Node A has the plate camera; node B has the gate and the rule.
     let a_rules = format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-[api]
-listen = "127.0.0.1:0"
-[gpio]
-backend = "mock"
-mock_log = "{{MOCK_LOG}}"
-{mqtt}
+        r#"{head}
 [[relay]]
 name = "spare"
 line = 3
@@ -425,17 +403,10 @@ max_on = "1m"
 name = "gate_lpr"
 mac = "58:5b:69:5a:84:bb"
 "#,
-        mqtt = broker.section("nodea", secrets.path())
+        head = head(&broker, "nodea", secrets.path())
     );
     let b_rules = format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-[api]
-listen = "127.0.0.1:0"
-[gpio]
-backend = "mock"
-mock_log = "{{MOCK_LOG}}"
-{mqtt}
+        r#"{head}
 [[relay]]
 name = "gate"
 line = 5
@@ -455,7 +426,7 @@ name = "someone else"
 when = {{ event = "plate", camera = "gate_lpr", plate = ["XYZ999"] }}
 then = {{ relay = "gate", action = "on" }}
 "#,
-        mqtt = broker.section("nodeb", secrets.path())
+        head = head(&broker, "nodeb", secrets.path())
     );
     let b = Daemon::start(&b_rules);
     let a = Daemon::start(&a_rules);

@@ -294,33 +294,36 @@ impl EventKind {
     /// The kind a [`EventKind::word`] names (another node's detections
     /// arrive as words); any other word is `Unknown`.
     pub fn from_word(word: &str) -> EventKind {
-        const KINDS: &[EventKind] = &[
-            EventKind::Intrusion,
-            EventKind::LineCrossing,
-            EventKind::ZoneEntry,
-            EventKind::ZoneExit,
-            EventKind::Loitering,
-            EventKind::IllegalParking,
-            EventKind::Plate,
-            EventKind::Face,
-            EventKind::FaceMatch,
-            EventKind::CountingByLine,
-            EventKind::CountingByArea,
-            EventKind::Metadata,
-            EventKind::Motion,
-            EventKind::Sensor,
-            EventKind::Tamper,
-            EventKind::ObjectRemoval,
-            EventKind::CrowdDensity,
-            EventKind::PeopleCounting,
-            EventKind::PeopleIntrusion,
-        ];
-        KINDS
+        Self::DETECTIONS
             .iter()
             .find(|k| k.word() == word)
             .cloned()
             .unwrap_or_else(|| EventKind::Unknown(word.to_string()))
     }
+
+    /// The kinds an alarm post can be: what a camera detects (not traject,
+    /// keepalives, alarm status or a device coming and going).
+    pub const DETECTIONS: &'static [EventKind] = &[
+        EventKind::Intrusion,
+        EventKind::LineCrossing,
+        EventKind::ZoneEntry,
+        EventKind::ZoneExit,
+        EventKind::Loitering,
+        EventKind::IllegalParking,
+        EventKind::Plate,
+        EventKind::Face,
+        EventKind::FaceMatch,
+        EventKind::CountingByLine,
+        EventKind::CountingByArea,
+        EventKind::Metadata,
+        EventKind::Motion,
+        EventKind::Sensor,
+        EventKind::Tamper,
+        EventKind::ObjectRemoval,
+        EventKind::CrowdDensity,
+        EventKind::PeopleCounting,
+        EventKind::PeopleIntrusion,
+    ];
 
     /// The word used for this kind in rules files and in logs.
     pub fn word(&self) -> &str {

@@ -4,7 +4,7 @@
 //! Unique ids come from names in the rules file (`camrelay_<node>_relay_<name>`),
 //! so they survive restarts. Builds payloads only; the link publishes them.
 
-use super::payload::DETECTION_KINDS;
+use super::payload::detection_kinds;
 use super::topics::{level, Topics};
 use crate::happened::State;
 use serde_json::{json, Value};
@@ -148,7 +148,7 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             json!({
                 "name": "detection",
                 "state_topic": t.camera(camera, "detection"),
-                "event_types": DETECTION_KINDS,
+                "event_types": detection_kinds(),
             }),
             &dev,
         );

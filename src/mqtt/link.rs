@@ -34,6 +34,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// After Home Assistant says `online`, wait this long plus up to as much
 /// again at random, so many nodes do not answer its restart at once.
 const HA_JITTER: Duration = Duration::from_millis(500);
+/// A hold for another node's relay is renewed at most this often (and at
+/// most every quarter of the hold).
+const HOLD_RENEW_MAX: Duration = Duration::from_secs(1);
+/// QoS 1 messages on the wire without their acknowledgement.
+const MAX_INFLIGHT: u16 = 256;
 /// A clean stop waits at most this long for the last messages to leave.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -103,6 +108,8 @@ struct Link {
     retry_at: Option<Instant>,
     warned_retained: BTreeSet<String>,
     warned_at: HashMap<String, Instant>,
+    /// When each remote hold (relay, rule, camera, target) was last sent.
+    renewed: HashMap<String, Instant>,
 }
 
 impl Link {
@@ -116,6 +123,14 @@ impl Link {
         options.set_keep_alive(Duration::from_secs(15));
         options.set_clean_start(true);
         options.set_connection_timeout(5);
+        // Small messages that must not wait: without it Nagle's algorithm and
+        // the broker's delayed ACK held a cross-node command 40 ms.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
+        // rumqttc sizes a table by this (65,536 slots, 14 MB, when unset);
+        // more unacknowledged messages than this wait in the outbox.
+        options.set_outgoing_inflight_upper_limit(MAX_INFLIGHT);
         options.set_last_will(LastWill::new(t.availability(), "offline", QoS::AtLeastOnce, true, None));
         if let Some(user) = &s.config.username {
             options.set_credentials(user.clone(), s.password.clone().unwrap_or_default());
@@ -150,6 +165,7 @@ impl Link {
             retry_at: None,
             warned_retained: BTreeSet::new(),
             warned_at: HashMap::new(),
+            renewed: HashMap::new(),
         };
         (link, eventloop, internal_rx)
     }
@@ -167,6 +183,8 @@ impl Link {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             let retry = self.retry_at;
+            // Only while something waits on time: an idle Pi is not woken ten times a second.
+            let timed = !self.pending.is_empty() || self.republish_at.is_some();
             tokio::select! {
                 _ = stop.changed() => break,
                 polled = eventloop.poll(), if retry.is_none() => self.on_poll(polled),
@@ -181,7 +199,7 @@ impl Link {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 Some(msg) = internal.recv() => self.on_internal(msg),
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick(), if timed => self.on_tick(),
             }
             self.flush();
         }
@@ -462,6 +480,30 @@ impl Link {
 
     /// A rule here fired on another node's relay.
     fn send_remote(&mut self, node: &str, relay: &str, action: RemoteAction, why: &Why) {
+        // A hold is renewed on every post (10 a second per target): send a
+        // renewal at most every `step`, each holding `step` longer, so the
+        // other node's hold never ends before the one asked for here and
+        // outlasts it by at most `step`.
+        let action = match action {
+            RemoteAction::Hold { for_ms } => {
+                let step = Duration::from_millis(for_ms / 4).min(HOLD_RENEW_MAX);
+                let key =
+                    format!("{node}/{relay}\u{1f}{}\u{1f}{:?}\u{1f}{:?}", why.rule, why.camera, why.target);
+                let now = Instant::now();
+                if self.renewed.get(&key).is_some_and(|at| now.duration_since(*at) < step) {
+                    return;
+                }
+                if self.renewed.len() >= 4096 {
+                    self.renewed.retain(|_, at| now.duration_since(*at) < HOLD_RENEW_MAX);
+                }
+                // A renewal that cannot leave is not one: the next post tries again.
+                if self.connected {
+                    self.renewed.insert(key, now);
+                }
+                RemoteAction::Hold { for_ms: for_ms + step.as_millis() as u64 }
+            }
+            other => other,
+        };
         let what = format!("command {} for {node}/{relay} (rule {:?})", action_word(action), why.rule);
         if !self.connected {
             let key = format!("{node}/{relay}");

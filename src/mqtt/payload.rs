@@ -146,35 +146,18 @@ pub fn counts(o: &Occupancy) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// The event kinds a camera's Home Assistant `event` entity announces.
-pub const DETECTION_KINDS: &[&str] = &[
-    "intrusion",
-    "line_crossing",
-    "zone_entry",
-    "zone_exit",
-    "loitering",
-    "illegal_parking",
-    "plate",
-    "face",
-    "face_match",
-    "counting_by_line",
-    "counting_by_area",
-    "metadata",
-    "motion",
-    "sensor",
-    "tamper",
-    "object_removal",
-    "crowd_density",
-    "people_counting",
-    "people_intrusion",
-    "other",
-];
+/// The event types of a camera's Home Assistant `event` entity: every
+/// detection kind, and `other` for a kind camrelay does not name.
+pub fn detection_kinds() -> Vec<&'static str> {
+    crate::decode::EventKind::DETECTIONS.iter().map(|k| k.word()).chain(["other"]).collect()
+}
 
 /// `.../camera/<c>/detection`, a Home Assistant event: `event_type` is the kind.
 pub fn detection(d: &Detection) -> String {
     let mut v = serde_json::to_value(d).unwrap_or_default();
     if let Some(map) = v.as_object_mut() {
-        let kind = if DETECTION_KINDS.contains(&d.kind.as_str()) { d.kind.as_str() } else { "other" };
+        let known = crate::decode::EventKind::DETECTIONS.iter().any(|k| k.word() == d.kind);
+        let kind = if known { d.kind.as_str() } else { "other" };
         map.insert("event_type".into(), kind.into());
         map.insert("zone".into(), d.zones.first().cloned().into());
     }

@@ -18,7 +18,7 @@ here with a password file and the ACL of docs/mqtt.md:
             (states, detections, occupancy), and with [mqtt] plus a rule
             commanding another node's relay on every post.
   soak      ten nodes on one broker for --soak-minutes: each node's camera
-            sees a person 5 times a second, its rule holds the light of the
+            sees a person walking about 5 times a second, its rule holds the light of the
             next node (n0 -> n1 -> ... -> n9 -> n0); at the end every command
             is accounted for: sent = applied + waiting + refused + failed on
             the senders, and sent = taken on the receivers.
@@ -328,11 +328,13 @@ then = {{ relay = "{nxt}/light", action = "hold", hold = "2s" }}
         n.wait_connected()
     end = time.time() + minutes * 60
     posts = 0
-    body = traject(2500)
+    # The person walks about inside the zone: a target that stands still
+    # becomes stationary after 30 s and renews no hold.
+    bodies = [traject(2000), traject(3000)]
     next_at = time.time()
     while time.time() < end:
         for n in nodes:
-            n.post(body)
+            n.post(bodies[posts // len(nodes) % 2])
             posts += 1
         next_at += 0.2
         time.sleep(max(0, next_at - time.time()))

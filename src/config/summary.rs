@@ -383,6 +383,10 @@ pub fn summary(c: &Config, path: &Path) -> String {
         let _ = writeln!(s, "\nCameras:");
     }
     for cam in &c.cameras {
+        if let Some(node) = &cam.node {
+            let _ = writeln!(s, "  {}: posts to node {node}; its detections arrive over MQTT", cam.name);
+            continue;
+        }
         let mut by = Vec::new();
         if let Some(m) = &cam.mac {
             by.push(format!("MAC {m}"));

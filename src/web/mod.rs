@@ -134,9 +134,11 @@ pub fn page_config(cfg: &Config) -> PageConfig {
             .iter()
             .map(|r| RelayView { name: r.name.clone(), max_on: crate::config::fmt_duration(r.max_on) })
             .collect(),
+        // A camera of another node has no picture or zones here: its page is that node's.
         cameras: cfg
             .cameras
             .iter()
+            .filter(|c| c.node.is_none())
             .map(|c| CameraView { name: c.name.clone(), has_url: c.api.is_some() })
             .collect(),
         zones: cfg

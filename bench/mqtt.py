@@ -16,7 +16,9 @@ here with a password file and the ACL of docs/mqtt.md:
             (50 keep-alive connections x 10/s, a person inside the zone, so a
             rule renews its hold on every post): without [mqtt], with [mqtt]
             (states, detections, occupancy), and with [mqtt] plus a rule
-            commanding another node's relay on every post.
+            holding another node's relay (renewed over the broker at most
+            once a second). Three rounds, the three one after another in
+            each; medians and per-round ratios.
   soak      ten nodes on one broker for --soak-minutes: each node's camera
             sees a person walking about 5 times a second, its rule holds the light of the
             next node (n0 -> n1 -> ... -> n9 -> n0); at the end every command
@@ -287,7 +289,7 @@ then = { relay = "sink/light", action = "hold", hold = "30s" }
     runs = {}
     for rnd in range(rounds):
         for label, mqtt, rules in [("without_mqtt", False, rule), ("with_mqtt", True, rule),
-                                   ("with_mqtt_remote_every_post", True, rule + remote.replace("sink", "b"))]:
+                                   ("with_mqtt_remote_rule", True, rule + remote.replace("sink", "b"))]:
             node = Node(work, f"cpu-{label}" if not mqtt else "a", broker, rules, mqtt=mqtt)
             if mqtt:
                 node.wait_connected()
@@ -308,7 +310,7 @@ then = { relay = "sink/light", action = "hold", hold = "30s" }
                       "rss_max_kb": max(r["rss_max_kb"] for r in rs), "last": rs[-1]}
     sink.close()
     base = out["without_mqtt"]["cpu_pct"]
-    for k in ("with_mqtt", "with_mqtt_remote_every_post"):
+    for k in ("with_mqtt", "with_mqtt_remote_rule"):
         out[k]["ratio"] = round(out[k]["cpu_pct"] / base, 2) if base else None
         # Round by round (each round runs the three one after another).
         out[k]["round_ratios"] = [round(a / b, 2) for a, b in zip(out[k]["rounds_cpu_pct"], out["without_mqtt"]["rounds_cpu_pct"])]

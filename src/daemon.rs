@@ -56,8 +56,10 @@ struct Core {
     no_effect: std::collections::BTreeMap<(String, String), u64>,
     /// Each rule's recent verdicts (`GET /api/rules/{name}/why`).
     why: crate::why::WhyLog,
-    /// Zone and area counts last put on the feed.
-    occupancy: Vec<crate::engine::places::Occupancy>,
+    /// Zone and area counts last put on the feed (see [`Engine::place_counts`]),
+    /// and a buffer for the next ones.
+    occupancy: Vec<[u32; 4]>,
+    occupancy_next: Vec<[u32; 4]>,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -215,6 +217,7 @@ pub async fn serve(
         why: crate::why::WhyLog::new(),
         events: 0,
         occupancy: Vec::new(),
+        occupancy_next: Vec::new(),
     };
 
     let watchdog = systemd::watchdog_interval().map(|d| d / 2);
@@ -441,14 +444,19 @@ impl Core {
 
     /// Zones and areas whose counts changed since the last call, on the feed.
     fn publish_occupancy(&mut self, at: Instant) {
-        let now = self.engine.occupancy();
-        for o in &now {
-            let before = self.occupancy.iter().find(|b| b.place == o.place && b.area == o.area);
-            if before.map(|b| b.counts) != Some(o.counts) {
-                self.feed.send(Happened::Occupancy { at_ms: at.as_millis(), occupancy: o.clone() });
+        let mut now = std::mem::take(&mut self.occupancy_next);
+        self.engine.place_counts(&mut now);
+        for (i, counts) in now.iter().enumerate() {
+            if self.occupancy.get(i) == Some(counts) {
+                continue;
+            }
+            if let Some((place, area)) = self.engine.place(i) {
+                let occupancy =
+                    crate::engine::places::Occupancy { place: place.to_string(), area, counts: *counts };
+                self.feed.send(Happened::Occupancy { at_ms: at.as_millis(), occupancy });
             }
         }
-        self.occupancy = now;
+        self.occupancy_next = std::mem::replace(&mut self.occupancy, now);
     }
 
     /// A full frame in a post becomes its camera's picture on the web page
@@ -737,6 +745,8 @@ impl Core {
         };
         self.reloads += 1;
         self.publish_switches();
+        // Places may have come, gone or moved: every count goes out again.
+        self.occupancy.clear();
         self.publish_occupancy(self.clock.instant());
         self.feed.send(Happened::Reloaded {
             at_ms: self.clock.instant().as_millis(),

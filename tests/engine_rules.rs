@@ -686,3 +686,51 @@ then = { relay = "gate", action = "pulse", duration = "1s" }
     );
     assert!(Engine::new(&exact).handle(&plate_event("ABC1234", None), None, at(0)).is_empty());
 }
+
+#[test]
+fn occupancy_counts_each_class_per_zone_and_an_area_as_its_busiest_camera() {
+    let mut e = Engine::new(&config(
+        r#"[presence]
+inertia = 1
+
+[[zone]]
+name = "drive"
+camera = "driveway"
+polygon = [[0, 0], [10000, 0], [10000, 4000], [0, 4000]]
+
+[[area]]
+name = "front"
+zones = ["porch", "drive"]
+"#,
+    ));
+    let high = rect(3000, 1000, 4000, 3000);
+    e.handle(
+        &traject(&[
+            (1, TargetClass::Person, IN),
+            (2, TargetClass::Person, IN),
+            (3, TargetClass::Vehicle, high),
+        ]),
+        None,
+        at(0),
+    );
+    let o = e.occupancy();
+    let of = |name: &str| o.iter().find(|x| x.place == name).map(|x| (x.area, x.counts)).unwrap();
+    assert_eq!(of("porch"), (false, [2, 0, 0, 0]));
+    assert_eq!(of("drive"), (false, [0, 1, 0, 0]));
+    assert_eq!(of("front"), (true, [2, 1, 0, 0]), "one camera sees all three");
+    // The names come only for what changed: counts and names line up.
+    let mut counts = Vec::new();
+    e.place_counts(&mut counts);
+    assert_eq!(counts.len(), 3);
+    assert_eq!(e.place(2), Some(("front", true)));
+    assert_eq!(e.place(3), None);
+    // Everyone leaves the zones: all counts go to zero.
+    e.handle(&traject(&[(1, TargetClass::Person, OUT), (2, TargetClass::Person, OUT)]), None, at(100));
+    let o = e.occupancy();
+    assert_eq!(o.iter().find(|x| x.place == "porch").unwrap().counts, [0, 0, 0, 0]);
+    assert_eq!(
+        o.iter().find(|x| x.place == "front").unwrap().counts,
+        [0, 1, 0, 0],
+        "the car is still up the drive"
+    );
+}

@@ -61,44 +61,67 @@ impl Engine {
     /// targets inside them (by the same inertia the rules see); an area
     /// counts, per class, the most any one of its cameras sees, as area rules do.
     pub fn occupancy(&self) -> Vec<Occupancy> {
-        let mut zones: Vec<[u32; 4]> = vec![[0; 4]; self.zones.len()];
+        let mut counts = Vec::new();
+        self.place_counts(&mut counts);
+        counts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let (place, area) = self.place(i)?;
+                Some(Occupancy { place: place.to_string(), area, counts: *c })
+            })
+            .collect()
+    }
+
+    /// The counts of [`Engine::occupancy`] into `out`, without a name: the
+    /// daemon runs this after every traject post and names only what changed.
+    pub fn place_counts(&self, out: &mut Vec<[u32; 4]>) {
+        out.clear();
+        out.resize(self.zones.len() + self.areas.len(), [0; 4]);
         for (&(camera, _), t) in &self.tracks {
             if camera >= UNKNOWN_DEVICE_BASE {
                 continue;
             }
-            for (z, state) in t.zones.iter().enumerate() {
+            for (z, state) in t.zones.iter().enumerate().take(self.zones.len()) {
                 if state.inside {
-                    if let Some(counts) = zones.get_mut(z) {
-                        counts[class_index(t.class)] += 1;
-                    }
+                    out[z][class_index(t.class)] += 1;
                 }
             }
         }
-        let mut out: Vec<Occupancy> = self
-            .zones
-            .iter()
-            .zip(&zones)
-            .map(|(z, counts)| Occupancy { place: z.name.clone(), area: false, counts: *counts })
-            .collect();
-        for (name, members) in &self.areas {
-            let mut best = [0u32; 4];
-            let mut per_camera: std::collections::BTreeMap<u32, [u32; 4]> = Default::default();
+        let max_into = |best: &mut [u32; 4], c: &[u32; 4]| {
+            for (b, c) in best.iter_mut().zip(c) {
+                *b = (*b).max(*c);
+            }
+        };
+        for (a, (_, members)) in self.areas.iter().enumerate() {
+            // Tracks are ordered by camera: count one camera at a time.
+            let (mut best, mut current, mut on) = ([0u32; 4], [0u32; 4], None);
             for (&(camera, _), t) in &self.tracks {
+                if camera >= UNKNOWN_DEVICE_BASE {
+                    continue;
+                }
+                if on != Some(camera) {
+                    max_into(&mut best, &current);
+                    (current, on) = ([0; 4], Some(camera));
+                }
                 let inside = members.iter().any(|&z| {
                     self.zones[z].camera == camera as usize && t.zones.get(z).is_some_and(|s| s.inside)
                 });
-                if camera < UNKNOWN_DEVICE_BASE && inside {
-                    per_camera.entry(camera).or_default()[class_index(t.class)] += 1;
+                if inside {
+                    current[class_index(t.class)] += 1;
                 }
             }
-            for counts in per_camera.values() {
-                for (b, c) in best.iter_mut().zip(counts) {
-                    *b = (*b).max(*c);
-                }
-            }
-            out.push(Occupancy { place: name.clone(), area: true, counts: best });
+            max_into(&mut best, &current);
+            out[self.zones.len() + a] = best;
         }
-        out
+    }
+
+    /// Place `i` of [`Engine::place_counts`]: its name, and whether it is an area.
+    pub fn place(&self, i: usize) -> Option<(&str, bool)> {
+        match self.zones.get(i) {
+            Some(z) => Some((&z.name, false)),
+            None => self.areas.get(i - self.zones.len()).map(|(name, _)| (name.as_str(), true)),
+        }
     }
 
     /// An alarm post (not traject, keepalive or alarm status) as a detection.

@@ -34,21 +34,14 @@ import argparse, http.client, json, os, shutil, socket, statistics, subprocess, 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAMRELAY = os.path.join(ROOT, "target/release/camrelay")
 LOADGEN = os.path.join(ROOT, "bench/target/release/loadgen")
-TRAJECT = os.path.join(ROOT, "tests/fixtures/ipc-v1x/traject.xml")
 MAC = "58:5b:69:5f:42:1b"
 NODES = [f"n{i}" for i in range(10)]
-ACL = """user ha
-topic read camrelay/#
-topic write camrelay/+/relay/+/set
-topic readwrite homeassistant/#
 
-pattern readwrite camrelay/%u/#
-pattern write camrelay/+/relay/+/remote
-pattern write camrelay/+/answer
-pattern read camrelay/+/camera/+/detection
-pattern read homeassistant/status
-pattern readwrite homeassistant/+/camrelay_%u/+/config
-"""
+
+def documented_acl():
+    """The ACL docs/mqtt.md tells users to write, read from there."""
+    docs = open(os.path.join(ROOT, "docs/mqtt.md")).read()
+    return docs.split("`/etc/mosquitto/acl`:", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
 
 
 def free_port():
@@ -77,14 +70,14 @@ class Broker:
     def __init__(self, work):
         self.port = free_port()
         passwd = os.path.join(work, "passwd")
-        for i, user in enumerate(NODES + ["ha", "a", "b", "lat"]):
+        for i, user in enumerate(NODES + ["homeassistant", "a", "b", "lat"]):
             args = ["mosquitto_passwd", "-b"] + (["-c"] if i == 0 else []) + [passwd, user, f"pw-{user}"]
             subprocess.run(args, check=True)
         # Started as root, mosquitto reads its files as user mosquitto.
         os.chmod(work, 0o755)
         os.chmod(passwd, 0o644)
         acl = os.path.join(work, "acl")
-        open(acl, "w").write(ACL)
+        open(acl, "w").write(documented_acl())
         conf = os.path.join(work, "mosquitto.conf")
         open(conf, "w").write(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
                               f"acl_file {acl}\npersistence false\nmax_queued_messages 100000\n")
@@ -172,7 +165,7 @@ class Subscriber:
     """mosquitto_sub printing each message's arrival time."""
 
     def __init__(self, broker, topics):
-        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", "ha", "-P", "pw-ha", "-F", "%U %t %p"]
+        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", "homeassistant", "-P", "pw-homeassistant", "-F", "%U %t %p"]
         for t in topics:
             args += ["-t", t]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, bufsize=1)

@@ -558,20 +558,26 @@ impl Core {
                 });
                 continue;
             }
-            self.feed.send(Happened::Fired {
-                at_ms: at.as_millis(),
-                relay: command.relay.clone(),
-                action: command.action.to_string(),
-                why: command.why.clone(),
-            });
-            if let Some(reason) = self.controller.apply(&command, at) {
-                let detail = format!("relay {:?}: {}", command.relay, command.action);
-                self.no_effect(&command.why.rule, reason, &detail);
-                self.why.relay_did_nothing(&command.why.rule, reason);
-            }
+            self.command(&command, at);
         }
         self.controller.tick(at);
         self.publish_switches();
+    }
+
+    /// One command to this node's controller, on the feed; what it did not
+    /// do is counted and logged as the rule's no-effect reason.
+    fn command(&mut self, command: &crate::command::Command, at: Instant) -> Option<&'static str> {
+        self.feed.send(Happened::Fired {
+            at_ms: at.as_millis(),
+            relay: command.relay.clone(),
+            action: command.action.to_string(),
+            why: command.why.clone(),
+        });
+        let reason = self.controller.apply(command, at)?;
+        let detail = format!("relay {:?}: {}", command.relay, command.action);
+        self.no_effect(&command.why.rule, reason, &detail);
+        self.why.relay_did_nothing(&command.why.rule, reason);
+        Some(reason)
     }
 
     fn check_offline(&mut self) {
@@ -689,22 +695,10 @@ impl Core {
         why.rule = format!("{from}/{}", why.rule);
         let command = crate::command::Command { relay: relay.to_string(), action, why, requires: Vec::new() };
         tracing::info!(relay, action = %command.action, why = %command.why, "command from node {from}");
-        self.feed.send(Happened::Fired {
-            at_ms: at.as_millis(),
-            relay: command.relay.clone(),
-            action: command.action.to_string(),
-            why: command.why.clone(),
-        });
-        let result = match self.controller.apply(&command, at) {
-            Some(reason) => {
-                self.no_effect(&command.why.rule, reason, &format!("relay {relay:?}: {}", command.action));
-                // Taken and waiting: the relay switches when its limit allows.
-                if matches!(reason, "min_off" | "interlock" | "chatter lockout") {
-                    Ok(Some(reason.to_string()))
-                } else {
-                    Err(reason.to_string())
-                }
-            }
+        let result = match self.command(&command, at) {
+            // Taken and waiting: the relay switches when its limit allows.
+            Some(reason @ ("min_off" | "interlock" | "chatter lockout")) => Ok(Some(reason.to_string())),
+            Some(reason) => Err(reason.to_string()),
             None => Ok(None),
         };
         self.controller.tick(at);

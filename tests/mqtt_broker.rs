@@ -107,7 +107,7 @@ fn secrets_dir() -> tempfile::TempDir {
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn discovery_and_every_state_are_published_at_start_and_follow_the_relays() {
     let broker = Broker::start();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#", "homeassistant/#"]);
     let secrets = secrets_dir();
     let a = Daemon::start(&node_a(&broker, secrets.path(), false));
 
@@ -159,7 +159,7 @@ fn discovery_and_every_state_are_published_at_start_and_follow_the_relays() {
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn a_home_assistant_restart_gets_discovery_then_every_state_after_a_jitter() {
     let broker = Broker::start();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#", "homeassistant/#"]);
     let secrets = secrets_dir();
     let a = Daemon::start(&node_a(&broker, secrets.path(), false));
     watch.wait("camrelay/nodea/relay/gate/state", WAIT, |m| m.payload == "OFF");
@@ -197,7 +197,7 @@ fn a_broker_restart_leaves_the_relays_alone_and_camrelay_resubscribes_and_republ
     let secrets = secrets_dir();
     let a = Daemon::start(&node_a(&broker, secrets.path(), false));
     {
-        let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+        let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#"]);
         watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
     }
     walk_in(&a, "porch");
@@ -211,7 +211,7 @@ fn a_broker_restart_leaves_the_relays_alone_and_camrelay_resubscribes_and_republ
     assert_eq!(a.mock_log().iter().rfind(|c| c.relay == "porch").map(|c| c.on), Some(true));
 
     broker.start_again();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#", "homeassistant/#"]);
     // Retained states were lost with the broker: camrelay puts them back.
     watch.wait("camrelay/nodea/relay/porch/state", WAIT, |m| m.payload == "ON" && m.retain);
     watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
@@ -242,7 +242,7 @@ fn without_a_broker_at_start_relays_switch_commands_to_other_nodes_fail_visibly_
     assert!(metrics(&a).contains("camrelay_mqtt_remote_commands_total{outcome=\"failed\"}"));
 
     broker.start_again();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#"]);
     // Backoff is at most 30 s; the first retries come much sooner.
     watch.wait("camrelay/nodea/relay/porch/state", Duration::from_secs(40), |m| m.payload == "ON");
     eventually(WAIT, "status says connected", || mqtt_status(&a)["connected"] == true);
@@ -252,7 +252,7 @@ fn without_a_broker_at_start_relays_switch_commands_to_other_nodes_fail_visibly_
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn a_retained_command_never_switches_a_relay_at_start_or_later() {
     let broker = Broker::start();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#"]);
     // Left behind by a careless client: the garage door of Tasmota #5804.
     watch.publish("camrelay/nodea/relay/gate/set", "ON", true);
     std::thread::sleep(Duration::from_millis(200));
@@ -299,7 +299,7 @@ fn wrong_credentials_are_named_and_retried_with_backoff_while_the_relays_work() 
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn a_post_to_node_a_switches_a_relay_on_node_b_within_b_max_on() {
     let broker = Broker::start();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#"]);
     let secrets = secrets_dir();
     let b = Daemon::start(&node_b(&broker, secrets.path()));
     watch.wait("camrelay/nodeb/availability", WAIT, |m| m.payload == "online");
@@ -337,7 +337,7 @@ fn a_post_to_node_a_switches_a_relay_on_node_b_within_b_max_on() {
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn removed_zones_and_relays_lose_their_entities_and_a_clean_stop_says_offline() {
     let broker = Broker::start();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#", "homeassistant/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#", "homeassistant/#"]);
     let secrets = secrets_dir();
     let rules = node_a(&broker, secrets.path(), false);
     let mut a = Daemon::start(&rules);
@@ -389,7 +389,7 @@ fn removed_zones_and_relays_lose_their_entities_and_a_clean_stop_says_offline() 
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn a_node_uses_another_node_cameras_detections_as_its_events() {
     let broker = Broker::start();
-    let watch = Watcher::connect(&broker, "ha", &["camrelay/#"]);
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#"]);
     let secrets = secrets_dir();
     // Node A has the plate camera; node B has the gate and the rule.
     let a_rules = format!(

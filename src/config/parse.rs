@@ -597,14 +597,11 @@ impl Builder {
             (_, None) => Some("homeassistant".to_string()),
         };
         let file = |key: &str| -> R<Option<PathBuf>> {
-            let Some((path, span)) = t.str(key)? else { return Ok(None) };
-            Ok(Some(PathBuf::from(path))).and_then(|p| {
-                if path.is_empty() {
-                    Err(Diag::new(span, key, format!("[mqtt] {key} is empty")))
-                } else {
-                    Ok(p)
-                }
-            })
+            match t.str(key)? {
+                None => Ok(None),
+                Some(("", span)) => Err(Diag::new(span, key, format!("[mqtt] {key} is empty"))),
+                Some((path, _)) => Ok(Some(PathBuf::from(path))),
+            }
         };
         let password_file = file("password_file")?;
         let ca_file = file("ca_file")?;

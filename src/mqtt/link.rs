@@ -315,7 +315,6 @@ impl Link {
             Inbound::Answer => self.on_answer(&p),
             Inbound::HomeAssistant => {
                 if !p.retain && p.payload.as_ref() == b"online" {
-                    self.stats.home_assistant_restarts.fetch_add(1, Relaxed);
                     let jitter = HA_JITTER + HA_JITTER.mul_f64(random_fraction());
                     tracing::info!(
                         after_ms = jitter.as_millis() as u64,
@@ -671,6 +670,17 @@ impl Link {
 
     /// One item of the core's stream, as messages.
     fn on_happened(&mut self, h: &Happened) {
+        // Every post brings one of these: they publish nothing, so they cost nothing more.
+        match h {
+            Happened::Fired { relay, why, .. } => {
+                if self.why.get(relay) != Some(why) {
+                    self.why.insert(relay.clone(), why.clone());
+                }
+                return;
+            }
+            Happened::NoEffect { .. } | Happened::Targets { .. } => return,
+            _ => {}
+        }
         let t = self.s.topics.clone();
         match h {
             Happened::Switched { relay, on, reason, .. } => {
@@ -681,9 +691,6 @@ impl Link {
                     let body = serde_json::json!({ "event_type": kind, "relay": relay, "reason": reason });
                     self.publish(Message::new(t.safety(), body.to_string(), false));
                 }
-            }
-            Happened::Fired { relay, why, .. } => {
-                self.why.insert(relay.clone(), why.clone());
             }
             Happened::Device { camera, online, .. } => {
                 if self.cameras.contains(camera) {
@@ -711,7 +718,7 @@ impl Link {
                 }
             }
             Happened::Remote { node, relay, action, why, .. } => self.send_remote(node, relay, *action, why),
-            Happened::NoEffect { .. } | Happened::Targets { .. } => {}
+            Happened::Fired { .. } | Happened::NoEffect { .. } | Happened::Targets { .. } => {}
         }
     }
 

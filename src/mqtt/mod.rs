@@ -148,7 +148,6 @@ pub struct Stats {
     pub remote_waiting: AtomicU64,
     pub remote_refused: AtomicU64,
     pub remote_failed: AtomicU64,
-    pub home_assistant_restarts: AtomicU64,
     pub queued: AtomicU64,
     last_error: Mutex<Option<String>>,
     last_remote_failure: Mutex<Option<String>>,

@@ -14,13 +14,20 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(camrelay_browser)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_broker)");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_BROKER");
-    println!("cargo:rerun-if-changed=/usr/sbin/mosquitto");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=.venv/pyvenv.cfg");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_SDK");
     println!("cargo:rerun-if-env-changed=CAMRELAY_TEST_CHIP");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_BROWSER");
-    println!("cargo:rerun-if-changed=/usr/bin/chromedriver");
+    // A path cargo is told to watch that does not exist makes the script
+    // stale on every build (each build then recompiled camrelay: 71 s for a
+    // no-op). So watch a tool where it is, else the folder it would appear
+    // in (installing it changes the folder); scripts/setup-sdk-venv.sh
+    // touches build.rs when it creates the venv.
+    watch_file_or_folder("/usr/sbin/mosquitto");
+    watch_file_or_folder("/usr/bin/chromedriver");
+    if Path::new(".venv/pyvenv.cfg").is_file() {
+        println!("cargo:rerun-if-changed=.venv/pyvenv.cfg");
+    }
 
     let gpio = std::env::var_os("CAMRELAY_TEST_CHIP").is_some()
         || std::fs::read_dir("/dev").is_ok_and(|d| {
@@ -61,6 +68,15 @@ fn main() {
             && on_path("mosquitto_passwd"));
     if broker {
         println!("cargo:rustc-cfg=camrelay_broker");
+    }
+}
+
+fn watch_file_or_folder(path: &str) {
+    let p = Path::new(path);
+    match p.parent() {
+        Some(dir) if !p.exists() && dir.is_dir() => println!("cargo:rerun-if-changed={}", dir.display()),
+        _ if p.exists() => println!("cargo:rerun-if-changed={path}"),
+        _ => {}
     }
 }
 

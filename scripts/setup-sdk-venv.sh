@@ -8,6 +8,9 @@ VIEWTRON_VERSION="1.4.1"
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
+    # build.rs decides whether the differential test can run; it watches
+    # .venv only once it exists, so tell cargo to look again.
+    touch build.rs
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "viewtron==${VIEWTRON_VERSION}"
 .venv/bin/python -c 'import importlib.metadata as m; print("viewtron", m.version("viewtron"), "ready in .venv")'

@@ -173,6 +173,7 @@ pub async fn serve(
             .with_cameras(cameras.clone())
             .with_feed(feed.clone())
             .with_recent(recent)
+            .with_hosts(api::hosts::Hosts::new(&config.api.hosts))
             .with_rules_file(config_path.clone())
             .with_mqtt(config.mqtt.is_some().then(|| mqtt_stats.clone())),
         config.api.header_timeout,

@@ -174,7 +174,9 @@ fn camera(cmd: CameraCommand) -> anyhow::Result<ExitCode> {
         CameraCommand::Snapshot { config, camera, output } => cli::snapshot(&config, &camera, &output)?,
         CameraCommand::Zones { config, camera, write } => cli::zones(&config, &camera, write)?,
     };
-    print!("{text}");
+    // Whatever answered as the camera reached this text: no control
+    // character of it may drive the terminal.
+    print!("{}", camrelay::camera::untrusted::printable(&text));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -229,7 +231,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("camrelay: {e:#}");
+            eprintln!("camrelay: {}", camrelay::camera::untrusted::printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -25,7 +25,17 @@
 //! an `Origin` (every browser request does) must come from this server's own
 //! origin; with no token configured it is refused (401). The web page and its
 //! own endpoints are served here too, under the same rules.
+//!
+//! Against guessing and hogging: a wrong token costs its source a budget
+//! ([`guard`]: 2 a second after a burst, then 429 unchecked), logged once a
+//! minute per source and counted; a request whose `Host` is not a name this
+//! API is reached by is refused 421 ([`hosts`]: DNS rebinding); event
+//! streams and requests that wait for a camera each have their own budget
+//! ([`MAX_EVENT_STREAMS`], [`MAX_CAMERA_CALLS`]), so however many of them
+//! are open, control, login and `/health` keep room among the connections.
 
+pub mod guard;
+pub mod hosts;
 mod metrics;
 
 pub use metrics::render_core_metrics;
@@ -138,9 +148,16 @@ pub struct ApiState {
     pub(crate) recent: Arc<crate::web::Recent>,
     /// The rules file the zone editor writes; `None`: editing is not offered.
     pub(crate) rules_file: Option<Arc<std::path::PathBuf>>,
-    /// One edit of the rules file at a time; failed logins wait here too.
+    /// One edit of the rules file at a time (other processes: a file lock).
     pub(crate) edit_lock: Arc<tokio::sync::Mutex<()>>,
-    pub(crate) login_lock: Arc<tokio::sync::Mutex<()>>,
+    /// What wrong credentials cost each source.
+    pub(crate) guard: Arc<guard::Guard>,
+    /// The `Host` names this API answers to.
+    hosts: Arc<hosts::Hosts>,
+    /// Event streams open at once.
+    streams: Arc<Semaphore>,
+    /// Requests waiting for a camera (snapshots, regions) at once.
+    camera_calls: Arc<Semaphore>,
     /// The broker link's counters, with `[mqtt]`.
     mqtt: Option<Arc<crate::mqtt::Stats>>,
 }
@@ -157,9 +174,18 @@ impl ApiState {
             recent: Arc::default(),
             rules_file: None,
             edit_lock: Arc::default(),
-            login_lock: Arc::default(),
+            guard: Arc::default(),
+            hosts: Arc::new(hosts::Hosts::any()),
+            streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
+            camera_calls: Arc::new(Semaphore::new(MAX_CAMERA_CALLS)),
             mqtt: None,
         }
+    }
+
+    /// Answer only requests whose `Host` is one of these names.
+    pub fn with_hosts(mut self, hosts: hosts::Hosts) -> Self {
+        self.hosts = Arc::new(hosts);
+        self
     }
 
     /// The broker link's counters, shown in the status and the metrics.
@@ -210,6 +236,14 @@ pub fn load_token(config: &ApiConfig) -> std::io::Result<Option<String>> {
 /// API connections served at once; more are closed on accept.
 pub const MAX_API_CONNECTIONS: usize = 64;
 
+/// `GET /api/events` streams open at once; more are answered 503. A page
+/// holds one; the rest of the connections stay for everything else.
+pub const MAX_EVENT_STREAMS: usize = 16;
+
+/// Requests waiting for a camera's answer at once (snapshots, regions); more
+/// are answered 503 instead of holding a connection behind a slow camera.
+pub const MAX_CAMERA_CALLS: usize = 8;
+
 /// Longest a request may take from its head to its answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -223,6 +257,7 @@ pub async fn serve(
     header_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let hosts = state.hosts.clone();
     let app = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/status", get(status))
@@ -252,7 +287,7 @@ pub async fn serve(
                         tracing::debug!(source = %peer.ip(), limit = MAX_API_CONNECTIONS, "API: too many connections, new one closed");
                         continue;
                     };
-                    conns.spawn(api_connection(http.clone(), app.clone(), stream, peer, stop_rx.clone(), permit));
+                    conns.spawn(api_connection(http.clone(), app.clone(), hosts.clone(), stream, peer, stop_rx.clone(), permit));
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "API accept failed");
@@ -273,6 +308,7 @@ pub async fn serve(
 async fn api_connection(
     http: hyper::server::conn::http1::Builder,
     app: Router,
+    hosts: Arc<hosts::Hosts>,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
@@ -281,7 +317,11 @@ async fn api_connection(
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
+        let refused = hosts.refuse(&req);
         async move {
+            if let Some(r) = refused {
+                return Ok(r);
+            }
             match tokio::time::timeout(REQUEST_TIMEOUT, app.oneshot(req)).await {
                 Ok(resp) => resp,
                 Err(_) => Ok(error(StatusCode::REQUEST_TIMEOUT, "request not complete in time")),
@@ -326,6 +366,18 @@ pub(crate) enum Credential {
     Session,
 }
 
+/// What a request's credentials came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proof {
+    /// None sent (or no token is configured).
+    Nothing,
+    Valid(Credential),
+    /// A bearer token that is not the token, or a session that is not live.
+    Wrong,
+    /// The source spent its budget of wrong tokens: not compared.
+    Throttled(Duration),
+}
+
 fn no_token_configured() -> Response {
     error(
         StatusCode::UNAUTHORIZED,
@@ -334,47 +386,81 @@ fn no_token_configured() -> Response {
 }
 
 /// Does the token match the configured one (in constant time)?
-pub(crate) fn token_matches(state: &ApiState, given: &str) -> bool {
+fn token_matches(state: &ApiState, given: &str) -> bool {
     state.token.as_ref().is_some_and(|t| constant_time_eq(given.as_bytes(), t.as_bytes()))
 }
 
-/// The bearer token, else a live session cookie.
-pub(crate) fn credential(state: &ApiState, headers: &HeaderMap) -> Option<Credential> {
-    state.token.as_ref()?;
+/// Check a token from `peer` under its source's budget ([`guard`]).
+pub(crate) fn check_token(state: &ApiState, peer: SocketAddr, what: &str, given: &str) -> guard::Verdict {
+    state.guard.check(peer.ip(), what, std::time::Instant::now(), || token_matches(state, given))
+}
+
+/// The bearer token, else a live session cookie. A wrong bearer token is
+/// charged to its source; a stale session cookie is not (every browser has
+/// one after a restart, and 256 random bits are not guessed).
+pub(crate) fn credential(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Proof {
+    if state.token.is_none() {
+        return Proof::Nothing;
+    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if let Some(given) = bearer {
-        return token_matches(state, given).then_some(Credential::Token);
+        return match check_token(state, peer, "Authorization: Bearer", given) {
+            guard::Verdict::Right => Proof::Valid(Credential::Token),
+            guard::Verdict::Wrong => Proof::Wrong,
+            guard::Verdict::Throttled(after) => Proof::Throttled(after),
+        };
     }
-    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok())?;
-    let id = crate::web::session::from_cookie_header(cookie)?;
-    state.sessions.check(id, std::time::Instant::now()).then_some(Credential::Session)
+    let Some(cookie) = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()) else {
+        return Proof::Nothing;
+    };
+    match crate::web::session::from_cookie_header(cookie) {
+        Some(id) if state.sessions.check(id, std::time::Instant::now()) => Proof::Valid(Credential::Session),
+        Some(_) => Proof::Wrong,
+        None => Proof::Nothing,
+    }
+}
+
+/// 429 with `Retry-After`, for a source that spent its budget.
+pub(crate) fn throttled(after: Duration) -> Response {
+    let mut r =
+        error(StatusCode::TOO_MANY_REQUESTS, "too many wrong tokens from this address; wait, then try again");
+    let secs = after.as_secs() + 1;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 /// Does the request's `Origin`, if any, name this server (the `Host` it was sent to)?
 /// A page on another site can make a browser send a request with our cookie
 /// stripped (SameSite) but not with our origin: this is the second lock.
+/// The API speaks plain HTTP, so an `https://` origin is another origin.
 pub(crate) fn same_origin(headers: &HeaderMap) -> Option<bool> {
     let origin = headers.get(header::ORIGIN)?.to_str().ok();
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     Some(match (origin, host) {
-        (Some(origin), Some(host)) => {
-            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
-        }
+        (Some(origin), Some(host)) => origin.strip_prefix("http://") == Some(host),
         _ => false,
     })
 }
 
+fn wrong_credentials() -> Response {
+    error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token or session")
+}
+
 /// A state-changing request: the token or a session, and no foreign origin
 /// (a session must show its origin: browsers always send it on such requests).
-pub(crate) fn write_access(state: &ApiState, headers: &HeaderMap) -> Access {
+pub(crate) fn write_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
     if state.token.is_none() {
         return Access::Refused(no_token_configured());
     }
-    let Some(credential) = credential(state, headers) else {
-        return Access::Refused(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token or session"));
+    let credential = match credential(state, peer, headers) {
+        Proof::Valid(c) => c,
+        Proof::Throttled(after) => return Access::Refused(throttled(after)),
+        Proof::Nothing | Proof::Wrong => return Access::Refused(wrong_credentials()),
     };
     match (same_origin(headers), credential) {
         (Some(true), _) | (None, Credential::Token) => Access::Granted,
@@ -388,6 +474,14 @@ pub(crate) fn write_access(state: &ApiState, headers: &HeaderMap) -> Access {
     }
 }
 
+fn peer_of(parts: &axum::http::request::Parts) -> Result<SocketAddr, Response> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address"))
+}
+
 /// A request allowed to read ([`read_access`]): the first argument of every
 /// reading handler, so none can forget the check.
 pub(crate) struct CanRead;
@@ -399,10 +493,7 @@ impl axum::extract::FromRequestParts<ApiState> for CanRead {
         parts: &mut axum::http::request::Parts,
         state: &ApiState,
     ) -> Result<Self, Response> {
-        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
-            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address"));
-        };
-        match read_access(state, peer, &parts.headers) {
+        match read_access(state, peer_of(parts)?, &parts.headers) {
             Access::Granted => Ok(CanRead),
             Access::Refused(r) => Err(r),
         }
@@ -419,7 +510,7 @@ impl axum::extract::FromRequestParts<ApiState> for CanWrite {
         parts: &mut axum::http::request::Parts,
         state: &ApiState,
     ) -> Result<Self, Response> {
-        match write_access(state, &parts.headers) {
+        match write_access(state, peer_of(parts)?, &parts.headers) {
             Access::Granted => Ok(CanWrite),
             Access::Refused(r) => Err(r),
         }
@@ -429,12 +520,14 @@ impl axum::extract::FromRequestParts<ApiState> for CanWrite {
 /// Reading: loopback peers, else the token or a session.
 pub(crate) fn read_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
     // `[::]` listeners see IPv4 loopback clients as `::ffff:127.0.0.1`.
-    if peer.ip().to_canonical().is_loopback() || credential(state, headers).is_some() {
-        Access::Granted
-    } else if state.token.is_none() {
-        Access::Refused(no_token_configured())
-    } else {
-        Access::Refused(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token or session"))
+    if peer.ip().to_canonical().is_loopback() {
+        return Access::Granted;
+    }
+    match credential(state, peer, headers) {
+        Proof::Valid(_) => Access::Granted,
+        Proof::Throttled(after) => Access::Refused(throttled(after)),
+        _ if state.token.is_none() => Access::Refused(no_token_configured()),
+        _ => Access::Refused(wrong_credentials()),
     }
 }
 
@@ -486,6 +579,12 @@ async fn events(
     axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Response {
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{MAX_EVENT_STREAMS} event streams are open already; close a page and reload this one"),
+        );
+    };
     let watching = state.feed.watch();
     let camera = query.camera;
     let wanted = move |item: &crate::happened::Item| match (item.targets_of(), &camera) {
@@ -493,37 +592,51 @@ async fn events(
         _ => true,
     };
     let last = tokio::time::Instant::now() - EVENTS_MIN_GAP;
-    let stream = futures_util::stream::unfold((watching, wanted, last), |(mut w, wanted, last)| async move {
-        let first = match tokio::time::timeout(EVENTS_KEEPALIVE, w.rx.recv()).await {
-            Err(_) => return Some((Ok(bytes::Bytes::from_static(b": keepalive\n\n")), (w, wanted, last))),
-            Ok(Ok(item)) => item,
-            Ok(Err(RecvError::Lagged(n))) => {
-                let frame = format!("event: lagged\ndata: {{\"lost\":{n}}}\n\n");
-                return Some((Ok(bytes::Bytes::from(frame)), (w, wanted, last)));
+    // The permit lives in the stream's state: the budget frees when the client goes.
+    let watching = (watching, permit);
+    let stream = futures_util::stream::unfold(
+        (watching, wanted, last),
+        |((mut w, permit), wanted, last)| async move {
+            let w_and_permit = |w| (w, permit);
+            let first = match tokio::time::timeout(EVENTS_KEEPALIVE, w.rx.recv()).await {
+                Err(_) => {
+                    return Some((
+                        Ok(bytes::Bytes::from_static(b": keepalive\n\n")),
+                        (w_and_permit(w), wanted, last),
+                    ))
+                }
+                Ok(Ok(item)) => item,
+                Ok(Err(RecvError::Lagged(n))) => {
+                    let frame = format!("event: lagged\ndata: {{\"lost\":{n}}}\n\n");
+                    return Some((Ok(bytes::Bytes::from(frame)), (w_and_permit(w), wanted, last)));
+                }
+                Ok(Err(RecvError::Closed)) => return None,
+            };
+            tokio::time::sleep_until(last + EVENTS_MIN_GAP).await;
+            let mut items = vec![first];
+            while items.len() < EVENTS_BATCH {
+                match w.rx.try_recv() {
+                    Ok(item) => items.push(item),
+                    Err(TryRecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
             }
-            Ok(Err(RecvError::Closed)) => return None,
-        };
-        tokio::time::sleep_until(last + EVENTS_MIN_GAP).await;
-        let mut items = vec![first];
-        while items.len() < EVENTS_BATCH {
-            match w.rx.try_recv() {
-                Ok(item) => items.push(item),
-                Err(TryRecvError::Lagged(_)) => continue,
-                Err(_) => break,
+            let mut chunk = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let superseded = item
+                    .targets_of()
+                    .is_some_and(|c| items[i + 1..].iter().any(|later| later.targets_of() == Some(c)));
+                if wanted(item) && !superseded {
+                    chunk.extend_from_slice(item.frame());
+                }
             }
-        }
-        let mut chunk = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let superseded = item
-                .targets_of()
-                .is_some_and(|c| items[i + 1..].iter().any(|later| later.targets_of() == Some(c)));
-            if wanted(item) && !superseded {
-                chunk.extend_from_slice(item.frame());
-            }
-        }
-        let now = tokio::time::Instant::now();
-        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)), (w, wanted, now)))
-    });
+            let now = tokio::time::Instant::now();
+            Some((
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)),
+                (w_and_permit(w), wanted, now),
+            ))
+        },
+    );
     (
         [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-store")],
         axum::body::Body::from_stream(stream),
@@ -531,8 +644,22 @@ async fn events(
         .into_response()
 }
 
+/// A place among the requests that wait for a camera, or the 503 that says there is none.
+pub(crate) fn camera_call(state: &ApiState) -> Result<OwnedSemaphorePermit, Response> {
+    state.camera_calls.clone().try_acquire_owned().map_err(|_| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{MAX_CAMERA_CALLS} requests are waiting for cameras already; try again in a moment"),
+        )
+    })
+}
+
 async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
+    let _place = match camera_call(&state) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     match state.cameras.picture(&name).await {
         Ok((jpeg, source)) => (
             [
@@ -565,7 +692,15 @@ async fn metrics(_: CanRead, State(state): State<ApiState>) -> Response {
             if let Some(mqtt) = &state.mqtt {
                 mqtt.render(&mut text);
             }
+            let (wrong, throttled) = state.guard.counts();
             use std::fmt::Write as _;
+            let _ = writeln!(
+                text,
+                "# HELP camrelay_api_auth_failures_total Wrong tokens checked, and attempts refused unchecked (429) past a source's budget.\n\
+                 # TYPE camrelay_api_auth_failures_total counter\n\
+                 camrelay_api_auth_failures_total{{outcome=\"wrong\"}} {wrong}\n\
+                 camrelay_api_auth_failures_total{{outcome=\"throttled\"}} {throttled}"
+            );
             let _ = writeln!(
                 text,
                 "# HELP camrelay_device_offline_total Devices reported offline (logged or rate-limited).\n\
@@ -663,12 +798,15 @@ mod tests {
         cookie.insert(header::COOKIE, format!("x=1; camrelay_session={id}").parse().unwrap());
         assert!(granted(remote, &cookie));
         // Writing needs the origin too, and a session must show it.
-        assert!(matches!(write_access(&state, &cookie), Access::Refused(_)));
+        assert!(matches!(write_access(&state, remote, &cookie), Access::Refused(_)));
         cookie.insert(header::HOST, "pi.local:5003".parse().unwrap());
         cookie.insert(header::ORIGIN, "http://pi.local:5003".parse().unwrap());
-        assert!(matches!(write_access(&state, &cookie), Access::Granted));
+        assert!(matches!(write_access(&state, remote, &cookie), Access::Granted));
         cookie.insert(header::ORIGIN, "http://pi.local:5004".parse().unwrap());
-        assert!(matches!(write_access(&state, &cookie), Access::Refused(_)));
+        assert!(matches!(write_access(&state, remote, &cookie), Access::Refused(_)));
+        // The API speaks plain HTTP: the same host over https is another origin.
+        cookie.insert(header::ORIGIN, "https://pi.local:5003".parse().unwrap());
+        assert!(matches!(write_access(&state, remote, &cookie), Access::Refused(_)));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //!
 //! Follows `viewtron-camera-api.md` for both API generations (v1.9 and
 //! v2.0). Pure: bytes in, typed values or [`AnswerError`] out; never does I/O.
+//! Every value is checked for its type on the way in ([`untrusted`]): what
+//! leaves here is safe to print, log and write as a TOML value.
 
+use super::untrusted::{self, MAX_ADDRESS, MAX_TEXT};
 use super::xml::{self, Element};
 use crate::decode::Point;
 use base64::Engine as _;
@@ -72,7 +75,7 @@ pub fn document(body: &[u8]) -> Result<Element, AnswerError> {
         return Err(AnswerError::Refused {
             code,
             meaning: error_meaning(code),
-            desc: root.attr("errorDesc").map(str::to_string).filter(|d| !d.is_empty()),
+            desc: root.attr("errorDesc").map(|d| untrusted::text(d, 120)).filter(|d| !d.is_empty()),
         });
     }
     Ok(root)
@@ -105,7 +108,7 @@ impl DeviceInfo {
 pub fn device_info(body: &[u8]) -> Result<DeviceInfo, AnswerError> {
     let root = document(body)?;
     let info = root.child("deviceInfo").ok_or(AnswerError::Missing("<deviceInfo>"))?;
-    let text = |k: &str| info.text_at(&[k]).map(str::to_string);
+    let text = |k: &str| info.text_at(&[k]).map(|t| untrusted::text(t, MAX_TEXT));
     let number = |k: &str| info.text_at(&[k]).and_then(|v| v.parse().ok());
     Ok(DeviceInfo {
         generation: if info.child("apiVersion").is_some() { Generation::V20 } else { Generation::V19 },
@@ -114,7 +117,7 @@ pub fn device_info(body: &[u8]) -> Result<DeviceInfo, AnswerError> {
         model: text("model"),
         brand: text("brand"),
         firmware: text("softwareVersion"),
-        mac: text("mac").map(|m| m.to_ascii_lowercase()),
+        mac: info.text_at(&["mac"]).and_then(untrusted::mac),
         serial: text("sn"),
         channels: number("chlMaxCount").unwrap_or(1),
         alarm_outputs: number("alarmOutCount").unwrap_or(0),
@@ -139,15 +142,15 @@ pub fn channels(body: &[u8]) -> Result<Vec<Channel>, AnswerError> {
         if let Some(id) = item.text_at(&["channelId"]).and_then(|v| v.parse().ok()) {
             out.push(Channel {
                 id,
-                name: item.text_at(&["name"]).map(str::to_string),
-                status: item.text_at(&["status"]).unwrap_or("unknown").to_string(),
+                name: item.text_at(&["name"]).map(|n| untrusted::text(n, MAX_TEXT)),
+                status: untrusted::word(item.text_at(&["status"]).unwrap_or("unknown")),
             });
         } else if let Ok(id) = item.text.parse() {
             // v1.9 NVR: <item channelStatus="online">1</item>
             out.push(Channel {
                 id,
                 name: None,
-                status: item.attr("channelStatus").unwrap_or("unknown").into(),
+                status: untrusted::word(item.attr("channelStatus").unwrap_or("unknown")),
             });
         }
     }
@@ -243,15 +246,20 @@ pub fn post_config(body: &[u8]) -> Result<PostConfig, AnswerError> {
         let id =
             item.text_at(&["urlId"]).and_then(|v| v.parse().ok()).ok_or(AnswerError::Missing("<urlId>"))?;
         let items = |k: &str| -> Vec<String> {
-            item.child(k).map(|l| l.all("item").map(|i| i.text.clone()).collect()).unwrap_or_default()
+            item.child(k)
+                .map(|l| l.all("item").map(|i| untrusted::text(&i.text, MAX_TEXT)).collect())
+                .unwrap_or_default()
+        };
+        let address = |path: &[&str], default: &str| {
+            untrusted::text(item.text_at(path).unwrap_or(default), MAX_ADDRESS)
         };
         slots.push(PostSlot {
             id,
             enabled: item.text_at(&["switch"]) == Some("true"),
-            protocol: item.text_at(&["url", "protocol"]).unwrap_or("http").to_string(),
-            domain: item.text_at(&["url", "domain"]).unwrap_or("").to_string(),
+            protocol: untrusted::word(item.text_at(&["url", "protocol"]).unwrap_or("http")),
+            domain: address(&["url", "domain"], ""),
             port: item.text_at(&["url", "port"]).and_then(|p| p.parse().ok()).unwrap_or(80),
-            path: item.text_at(&["url", "path"]).unwrap_or("/").to_string(),
+            path: address(&["url", "path"], "/"),
             data: items("subscribeDateType"),
             events: items("subscriptionEvents"),
             element: item.clone(),
@@ -300,25 +308,50 @@ pub struct Region {
     pub enabled: bool,
 }
 
-fn point(e: &Element) -> Option<Point> {
-    let n = |k: &str| {
-        e.text_at(&[k]).or_else(|| e.text_at(&[&k.to_ascii_lowercase()])).and_then(|v| v.parse().ok())
+/// Regions or lines of one kind a camera may list; real ones have at most 4.
+pub const MAX_DRAWN: usize = 16;
+
+/// A point in the picture's 0–10000 space, or why it is not one.
+fn point(e: &Element) -> Result<Point, String> {
+    let n = |k: &str| -> Result<u32, String> {
+        let text = e.text_at(&[k]).or_else(|| e.text_at(&[&k.to_ascii_lowercase()]));
+        let text = text.ok_or_else(|| format!("no <{k}>"))?;
+        match text.parse::<u32>() {
+            Ok(v) if v <= 10_000 => Ok(v),
+            _ => Err(format!("<{k}> is {:?}, not a coordinate from 0 to 10000", untrusted::text(text, 16))),
+        }
     };
-    Some(Point { x: n("X")?, y: n("Y")? })
+    Ok(Point { x: n("X")?, y: n("Y")? })
 }
 
 /// `GetSmartPerimeterConfig`, `GetSmartAoiEntryConfig`, `GetSmartAoiLeaveConfig`.
+/// A region with no points is one the camera has not drawn, and is left
+/// out; one whose points cannot be read refuses the whole answer, so an
+/// import never silently holds fewer zones than the camera shows.
 pub fn regions(body: &[u8], kind: RegionKind) -> Result<Vec<Region>, AnswerError> {
     let root = document(body)?;
     let info = find(&root, "regionInfo").ok_or(AnswerError::Missing("<regionInfo>"))?;
     let wrapper = root.children.first();
     let enabled = wrapper.and_then(|w| w.text_at(&["switch"])).map_or(true, |s| s == "true");
     let mut out = Vec::new();
-    for (i, item) in info.all("item").enumerate() {
+    let bad =
+        |i: usize, why: String| AnswerError::Malformed(format!("{} region {}: {why}", kind.word(), i + 1));
+    let items: Vec<&Element> = info.all("item").collect();
+    if items.len() > MAX_DRAWN {
+        return Err(AnswerError::Malformed(format!(
+            "{} {} regions listed; a camera has at most {MAX_DRAWN}",
+            items.len(),
+            kind.word()
+        )));
+    }
+    for (i, item) in items.into_iter().enumerate() {
         let Some(group) = item.child("pointGroup") else { continue };
-        let points: Vec<Point> = group.all("item").filter_map(point).collect();
-        if points.len() >= 3 {
-            out.push(Region { kind, index: i + 1, points, enabled });
+        let points =
+            group.all("item").map(point).collect::<Result<Vec<Point>, String>>().map_err(|e| bad(i, e))?;
+        match points.len() {
+            0 => {}
+            1 | 2 => return Err(bad(i, format!("{} points; a region needs at least 3", points.len()))),
+            _ => out.push(Region { kind, index: i + 1, points, enabled }),
         }
     }
     Ok(out)
@@ -340,18 +373,40 @@ pub fn tripwires(body: &[u8]) -> Result<Vec<Tripwire>, AnswerError> {
     let root = document(body)?;
     let info = find(&root, "lineInfo").ok_or(AnswerError::Missing("<lineInfo>"))?;
     let enabled = root.children.first().and_then(|w| w.text_at(&["switch"])).map_or(true, |s| s == "true");
+    let items: Vec<&Element> = info.all("item").collect();
+    if items.len() > MAX_DRAWN {
+        return Err(AnswerError::Malformed(format!(
+            "{} tripwires listed; a camera has at most {MAX_DRAWN}",
+            items.len()
+        )));
+    }
     let mut out = Vec::new();
-    for (i, item) in info.all("item").enumerate() {
-        let (Some(start), Some(end)) =
-            (item.child("startPoint").and_then(point), item.child("endPoint").and_then(point))
-        else {
-            continue;
+    for (i, item) in items.into_iter().enumerate() {
+        let end_point = |name: &str| -> Result<Option<Point>, AnswerError> {
+            match item.child(name) {
+                None => Ok(None),
+                Some(e) => point(e)
+                    .map(Some)
+                    .map_err(|why| AnswerError::Malformed(format!("tripwire {}: <{name}>: {why}", i + 1))),
+            }
+        };
+        let (start, end) = match (end_point("startPoint")?, end_point("endPoint")?) {
+            // Neither end: a line the camera has not drawn.
+            (None, None) => continue,
+            (Some(s), Some(e)) if s == e => continue,
+            (Some(s), Some(e)) => (s, e),
+            _ => {
+                return Err(AnswerError::Malformed(format!(
+                    "tripwire {} has one end only; a line needs <startPoint> and <endPoint>",
+                    i + 1
+                )))
+            }
         };
         out.push(Tripwire {
             index: i + 1,
             start,
             end,
-            direction: item.text_at(&["direction"]).unwrap_or("none").to_string(),
+            direction: untrusted::direction(item.text_at(&["direction"]).unwrap_or("none")).to_string(),
             enabled,
         });
     }

@@ -108,8 +108,11 @@ pub fn probe(url: &str, user: &str, password_file: &Path, name: Option<&str>) ->
     runtime()?.block_on(async {
         let info = client.device_info().await?;
         let mut out = describe(url, &info);
-        let name =
-            name.map(str::to_string).unwrap_or_else(|| setup::slug(info.name.as_deref().unwrap_or("camera")));
+        let name = name.map(str::to_string).unwrap_or_else(|| {
+            Some(setup::slug(info.name.as_deref().unwrap_or("")))
+                .filter(|s| !s.is_empty())
+                .unwrap_or("camera".into())
+        });
         if info.is_nvr() {
             let channels = client.channels(&info).await?;
             out.push_str("  channels:\n");
@@ -190,7 +193,8 @@ fn read_state(rules: &Path) -> Subscriptions {
 
 fn write_state(rules: &Path, s: &Subscriptions) -> anyhow::Result<()> {
     let p = state_path(rules);
-    std::fs::write(&p, serde_json::to_vec_pretty(s)?).with_context(|| format!("cannot write {}", p.display()))
+    config::edit::write_atomically(&p, &serde_json::to_vec_pretty(s)?, false)
+        .with_context(|| format!("cannot write {}", p.display()))
 }
 
 /// `camrelay camera subscribe`.

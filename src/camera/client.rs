@@ -12,8 +12,11 @@ use http_body_util::{BodyExt, Full};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
-/// Largest answer read: a v2.0 snapshot is ~700 KB of base64.
+/// Largest snapshot answer read: a v2.0 snapshot is ~700 KB of base64.
 pub const MAX_ANSWER: usize = 4 * 1024 * 1024;
+/// Largest answer of any other command: the largest real one (a slot list)
+/// is a few kilobytes.
+pub const MAX_XML_ANSWER: usize = 256 * 1024;
 /// A device must answer within this.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -177,15 +180,16 @@ impl Client {
         }
         let mut body = res.into_body();
         let mut out = Vec::new();
+        let limit = if command == "GetSnapshot" { MAX_ANSWER } else { MAX_XML_ANSWER };
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| unreachable(&e))?;
             if let Some(data) = frame.data_ref() {
-                if out.len() + data.len() > MAX_ANSWER {
+                if out.len() + data.len() > limit {
                     driver.abort();
                     return Err(CameraError::TooLarge {
                         host: self.host.clone(),
                         command: command.into(),
-                        limit: MAX_ANSWER,
+                        limit,
                     });
                 }
                 out.extend_from_slice(data);
@@ -198,13 +202,24 @@ impl Client {
         Ok(out)
     }
 
-    fn answer<T>(&self, command: &str, r: Result<T, AnswerError>) -> Result<T, CameraError> {
+    /// Decode an answer on the blocking pool, never on the thread that
+    /// called: the daemon's core runs on a single thread, and its relay
+    /// timers must not wait for whatever a device sends.
+    async fn answer<T: Send + 'static>(
+        &self,
+        command: &str,
+        body: Vec<u8>,
+        decode: impl FnOnce(Vec<u8>) -> Result<T, AnswerError> + Send + 'static,
+    ) -> Result<T, CameraError> {
+        let r = tokio::task::spawn_blocking(move || decode(body))
+            .await
+            .unwrap_or_else(|e| Err(AnswerError::Malformed(format!("the decoder stopped: {e}"))));
         r.map_err(|source| CameraError::Answer { host: self.host.clone(), command: command.into(), source })
     }
 
     pub async fn device_info(&self) -> Result<DeviceInfo, CameraError> {
         let body = self.call("GetDeviceInfo", None, None).await?;
-        self.answer("GetDeviceInfo", answer::device_info(&body))
+        self.answer("GetDeviceInfo", body, |b| answer::device_info(&b)).await
     }
 
     /// The channels: `GetChannelInfo` on v2.0, `GetChannelList` on a v1.9 NVR,
@@ -218,18 +233,18 @@ impl Client {
             }
         };
         let body = self.call(command, None, None).await?;
-        self.answer(command, answer::channels(&body))
+        self.answer(command, body, |b| answer::channels(&b)).await
     }
 
     /// A live JPEG of the current view.
     pub async fn snapshot(&self, channel: Option<u32>) -> Result<Vec<u8>, CameraError> {
         let body = self.call("GetSnapshot", channel, None).await?;
-        self.answer("GetSnapshot", answer::snapshot(body))
+        self.answer("GetSnapshot", body, answer::snapshot).await
     }
 
     pub async fn post_config(&self) -> Result<PostConfig, CameraError> {
         let body = self.call("GetHttpPostConfig", None, None).await?;
-        self.answer("GetHttpPostConfig", answer::post_config(&body))
+        self.answer("GetHttpPostConfig", body, |b| answer::post_config(&b)).await
     }
 
     /// `SetHttpPostConfig` with this `httpPostV2` element.
@@ -240,16 +255,16 @@ impl Client {
         http_post_v2.write(&mut xml);
         xml.push_str("</config>");
         let body = self.call("SetHttpPostConfig", None, Some(xml)).await?;
-        self.answer("SetHttpPostConfig", answer::document(&body).map(|_| ()))
+        self.answer("SetHttpPostConfig", body, |b| answer::document(&b).map(|_| ())).await
     }
 
     pub async fn regions(&self, kind: RegionKind) -> Result<Vec<Region>, CameraError> {
         let body = self.call(kind.command(), None, None).await?;
-        self.answer(kind.command(), answer::regions(&body, kind))
+        self.answer(kind.command(), body, move |b| answer::regions(&b, kind)).await
     }
 
     pub async fn tripwires(&self) -> Result<Vec<Tripwire>, CameraError> {
         let body = self.call("GetSmartTripwireConfig", None, None).await?;
-        self.answer("GetSmartTripwireConfig", answer::tripwires(&body))
+        self.answer("GetSmartTripwireConfig", body, |b| answer::tripwires(&b)).await
     }
 }

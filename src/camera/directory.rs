@@ -166,8 +166,12 @@ impl Directory {
             range: 0..text.len(),
             target: None,
         };
-        let jpeg =
-            crate::decode::image_bytes(&text, &image).map_err(|e| SnapshotError::Camera(e.to_string()))?;
+        // Half a megabyte of base64: decoded on the blocking pool, never on
+        // the daemon's one thread, where the relay timers run.
+        let jpeg = tokio::task::spawn_blocking(move || crate::decode::image_bytes(&text, &image))
+            .await
+            .map_err(|e| SnapshotError::Camera(format!("the picture's decoder stopped: {e}")))?
+            .map_err(|e| SnapshotError::Camera(e.to_string()))?;
         Ok((Bytes::from(jpeg), PictureSource::Posted))
     }
 

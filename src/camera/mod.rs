@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod directory;
 pub mod setup;
+pub mod untrusted;
 pub mod xml;
 
 pub use client::{CameraError, Client, Secret};

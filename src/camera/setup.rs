@@ -121,8 +121,15 @@ pub fn slot_element(cfg: &PostConfig, id: u32) -> Option<&Element> {
     cfg.slots.iter().find(|s| s.id == id).map(|s: &PostSlot| &s.element)
 }
 
+/// A TOML string value, escaped by the TOML library: never spliced text
+/// (Rust's `{:?}` is not TOML: it writes `\u{1b}`, which TOML refuses).
 fn quote(s: &str) -> String {
-    format!("{s:?}")
+    toml_edit::Value::from(s).to_string().trim().to_string()
+}
+
+/// Text for a `#` comment: one line, whatever the device sent.
+fn comment(s: &str) -> String {
+    super::untrusted::text(s, 200)
 }
 
 /// The `[[camera]]` block that matches this device's posts (by MAC), with its API.
@@ -152,7 +159,7 @@ pub fn nvr_blocks(nvr_name: &str, nvr_host: &str, channels: &[super::answer::Cha
             quote(&slug(&name)),
             quote(nvr_host),
             c.id,
-            c.status
+            comment(&c.status)
         ));
     }
     s
@@ -185,7 +192,7 @@ impl ImportedZone {
         let pts: Vec<String> = self.polygon.iter().map(|p| format!("[{}, {}]", p.x, p.y)).collect();
         format!(
             "# {}\n[[zone]]\nname = {}\ncamera = {}\npolygon = [{}]\n",
-            self.from,
+            comment(&self.from),
             quote(&self.name),
             quote(camera),
             pts.join(", ")

@@ -4,6 +4,10 @@
 //! and is one text node), so a tree is simpler than streaming and costs
 //! nothing. Text is trimmed: devices wrap CDATA in newlines and indentation.
 //! Owns parsing and writing only; what the elements mean is `answer.rs`'s.
+//!
+//! Whatever answers as the camera is not trusted: a tree is bounded in
+//! elements ([`MAX_ELEMENTS`]), attributes and depth, so an "element bomb"
+//! (megabytes of `<a/>`) costs a refused answer, not a hundred megabytes.
 
 use quick_xml::events::Event as XmlEvent;
 use quick_xml::Reader;
@@ -19,6 +23,12 @@ pub struct Element {
 
 /// Deepest nesting accepted: answers are a handful of levels deep.
 const MAX_DEPTH: usize = 32;
+/// Elements one answer may hold. The largest real answer (a slot list, or a
+/// region list of 4 × 8 points) has a few hundred; each element costs about
+/// a hundred bytes in the tree, so this bounds a tree near 400 KB.
+pub const MAX_ELEMENTS: usize = 4096;
+/// Attributes one element may carry (devices use `type`, `count`, `maxCount`).
+const MAX_ATTRIBUTES: usize = 16;
 
 impl Element {
     pub fn new(name: &str) -> Element {
@@ -114,9 +124,17 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Element> = Vec::new();
     let mut buf = Vec::new();
-    let start = |e: &quick_xml::events::BytesStart| -> Result<Element, String> {
+    let mut elements = 0usize;
+    let mut start = |e: &quick_xml::events::BytesStart| -> Result<Element, String> {
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            return Err(format!("more than {MAX_ELEMENTS} elements; no answer of the API is that large"));
+        }
         let mut el = Element::new(&local_name(e.name().as_ref()));
         for a in e.attributes() {
+            if el.attrs.len() >= MAX_ATTRIBUTES {
+                return Err(format!("an element with more than {MAX_ATTRIBUTES} attributes"));
+            }
             let a = a.map_err(|e| format!("bad attribute: {e}"))?;
             let v = a.unescape_value().map_err(|e| format!("bad attribute value: {e}"))?;
             el.attrs.push((local_name(a.key.as_ref()), v.into_owned()));
@@ -182,5 +200,18 @@ mod tests {
             "{out}"
         );
         assert!(parse(b"<config><a>").is_err());
+    }
+
+    #[test]
+    fn an_element_bomb_is_refused_early() {
+        let mut bomb = b"<config>".to_vec();
+        for _ in 0..200_000 {
+            bomb.extend_from_slice(b"<a/>");
+        }
+        bomb.extend_from_slice(b"</config>");
+        let err = parse(&bomb).unwrap_err();
+        assert!(err.contains("more than 4096 elements"), "{err}");
+        let many: String = (0..40).map(|i| format!(" a{i}=\"x\"")).collect();
+        assert!(parse(format!("<config{many}/>").as_bytes()).unwrap_err().contains("attributes"));
     }
 }

@@ -7,6 +7,15 @@
 //! write is atomic (a temporary file beside it, renamed over it) and the
 //! version it replaces is kept as `<file>.prev`. It must never write a text
 //! the parser refuses, and never touch anything but `[[zone]]` tables.
+//!
+//! Writers serialise: every edit takes an exclusive lock on the rules file's
+//! folder (`flock`, so the daemon's page and `camrelay camera ...` as root
+//! exclude each other), then reads the file, edits and writes it, so no edit
+//! is lost to another writer's older copy. The temporary file's name is
+//! unique; it is given the old file's mode, owner and group before it
+//! replaces it (a writer that may not give it the owner keeps the group);
+//! a rules file that is a symbolic link keeps its link: the file it points
+//! to is replaced.
 
 use super::{parse, Anchor, ConfigError};
 use crate::decode::Point;
@@ -46,8 +55,22 @@ pub struct ZoneChanges {
 }
 
 /// Append `blocks` (TOML text) to the rules file, first removing the
-/// `[[zone]]`s named in `replace`.
+/// `[[zone]]`s named in `replace`. `blocks` may hold `[[camera]]` and
+/// `[[zone]]` tables and nothing else: whatever text went into them, it can
+/// never add a rule, a relay or a setting.
 pub fn append_blocks(path: &Path, replace: &[String], blocks: &str) -> Result<(), EditError> {
+    let parsed: toml_edit::DocumentMut = blocks.parse().map_err(|e: toml_edit::TomlError| {
+        EditError::Refused(format!("the blocks to add are not TOML: {}", e.message()))
+    })?;
+    if let Some((key, _)) =
+        parsed.iter().find(|(k, v)| !(matches!(*k, "zone" | "camera") && v.is_array_of_tables()))
+    {
+        return Err(EditError::Refused(format!(
+            "the blocks to add hold {key:?}; only [[camera]] and [[zone]] blocks are added this way"
+        )));
+    }
+    let path = &target(path);
+    let _lock = lock(path)?;
     let mut doc = read(path)?;
     if let Some(zones) = doc.get_mut("zone").and_then(|z| z.as_array_of_tables_mut()) {
         zones.retain(|t| !name_of(t).is_some_and(|n| replace.iter().any(|r| r == n)));
@@ -70,6 +93,14 @@ pub fn set_zones(
     zones: &[ZoneEdit],
     remove: &[String],
 ) -> Result<ZoneChanges, EditError> {
+    if zones.len() > MAX_ZONES_PER_EDIT {
+        return Err(EditError::Refused(format!(
+            "{} zones in one edit; at most {MAX_ZONES_PER_EDIT}",
+            zones.len()
+        )));
+    }
+    let path = &target(path);
+    let _lock = lock(path)?;
     let mut doc = read(path)?;
     let mut changes = ZoneChanges::default();
     let mut appended = String::new();
@@ -124,6 +155,52 @@ pub fn set_zones(
     }
     validate_and_write(path, &new)?;
     Ok(changes)
+}
+
+/// Zones one edit may add or change: a camera has a handful (the page draws
+/// them one by one); thousands in one request are not an edit.
+pub const MAX_ZONES_PER_EDIT: usize = 64;
+
+/// The file a path names: a symbolic link's target, so the link stays.
+fn target(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Held while one writer reads, edits and writes the rules file.
+struct FolderLock(std::fs::File);
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: flock on a descriptor this value owns; no memory is involved.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// An exclusive lock on the folder of `path`, shared by every process that
+/// edits it (the daemon's page, `camrelay camera ...`).
+fn lock(path: &Path) -> Result<FolderLock, EditError> {
+    use std::os::fd::AsRawFd as _;
+    let dir = folder(path);
+    let err = |source| EditError::Write { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(&dir).map_err(err)?;
+    loop {
+        // SAFETY: flock on an open descriptor; blocks until the other writer is done.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(FolderLock(file));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err(e));
+        }
+    }
+}
+
+fn folder(path: &Path) -> PathBuf {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    }
 }
 
 /// The `[[zone]]` block for a new zone, as `camrelay camera zones` writes them.
@@ -190,32 +267,80 @@ pub fn beside(path: &Path, suffix: &str) -> PathBuf {
 }
 
 fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    write_atomically(path, text.as_bytes(), true)
+}
+
+/// Replace `path` with `bytes` atomically, keeping the old file's mode,
+/// owner and group, and with `keep_prev` the old bytes as `<file>.prev`.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], keep_prev: bool) -> std::io::Result<()> {
+    let text = bytes;
     use std::io::Write as _;
-    let tmp = beside(path, "camrelay-new");
-    let old_mode = std::fs::metadata(path).map(|m| m.permissions()).ok();
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let old = std::fs::metadata(path).ok();
+    let tmp = unique_temp(path);
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        if let Some(mode) = &old_mode {
-            f.set_permissions(mode.clone())?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(old.as_ref().map_or(0o644, |m| m.mode() & 0o7777))
+            .open(&tmp)?;
+        if let Some(old) = &old {
+            keep_owner(&f, old.uid(), old.gid());
+            // The umask may have narrowed the mode given at creation.
+            f.set_permissions(old.permissions())?;
         }
+        f.write_all(text)?;
         f.sync_all()?;
         drop(f);
         // The previous version, for a person to compare or put back.
-        if old_mode.is_some() {
-            std::fs::copy(path, beside(path, "prev"))?;
+        if old.is_some() && keep_prev {
+            let prev = beside(path, "prev");
+            let copied = std::fs::read(path).and_then(|bytes| {
+                let _ = std::fs::remove_file(&prev);
+                let mut p = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(old.as_ref().map_or(0o600, |m| m.mode() & 0o777))
+                    .open(&prev)?;
+                if let Some(old) = &old {
+                    keep_owner(&p, old.uid(), old.gid());
+                }
+                p.write_all(&bytes)
+            });
+            copied?;
         }
         std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // The rename must survive a power cut: sync the folder entry too.
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        // The rename must survive a power cut: sync the folder entry too.
+        std::fs::File::open(folder(path))?.sync_all()?;
         Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Give `f` this owner and group; a writer that may not give the owner
+/// (the service user replacing root's file) still gives the group, which is
+/// what lets the service read the file.
+fn keep_owner(f: &std::fs::File, uid: u32, gid: u32) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(now) = f.metadata() else { return };
+    if (now.uid(), now.gid()) == (uid, gid) {
+        return;
+    }
+    if std::os::unix::fs::fchown(f, Some(uid), Some(gid)).is_err() {
+        let _ = std::os::unix::fs::fchown(f, None, Some(gid));
+    }
+}
+
+/// `.<file>.camrelay-<pid>-<random>` beside it: two writers never share one.
+fn unique_temp(path: &Path) -> PathBuf {
+    let mut raw = [0u8; 6];
+    let _ = getrandom::fill(&mut raw);
+    let random: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.camrelay-{}-{random}", std::process::id()))
 }
 
 #[cfg(test)]

@@ -149,6 +149,9 @@ pub struct ApiConfig {
     /// opening or of its last reply (so an idle keep-alive is closed then too).
     #[serde(with = "duration_str")]
     pub header_timeout: Duration,
+    /// Host names the API answers to besides its addresses, `localhost` and
+    /// this machine's name (against DNS rebinding), e.g. `["pi.example.net"]`.
+    pub hosts: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -158,6 +161,7 @@ impl Default for ApiConfig {
             token: None,
             token_file: None,
             header_timeout: Duration::from_secs(10),
+            hosts: Vec::new(),
         }
     }
 }

@@ -368,7 +368,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
         }
     }
 
-    let mut b = Builder { site_tz_set: false, cfg: Config::default() };
+    let mut b = Builder::new(text);
     b.cfg.server = serde_part.server;
     b.cfg.api = serde_part.api;
     b.cfg.gpio = serde_part.gpio;
@@ -430,6 +430,22 @@ fn check_allow(t: &Tbl) -> R<()> {
 /// `token` and `token_file` are alternatives, and the file must be readable
 /// now: `run` reads it at startup.
 fn check_token(t: &Tbl, api: &ApiConfig) -> R<()> {
+    for name in &api.hosts {
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && name.parse::<std::net::IpAddr>().is_err();
+        if !ok {
+            let span = t.get("hosts").map(|v| v.span()).unwrap_or_else(|| t.key_span("hosts"));
+            return Err(Diag::new(
+                span,
+                "hosts",
+                format!(
+                    "[api] hosts: {name:?} is not a host name; write names only (no scheme, port or address), e.g. hosts = [\"pi.example.net\"]"
+                ),
+            ));
+        }
+    }
     if api.token.is_some() && api.token_file.is_some() {
         return Err(Diag::new(
             t.key_span("token_file"),
@@ -500,6 +516,43 @@ fn list<'a, 'i>(root: &'a DeTable<'i>, key: &str) -> &'a [Value<'i>] {
 struct Builder {
     site_tz_set: bool,
     cfg: Config,
+    /// The rules text, to name the line of an earlier name in a message.
+    text: String,
+    /// Names already given, per kind, by the topic level and entity id they
+    /// become: (kind, key) → (name, byte offset of the name).
+    levels: std::collections::HashMap<(&'static str, String), (String, usize)>,
+}
+
+impl Builder {
+    fn new(text: &str) -> Builder {
+        Builder {
+            site_tz_set: false,
+            cfg: Config::default(),
+            text: text.to_string(),
+            levels: Default::default(),
+        }
+    }
+
+    /// Two names that MQTT and Home Assistant would see as one (`gate 1`
+    /// and `gate_1`, `Gate` and `gate`) are refused with both places: only
+    /// one of them could be commanded or shown.
+    fn one_level_each(&mut self, kind: &'static str, name: &str, span: Range<usize>) -> R<()> {
+        let key = crate::mqtt::topics::level(name).to_ascii_lowercase();
+        if let Some((other, at)) = self.levels.get(&(kind, key.clone())) {
+            if other != name {
+                let (line, _) = super::diag::line_col(&self.text, *at);
+                return Err(Diag::new(
+                    span,
+                    "name",
+                    format!(
+                        "{kind} \"{name}\" and {kind} \"{other}\" (line {line}) would share the MQTT topic level and Home Assistant entity id \"{key}\"; names must differ in more than case, spaces and punctuation"
+                    ),
+                ));
+            }
+        }
+        self.levels.insert((kind, key), (name.to_string(), span.start));
+        Ok(())
+    }
 }
 
 fn unique<'x>(seen: impl Iterator<Item = &'x str>, name: &str, span: Range<usize>, what: &str) -> R<()> {
@@ -666,6 +719,7 @@ impl Builder {
         t.check_keys()?;
         let (name, nspan) = t.req_str("name", "\"driveway\"")?;
         unique(self.cfg.areas.iter().map(|a| a.name.as_str()), name, nspan.clone(), "area")?;
+        self.one_level_each("area", name, nspan.clone())?;
         if self.cfg.zones.iter().any(|z| z.name == name) {
             return Err(Diag::new(
                 nspan,
@@ -745,7 +799,8 @@ impl Builder {
                 format!("relay name \"{name}\" cannot hold \"/\": a rule's relay = \"node/relay\" names a relay on another node"),
             ));
         }
-        unique(self.cfg.relays.iter().map(|r| r.name.as_str()), name, nspan, "relay")?;
+        unique(self.cfg.relays.iter().map(|r| r.name.as_str()), name, nspan.clone(), "relay")?;
+        self.one_level_each("relay", name, nspan)?;
         let label = format!("[[relay]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
         let line = match t.get("line") {
@@ -826,6 +881,7 @@ impl Builder {
         t.check_keys()?;
         let (name, nspan) = t.req_str("name", "\"driveway\"")?;
         unique(self.cfg.cameras.iter().map(|c| c.name.as_str()), name, nspan.clone(), "camera")?;
+        self.one_level_each("camera", name, nspan.clone())?;
         let label = format!("[[camera]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
         if let Some((node, span)) = t.str("node")? {
@@ -985,7 +1041,8 @@ impl Builder {
     fn zone(&mut self, t: Tbl) -> R<()> {
         t.check_keys()?;
         let (name, nspan) = t.req_str("name", "\"porch\"")?;
-        unique(self.cfg.zones.iter().map(|z| z.name.as_str()), name, nspan, "zone")?;
+        unique(self.cfg.zones.iter().map(|z| z.name.as_str()), name, nspan.clone(), "zone")?;
+        self.one_level_each("zone", name, nspan)?;
         let label = format!("[[zone]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
         let (camera, cspan) = t.req_str("camera", "\"driveway\"")?;
@@ -2073,7 +2130,7 @@ pub(crate) fn parse_relays(text: &str) -> Result<(GpioConfig, Vec<RelayConfig>, 
             }
         }
     };
-    let mut b = Builder { site_tz_set: false, cfg: Config::default() };
+    let mut b = Builder::new(text);
     for (i, v) in list(root, "relay").iter().enumerate() {
         let label = format!("[[relay]] #{}", i + 1);
         let strict = Tbl::new(&label, "relay", v).and_then(|t| b.relay(t));

@@ -130,6 +130,13 @@ pub const KEYS: &[KeyDoc] = &[
         "\"10s\"",
         "A connection must send a whole request head within this time of opening or of its last reply, so idle ones close too.",
     ),
+    k(
+        "api",
+        "hosts",
+        "list of host names",
+        "[]",
+        "Names the API and page are reached by besides its IP addresses, `localhost` and this machine's name (and `<name>.local`); a request sent to any other name is refused (421), against DNS rebinding. E.g. `[\"pi.example.net\"]`.",
+    ),
     // [gpio]
     k(
         "gpio",

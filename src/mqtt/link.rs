@@ -41,6 +41,16 @@ const HOLD_RENEW_MAX: Duration = Duration::from_secs(1);
 const MAX_INFLIGHT: u16 = 256;
 /// A clean stop waits at most this long for the last messages to leave.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// The largest packet this client takes, told to the broker in CONNECT
+/// (MQTT 5 "Maximum Packet Size"): a broker drops a larger message for this
+/// client instead of sending it. rumqttc's default (10 KB, not told to the
+/// broker) dropped the connection on every larger retained message, and the
+/// broker handed it back on the next subscribe: MQTT was down for good.
+pub const MAX_PACKET: u32 = 2 * 1024 * 1024;
+/// The largest message acted on; larger ones (up to [`MAX_PACKET`]) are
+/// dropped and counted. A command or answer is tens of bytes, a detection
+/// from another node under 2 KB.
+pub const MAX_MESSAGE: usize = 16 * 1024;
 
 /// Start the link; it ends when `stop` is raised, after publishing `offline`.
 pub fn spawn(
@@ -131,6 +141,7 @@ impl Link {
         // rumqttc sizes a table by this (65,536 slots, 14 MB, when unset);
         // more unacknowledged messages than this wait in the outbox.
         options.set_outgoing_inflight_upper_limit(MAX_INFLIGHT);
+        options.set_max_packet_size(Some(MAX_PACKET));
         options.set_last_will(LastWill::new(t.availability(), "offline", QoS::AtLeastOnce, true, None));
         if let Some(user) = &s.config.username {
             options.set_credentials(user.clone(), s.password.clone().unwrap_or_default());
@@ -271,6 +282,9 @@ impl Link {
     fn on_connection_error(&mut self, e: ConnectionError) {
         let was = std::mem::replace(&mut self.connected, false);
         self.stats.connected.store(false, Relaxed);
+        if was {
+            self.stats.lost(std::time::Instant::now());
+        }
         let why = describe(&e);
         if was {
             tracing::warn!(broker = %self.s.config.url, "mqtt: lost the broker: {why}; reconnecting (relays keep working)");
@@ -291,6 +305,20 @@ impl Link {
 
     fn on_message(&mut self, p: Publish) {
         let topic = String::from_utf8_lossy(&p.topic).into_owned();
+        if p.payload.len() > MAX_MESSAGE && self.s.topics.classify(&topic) != Inbound::Discovery {
+            // Dropped here, connection kept: whoever retained it cannot take MQTT down.
+            self.stats.oversized.fetch_add(1, Relaxed);
+            if self.should_warn(&format!("oversized {topic}")) {
+                tracing::warn!(
+                    topic = %payload::shown(&topic),
+                    bytes = p.payload.len(),
+                    limit = MAX_MESSAGE,
+                    "mqtt: a message larger than any camrelay takes was dropped{}",
+                    if p.retain { "; it is retained: clear it with mosquitto_pub -r -n -t <topic>" } else { "" }
+                );
+            }
+            return;
+        }
         if let Some(camera) = self.node_cameras.get(&topic).cloned() {
             return self.on_node_detection(camera, &p);
         }
@@ -364,7 +392,9 @@ impl Link {
         let request = match payload::parse_set(payload) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(relay, "mqtt: command refused: {e}");
+                if self.should_warn(&format!("refused {relay}")) {
+                    tracing::warn!(relay, "mqtt: command refused: {e}");
+                }
                 self.stats.commands_refused.fetch_add(1, Relaxed);
                 return;
             }

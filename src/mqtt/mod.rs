@@ -149,14 +149,29 @@ pub struct Stats {
     pub remote_refused: AtomicU64,
     pub remote_failed: AtomicU64,
     pub queued: AtomicU64,
+    /// Messages larger than camrelay takes, dropped without dropping the link.
+    pub oversized: AtomicU64,
     last_error: Mutex<Option<String>>,
     last_remote_failure: Mutex<Option<String>>,
+    /// When the link was lost, over the last [`UNSTABLE_WINDOW`].
+    losses: Mutex<std::collections::VecDeque<std::time::Instant>>,
 }
+
+/// A link lost this many times within [`UNSTABLE_WINDOW`] is reported
+/// unstable, connected or not: a flapping link is connected most of the time
+/// it is looked at, and still carries nothing.
+pub const UNSTABLE_LOSSES: usize = 3;
+pub const UNSTABLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `/api/status` → `mqtt`.
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub connected: bool,
+    /// `connected`, `connecting`, or `unstable` (lost 3 times or more in the last minute).
+    pub link: &'static str,
+    /// Times the link was lost in the last minute.
+    pub losses_last_minute: usize,
+    pub oversized_dropped: u64,
     pub connects: u64,
     pub connect_failures: u64,
     pub last_error: Option<String>,
@@ -179,6 +194,20 @@ impl Stats {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = e;
     }
 
+    /// The link to the broker was lost now.
+    pub(crate) fn lost(&self, now: std::time::Instant) {
+        let mut l = self.losses.lock().unwrap_or_else(|p| p.into_inner());
+        l.push_back(now);
+        while l.len() > 64 {
+            l.pop_front();
+        }
+    }
+
+    fn losses_within(&self, now: std::time::Instant) -> usize {
+        let l = self.losses.lock().unwrap_or_else(|p| p.into_inner());
+        l.iter().filter(|t| now.saturating_duration_since(**t) < UNSTABLE_WINDOW).count()
+    }
+
     fn remote_failed(&self, what: String) {
         self.remote_failed.fetch_add(1, Relaxed);
         *self.last_remote_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(what);
@@ -186,8 +215,17 @@ impl Stats {
 
     pub fn status(&self) -> Status {
         let g = |a: &AtomicU64| a.load(Relaxed);
+        let connected = self.connected.load(Relaxed);
+        let losses = self.losses_within(std::time::Instant::now());
         Status {
-            connected: self.connected.load(Relaxed),
+            connected,
+            link: match (connected, losses >= UNSTABLE_LOSSES) {
+                (_, true) => "unstable",
+                (true, false) => "connected",
+                (false, false) => "connecting",
+            },
+            losses_last_minute: losses,
+            oversized_dropped: g(&self.oversized),
             connects: g(&self.connects),
             connect_failures: g(&self.connect_failures),
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
@@ -232,7 +270,11 @@ impl Stats {
              camrelay_mqtt_remote_commands_total{{outcome=\"applied\"}} {}\n\
              camrelay_mqtt_remote_commands_total{{outcome=\"waiting\"}} {}\n\
              camrelay_mqtt_remote_commands_total{{outcome=\"refused\"}} {}\n\
-             camrelay_mqtt_remote_commands_total{{outcome=\"failed\"}} {}\n",
+             camrelay_mqtt_remote_commands_total{{outcome=\"failed\"}} {}\n\
+             # HELP camrelay_mqtt_oversized_total Messages larger than camrelay takes, dropped with the link kept.\n\
+             # TYPE camrelay_mqtt_oversized_total counter\ncamrelay_mqtt_oversized_total {}\n\
+             # HELP camrelay_mqtt_losses_last_minute Times the link to the broker was lost in the last minute.\n\
+             # TYPE camrelay_mqtt_losses_last_minute gauge\ncamrelay_mqtt_losses_last_minute {}\n",
             u8::from(s.connected),
             s.connects,
             s.connect_failures,
@@ -247,6 +289,8 @@ impl Stats {
             s.remote_waiting,
             s.remote_refused,
             s.remote_failed,
+            s.oversized_dropped,
+            s.losses_last_minute,
         );
     }
 }

@@ -16,6 +16,7 @@ pub const DEFAULT_PULSE: Duration = Duration::from_secs(1);
 /// `{"action": "pulse", "duration": "5s"}`. Case does not matter.
 pub fn parse_set(payload: &[u8]) -> Result<Manual, String> {
     let text = std::str::from_utf8(payload).map_err(|_| "the payload is not UTF-8".to_string())?.trim();
+    let shown = shown(text);
     let (word, duration) = if text.starts_with('{') {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -30,7 +31,7 @@ pub fn parse_set(payload: &[u8]) -> Result<Manual, String> {
         let word = parts.next().unwrap_or("").to_string();
         let duration = parts.next().map(str::to_string);
         if parts.next().is_some() {
-            return Err(format!("{text:?}: expected ON, OFF, RELEASE or PULSE [duration]"));
+            return Err(format!("{shown}: expected ON, OFF, RELEASE or PULSE [duration]"));
         }
         (word, duration)
     };
@@ -41,14 +42,33 @@ pub fn parse_set(payload: &[u8]) -> Result<Manual, String> {
         ("RELEASE", None) => Ok(Manual::Release),
         ("PULSE", None) => Ok(Manual::Pulse(DEFAULT_PULSE)),
         ("PULSE", Some(d)) => {
-            let d = crate::config::parse_duration(&d).map_err(|e| format!("PULSE {d}: {e}"))?;
+            if d.len() > 20 {
+                return Err(format!("PULSE {}: not a duration; write e.g. PULSE 2s", self::shown(&d)));
+            }
+            let d = crate::config::parse_duration(&d).map_err(|e| format!("PULSE: {e}"))?;
             if d.is_zero() {
                 return Err("a pulse needs a duration above zero".into());
+            }
+            if d > crate::api::MAX_MANUAL_PULSE {
+                return Err("a pulse longer than 24h is refused, as it is by the API".into());
             }
             Ok(Manual::Pulse(d))
         }
         (w @ ("ON" | "OFF" | "RELEASE"), Some(_)) => Err(format!("{w} takes no duration")),
-        _ => Err(format!("{text:?}: expected ON, OFF, RELEASE or PULSE [duration]")),
+        _ => Err(format!("{shown}: expected ON, OFF, RELEASE or PULSE [duration]")),
+    }
+}
+
+/// Text from the broker as a log line may show it: quoted, at most 40
+/// characters (a refused 9 KB payload is not a 9 KB line).
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    let n = text.chars().count();
+    if n <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}… ({n} characters)")
     }
 }
 
@@ -257,6 +277,7 @@ mod tests {
         assert_eq!(parse_set(b" off\n"), Ok(Manual::Off));
         assert_eq!(parse_set(b"release"), Ok(Manual::Release));
         assert_eq!(parse_set(b"PULSE"), Ok(Manual::Pulse(DEFAULT_PULSE)));
+        assert_eq!(parse_set(b"PULSE 24h"), Ok(Manual::Pulse(Duration::from_secs(86_400))));
         assert_eq!(parse_set(b"PULSE 2500ms"), Ok(Manual::Pulse(Duration::from_millis(2500))));
         assert_eq!(
             parse_set(br#"{"action":"pulse","duration":"5s"}"#),

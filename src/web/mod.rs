@@ -22,7 +22,7 @@
 
 pub mod session;
 
-use crate::api::{ask, error, read_access, token_matches, Access, ApiRequest, ApiState, CanRead, CanWrite};
+use crate::api::{ask, error, read_access, Access, ApiRequest, ApiState, CanRead, CanWrite};
 use crate::config::{Anchor, Config};
 use crate::decode::Point;
 use axum::extract::{ConnectInfo, Path, State};
@@ -34,7 +34,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const INDEX_HTML: &[u8] = include_bytes!("assets/index.html");
 const APP_JS: &[u8] = include_bytes!("assets/app.js");
@@ -44,9 +43,6 @@ const STYLE_CSS: &[u8] = include_bytes!("assets/style.css");
 /// pictures from here or the page's own blobs; requests only back here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// How long a wrong token waits before its answer: guessing stays slow.
-pub const LOGIN_FAILURE_DELAY: Duration = Duration::from_millis(500);
 
 /// Decisions kept for a page that just opened.
 pub const RECENT: usize = 64;
@@ -227,10 +223,10 @@ async fn session_info(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let credential = crate::api::credential(&state, &headers);
+    let credential = crate::api::credential(&state, peer, &headers);
     Json(serde_json::json!({
         "token_configured": state.token.is_some(),
-        "logged_in": credential.is_some(),
+        "logged_in": matches!(credential, crate::api::Proof::Valid(_)),
         "can_read": matches!(read_access(&state, peer, &headers), Access::Granted),
         "can_edit_zones": state.rules_file.is_some(),
     }))
@@ -243,7 +239,14 @@ struct LoginForm {
 }
 
 /// `POST /login` (form `token=...`): a session cookie for the right token.
-async fn login(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+/// A wrong one is answered at once and charged to its source's budget
+/// ([`crate::api::guard`]): guessers spend their own, never the owner's.
+async fn login(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if crate::api::same_origin(&headers) == Some(false) {
         return error(StatusCode::FORBIDDEN, "login from another origin refused");
     }
@@ -257,12 +260,10 @@ async fn login(State(state): State<ApiState>, headers: HeaderMap, body: axum::bo
         Some(f) => f,
         None => return error(StatusCode::BAD_REQUEST, "send the form field token=..."),
     };
-    // One guess at a time, and a wrong one costs LOGIN_FAILURE_DELAY.
-    let _one_at_a_time = state.login_lock.lock().await;
-    if !token_matches(&state, &form.token) {
-        tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
-        tracing::warn!("web page login with a wrong token");
-        return error(StatusCode::UNAUTHORIZED, "wrong token");
+    match crate::api::check_token(&state, peer, "POST /login", &form.token) {
+        crate::api::guard::Verdict::Right => {}
+        crate::api::guard::Verdict::Wrong => return error(StatusCode::UNAUTHORIZED, "wrong token"),
+        crate::api::guard::Verdict::Throttled(after) => return crate::api::throttled(after),
     }
     let Some(id) = state.sessions.open(std::time::Instant::now()) else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "no randomness from the kernel for a session id");
@@ -325,6 +326,10 @@ async fn recent(_: CanRead, State(state): State<ApiState>) -> Response {
 /// `GET /api/cameras/{name}/regions`: what the camera has drawn, to import.
 async fn regions(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
+    let _place = match crate::api::camera_call(&state) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     match state.cameras.drawn_zones(&name).await {
         Ok(zones) => Json(
             zones

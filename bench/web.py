@@ -107,7 +107,7 @@ class PageLike:
         for path in ("/", "/app.js", "/style.css", "/api/session", "/api/config", "/api/status", "/api/recent"):
             urllib.request.urlopen(f"http://127.0.0.1:{api_port}{path}").read()
         self.stream = socket.create_connection(("127.0.0.1", api_port))
-        self.stream.sendall(b"GET /api/events?camera=driveway HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        self.stream.sendall(b"GET /api/events?camera=driveway HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
         import threading
         threading.Thread(target=self.read, daemon=True).start()
         threading.Thread(target=self.poll, daemon=True).start()

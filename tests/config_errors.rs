@@ -1202,3 +1202,47 @@ fn a_camera_of_another_node_is_known_by_name_only_and_has_no_zones_here() {
     assert!(error_of(&format!("{MQTT}{RELAY}{camera}{zone}")).contains("draw its zones on that node"));
     assert!(camrelay::config::parse(&format!("{MQTT}{RELAY}{camera}"), Path::new("rules.toml")).is_ok());
 }
+
+#[test]
+fn defect_5_names_that_share_a_topic_level_are_refused_with_both_lines() {
+    // Issue 23: relays "gate 1" and "gate_1" got one MQTT topic and one Home
+    // Assistant entity; only one could be commanded, and check said nothing.
+    let text = r#"[[relay]]
+name = "gate 1"
+line = 17
+max_on = "1m"
+
+[[relay]]
+name = "gate_1"
+line = 18
+max_on = "1m"
+"#;
+    let msg = error_of(text);
+    assert!(msg.starts_with("rules.toml:7:"), "{msg}");
+    assert!(
+        msg.contains(
+            "relay \"gate_1\" and relay \"gate 1\" (line 2) would share the MQTT topic level and Home Assistant entity id \"gate_1\"; names must differ in more than case, spaces and punctuation"
+        ),
+        "{msg}"
+    );
+    // Case too: Home Assistant's entity ids are lower case.
+    let zones = r#"[[camera]]
+name = "drive"
+mac = "58:5b:69:5f:42:1b"
+
+[[zone]]
+name = "Porch"
+camera = "drive"
+polygon = [[0, 0], [100, 0], [100, 100]]
+
+[[zone]]
+name = "porch"
+camera = "drive"
+polygon = [[0, 0], [100, 0], [100, 100]]
+"#;
+    let msg = error_of(zones);
+    assert!(msg.starts_with("rules.toml:11:") && msg.contains("(line 6)"), "{msg}");
+    // Cameras, and areas, likewise; the same name in two kinds is fine.
+    let cams = "[[camera]]\nname = \"back/yard\"\nmac = \"58:5b:69:5f:42:1b\"\n\n[[camera]]\nname = \"back+yard\"\nmac = \"58:5b:69:5f:42:1c\"\n";
+    assert!(error_of(cams).contains("camera \"back+yard\" and camera \"back/yard\" (line 2)"));
+}

@@ -79,7 +79,7 @@ fn the_stream_carries_targets_commands_switches_manual_requests_and_reloads() {
     let d = Daemon::start(RULES);
     let mut s = TcpStream::connect(d.api).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    write!(s, "GET /api/events HTTP/1.1\r\nHost: {}\r\n\r\n", d.api).unwrap();
     let mut reader = BufReader::new(s);
     let mut head = String::new();
     while !head.ends_with("\r\n\r\n") {

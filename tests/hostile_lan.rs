@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{post, post_on, request, traject, Daemon, SUCCESS_XML};
+use common::{connect_from, post, post_on, request, traject, Daemon, SUCCESS_XML};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -24,40 +24,6 @@ fn person(id: u32) -> Vec<u8> {
 fn raise_open_files() {
     let (_cap, soft) = camrelay::ingest::conns::cap_from_file_limit();
     assert!(soft >= 1280, "open-file soft limit {soft} could not be raised for this test");
-}
-
-/// A connection from `source` (another loopback address: the whole of
-/// 127.0.0.0/8 is local on Linux) to `to`, bound through libc since std
-/// cannot choose the local address of an outgoing connection.
-fn connect_from(source: [u8; 4], to: SocketAddr) -> TcpStream {
-    use std::os::fd::FromRawFd;
-    let SocketAddr::V4(to) = to else { panic!("IPv4 only") };
-    // SAFETY: plain socket calls on a descriptor this function owns until
-    // it is handed to TcpStream.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let local = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(source) },
-            sin_zero: [0; 8],
-        };
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let rc = libc::bind(fd, &local as *const _ as *const libc::sockaddr, len);
-        assert_eq!(rc, 0, "bind {source:?}: {}", std::io::Error::last_os_error());
-        let remote = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: to.port().to_be(),
-            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(to.ip().octets()) },
-            sin_zero: [0; 8],
-        };
-        let rc = libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len);
-        assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
-        let stream = TcpStream::from_raw_fd(fd);
-        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-        stream
-    }
 }
 
 /// Post a person with a fresh target id per post, on one keep-alive

@@ -278,6 +278,42 @@ fn a_retained_command_never_switches_a_relay_at_start_or_later() {
 
 #[test]
 #[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn defect_3_a_large_retained_message_does_not_disable_mqtt() {
+    // Issue 23: one retained message over 10 KB made the link reconnect ~30
+    // times a second (refused, dropped, handed back on subscribe) while
+    // status said "connected". Left behind here: 1 MB on a command topic,
+    // on another node's command topic and on Home Assistant's status, and
+    // 3 MB (over what camrelay tells the broker it takes) on a command topic.
+    let broker = Broker::start();
+    let ha = Watcher::connect(&broker, "homeassistant", &["camrelay/nodea/availability"]);
+    let nodeb = Watcher::connect(&broker, "nodeb", &["camrelay/nodeb/#"]);
+    let mb = "x".repeat(1024 * 1024);
+    ha.publish("camrelay/nodea/relay/gate/set", &mb, true);
+    ha.publish("homeassistant/status", &mb, true);
+    nodeb.publish("camrelay/nodea/relay/gate/remote", &mb, true);
+    ha.publish("camrelay/nodea/relay/porch/set", &"y".repeat(3 * 1024 * 1024), true);
+    std::thread::sleep(Duration::from_millis(500));
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+    ha.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+    eventually(WAIT, "the three 1 MB messages dropped and counted", || {
+        mqtt_status(&a)["oversized_dropped"].as_u64() == Some(3)
+    });
+    // Three seconds later the link is the one it was: no reconnect, truthfully reported.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = mqtt_status(&a);
+    assert_eq!((s["connects"].as_u64(), s["link"].as_str()), (Some(1), Some("connected")), "{s}");
+    assert_eq!(s["losses_last_minute"], 0, "{s}");
+    assert!(a.stderr_text().contains("larger than any camrelay takes was dropped"), "{}", a.stderr_text());
+    assert!(metrics(&a).contains("camrelay_mqtt_oversized_total 3"));
+    // Home Assistant's commands still work.
+    ha.publish("camrelay/nodea/relay/gate/set", "PULSE 200ms", false);
+    a.wait_log(WAIT, |l| l.iter().any(|c| c.relay == "gate" && c.on && c.reason.contains("manual pulse")));
+    assert!(a.mock_log().iter().all(|c| c.relay != "porch" || !c.on), "{:?}", a.mock_log());
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
 fn wrong_credentials_are_named_and_retried_with_backoff_while_the_relays_work() {
     let broker = Broker::start();
     let secrets = secrets_dir();

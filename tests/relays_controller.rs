@@ -755,3 +755,33 @@ fn switch_limit_unlimited_and_min_off_zero_are_what_the_file_says() {
     assert_eq!(r.switches().len(), 100, "every toggle switches when the file asks for no limit");
     assert_eq!(r.ctl.stats()[0].chatter_lockouts, 0);
 }
+
+#[test]
+fn defect_9_max_on_and_min_off_bound_the_duty_of_a_relay_recommanded_by_ever_new_rules() {
+    // Issue 23: a remote node re-commanding with a new rule (or target) each
+    // time kept a relay on 2 s of every 3 under max_on 2 s and min_off 1 s.
+    // Decided: max_on bounds each on period and min_off each rest, so no
+    // sender can keep a relay on more than max_on / (max_on + min_off) of the
+    // time; a load that must rest longer sets a longer min_off (docs/rules.md).
+    let mut r = rig("[[relay]]\nname = \"heater\"\nline = 4\nmax_on = \"2s\"\nmin_off = \"1s\"\n");
+    for (i, t) in (1_000..61_000).step_by(100).enumerate() {
+        r.send(t, "heater", &format!("remote rule {i}"), hold(t + 30_000));
+    }
+    r.run_until(61_000);
+    let s = r.switches();
+    let (mut on_ms, mut since) = (0u64, None);
+    for (i, (ms, _, on)) in s.iter().enumerate() {
+        if *on {
+            if i > 0 {
+                assert!(ms - s[i - 1].0 >= 1_000, "rested {} ms before {ms}: {s:?}", ms - s[i - 1].0);
+            }
+            since = Some(*ms);
+        } else if let Some(start) = since.take() {
+            assert!(ms - start <= 2_000, "on {} ms from {start}", ms - start);
+            on_ms += ms - start;
+        }
+    }
+    let duty = on_ms as f64 / 60_000.0;
+    assert!(duty <= 2.0 / 3.0 + 0.01, "on {:.0}% of the time", duty * 100.0);
+    assert!(duty > 0.6, "and it does run at that bound: {:.0}%", duty * 100.0);
+}

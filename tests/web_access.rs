@@ -10,7 +10,7 @@ mod common;
 use common::{traject, Daemon};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RULES: &str = r#"[server]
 listen = "127.0.0.1:0"
@@ -112,11 +112,10 @@ fn the_token_becomes_a_strict_session_and_every_change_needs_it_and_our_origin()
     let origin = format!("http://{}", d.api);
     let form = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", origin.as_str())];
 
-    // A wrong token: refused, slowly.
-    let t = Instant::now();
+    // A wrong token: refused, and charged to this address's budget
+    // (tests/hostile_clients.rs: what a guesser gets past it).
     let wrong = http(d.api, "POST", "/login", &form, "token=nope");
     assert_eq!(wrong.status, 401);
-    assert!(t.elapsed() >= Duration::from_millis(450), "a wrong guess costs time");
     assert!(!wrong.head.contains("set-cookie"));
     // From another site: refused before the token is even looked at.
     let foreign = http(d.api, "POST", "/login", &[("Origin", "http://evil.example")], "token=tok-123");
@@ -249,7 +248,8 @@ fn a_camera_without_url_shows_the_last_full_frame_its_posts_carried() {
     let r = common::post(d.posts, "/API", post.as_bytes());
     assert_eq!(r.status, 200, "{}", r.body);
     let mut s = TcpStream::connect(d.api).unwrap();
-    s.write_all(b"GET /api/cameras/drive/snapshot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(s, "GET /api/cameras/drive/snapshot HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", d.api)
+        .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();

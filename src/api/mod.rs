@@ -474,12 +474,12 @@ pub(crate) fn write_access(state: &ApiState, peer: SocketAddr, headers: &HeaderM
     }
 }
 
-fn peer_of(parts: &axum::http::request::Parts) -> Result<SocketAddr, Response> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address"))
+fn peer_of(parts: &axum::http::request::Parts) -> Option<SocketAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+fn no_peer() -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address")
 }
 
 /// A request allowed to read ([`read_access`]): the first argument of every
@@ -493,7 +493,8 @@ impl axum::extract::FromRequestParts<ApiState> for CanRead {
         parts: &mut axum::http::request::Parts,
         state: &ApiState,
     ) -> Result<Self, Response> {
-        match read_access(state, peer_of(parts)?, &parts.headers) {
+        let peer = peer_of(parts).ok_or_else(no_peer)?;
+        match read_access(state, peer, &parts.headers) {
             Access::Granted => Ok(CanRead),
             Access::Refused(r) => Err(r),
         }
@@ -510,7 +511,8 @@ impl axum::extract::FromRequestParts<ApiState> for CanWrite {
         parts: &mut axum::http::request::Parts,
         state: &ApiState,
     ) -> Result<Self, Response> {
-        match write_access(state, peer_of(parts)?, &parts.headers) {
+        let peer = peer_of(parts).ok_or_else(no_peer)?;
+        match write_access(state, peer, &parts.headers) {
             Access::Granted => Ok(CanWrite),
             Access::Refused(r) => Err(r),
         }
@@ -580,10 +582,9 @@ async fn events(
 ) -> Response {
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     let Ok(permit) = state.streams.clone().try_acquire_owned() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("{MAX_EVENT_STREAMS} event streams are open already; close a page and reload this one"),
-        );
+        return busy(&format!(
+            "{MAX_EVENT_STREAMS} event streams are open already; close a page and reload this one"
+        ));
     };
     let watching = state.feed.watch();
     let camera = query.camera;
@@ -644,22 +645,28 @@ async fn events(
         .into_response()
 }
 
-/// A place among the requests that wait for a camera, or the 503 that says there is none.
-pub(crate) fn camera_call(state: &ApiState) -> Result<OwnedSemaphorePermit, Response> {
-    state.camera_calls.clone().try_acquire_owned().map_err(|_| {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("{MAX_CAMERA_CALLS} requests are waiting for cameras already; try again in a moment"),
-        )
-    })
+/// A place among the requests that wait for a camera, if there is one.
+pub(crate) fn camera_call(state: &ApiState) -> Option<OwnedSemaphorePermit> {
+    state.camera_calls.clone().try_acquire_owned().ok()
+}
+
+/// The 503 for a request that found no place among those waiting for a camera.
+pub(crate) fn cameras_busy() -> Response {
+    busy(&format!("{MAX_CAMERA_CALLS} requests are waiting for cameras already; try again in a moment"))
+}
+
+/// 503 for a request over its budget, closing the connection: a client
+/// turned away must not keep a connection it would only hold idle.
+fn busy(message: &str) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    r
 }
 
 async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
-    let _place = match camera_call(&state) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let Some(_place) = camera_call(&state) else { return cameras_busy() };
     match state.cameras.picture(&name).await {
         Ok((jpeg, source)) => (
             [

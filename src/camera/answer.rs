@@ -325,9 +325,10 @@ fn point(e: &Element) -> Result<Point, String> {
 }
 
 /// `GetSmartPerimeterConfig`, `GetSmartAoiEntryConfig`, `GetSmartAoiLeaveConfig`.
-/// A region with no points is one the camera has not drawn, and is left
-/// out; one whose points cannot be read refuses the whole answer, so an
-/// import never silently holds fewer zones than the camera shows.
+/// A region of fewer than 3 points is one the camera has not drawn, and is
+/// left out; one whose points cannot be read (not numbers, outside the
+/// picture) refuses the whole answer, so an import never silently holds
+/// fewer zones than the camera shows.
 pub fn regions(body: &[u8], kind: RegionKind) -> Result<Vec<Region>, AnswerError> {
     let root = document(body)?;
     let info = find(&root, "regionInfo").ok_or(AnswerError::Missing("<regionInfo>"))?;
@@ -348,10 +349,10 @@ pub fn regions(body: &[u8], kind: RegionKind) -> Result<Vec<Region>, AnswerError
         let Some(group) = item.child("pointGroup") else { continue };
         let points =
             group.all("item").map(point).collect::<Result<Vec<Point>, String>>().map_err(|e| bad(i, e))?;
-        match points.len() {
-            0 => {}
-            1 | 2 => return Err(bad(i, format!("{} points; a region needs at least 3", points.len()))),
-            _ => out.push(Region { kind, index: i + 1, points, enabled }),
+        // Fewer than 3 well-formed points: a region the camera has not
+        // (finished) drawing, as firmware lists its unused slots.
+        if points.len() >= 3 {
+            out.push(Region { kind, index: i + 1, points, enabled });
         }
     }
     Ok(out)

@@ -230,24 +230,26 @@ pub fn zones_from(camera: &str, regions: &[Region], lines: &[Tripwire]) -> Vec<I
 }
 
 /// Ask the camera for every kind of region and its tripwires, as zones
-/// ([`zones_from`]). A kind the camera lacks answers "unsupported": skipped.
+/// ([`zones_from`]). A kind the camera lacks answers "unsupported" (or any
+/// other refusal): skipped. An answer that is not what the API documents
+/// fails the whole import: better no zones than fewer than the camera shows.
 pub async fn drawn_zones(
     client: &super::client::Client,
     camera: &str,
 ) -> Result<Vec<ImportedZone>, super::client::CameraError> {
-    use super::answer::RegionKind;
+    use super::answer::{AnswerError, RegionKind};
     use super::client::CameraError;
     let mut regions = Vec::new();
     for kind in RegionKind::ALL {
         match client.regions(kind).await {
             Ok(r) => regions.extend(r),
-            Err(CameraError::Answer { .. }) => {}
+            Err(CameraError::Answer { source: AnswerError::Refused { .. }, .. }) => {}
             Err(e) => return Err(e),
         }
     }
     let lines = match client.tripwires().await {
         Ok(l) => l,
-        Err(CameraError::Answer { .. }) => Vec::new(),
+        Err(CameraError::Answer { source: AnswerError::Refused { .. }, .. }) => Vec::new(),
         Err(e) => return Err(e),
     };
     Ok(zones_from(camera, &regions, &lines))

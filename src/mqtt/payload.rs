@@ -24,7 +24,11 @@ pub fn parse_set(payload: &[u8]) -> Result<Manual, String> {
             action: String,
             duration: Option<String>,
         }
-        let j: Json = serde_json::from_str(text).map_err(|e| format!("bad JSON command: {e}"))?;
+        let j: Json = serde_json::from_str(text).map_err(|e| {
+            let e = e.to_string();
+            let short: String = e.chars().take(100).collect();
+            format!("bad JSON command: {short}{}", if short.len() < e.len() { "…" } else { "" })
+        })?;
         (j.action, j.duration)
     } else {
         let mut parts = text.split_whitespace();
@@ -270,6 +274,24 @@ pub fn safety_kind(reason: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defect_9_an_mqtt_pulse_over_24h_is_refused_as_the_api_refuses_it() {
+        assert_eq!(
+            parse_set(b"PULSE 25h"),
+            Err("a pulse longer than 24h is refused, as it is by the API".into())
+        );
+        assert!(parse_set(br#"{"action": "pulse", "duration": "1d1s"}"#).is_err());
+    }
+
+    #[test]
+    fn defect_9_a_refused_payload_is_shown_in_40_characters() {
+        let big = format!("OPEN {}", "A".repeat(9_000));
+        let e = parse_set(big.as_bytes()).unwrap_err();
+        assert!(e.len() < 120 && e.contains("(9005 characters)"), "{e}");
+        let e = parse_set(format!("PULSE {}", "9".repeat(9_000)).as_bytes()).unwrap_err();
+        assert!(e.len() < 120, "{e}");
+    }
 
     #[test]
     fn set_commands_parse_and_refuse_with_a_reason() {

@@ -326,10 +326,7 @@ async fn recent(_: CanRead, State(state): State<ApiState>) -> Response {
 /// `GET /api/cameras/{name}/regions`: what the camera has drawn, to import.
 async fn regions(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
-    let _place = match crate::api::camera_call(&state) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let Some(_place) = crate::api::camera_call(&state) else { return crate::api::cameras_busy() };
     match state.cameras.drawn_zones(&name).await {
         Ok(zones) => Json(
             zones

@@ -5,6 +5,11 @@
 //! instead), a slow device, a foreign webhook slot, and a subscription that,
 //! once pointed somewhere with `traject`, starts posting traject there.
 //! Built on std sockets so the test controls every byte and delay.
+//!
+//! Hostile switches, for what anything answering as the camera can send:
+//! free text with line breaks, quotes and ESC (`model`, `serial`,
+//! `direction`), an element bomb or an oversized answer for one command
+//! (`bomb`), and tripwires whose coordinates are not numbers (`garbage_lines`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -42,6 +47,16 @@ pub struct Spec {
     pub person: [u32; 4],
     /// The JPEG its snapshot answers with (`Snap::Jpeg`).
     pub picture: Vec<u8>,
+    /// `GetDeviceInfo`'s model and serial: any text, sent in CDATA.
+    pub model: String,
+    pub serial: String,
+    /// Every tripwire's `<direction>`, as text (escaped for XML).
+    pub direction: String,
+    /// Answer this command with `<config>` holding `<a/>` repeated to this
+    /// many bytes: an element bomb (or, past the client's limit, an oversized answer).
+    pub bomb: Option<(&'static str, usize)>,
+    /// Tripwires answered with these many extra lines whose points are not numbers.
+    pub garbage_lines: usize,
 }
 
 impl Default for Spec {
@@ -58,6 +73,11 @@ impl Default for Spec {
             tripwires: vec![((0, 5000), (10000, 5000))],
             person: [4000, 5000, 5000, 9000],
             picture: JPEG.to_vec(),
+            model: "E4_4MP_".into(),
+            serial: "2E323D9463D5".into(),
+            direction: "rightortop".into(),
+            bomb: None,
+            garbage_lines: 0,
         }
     }
 }
@@ -177,6 +197,16 @@ fn answer(st: &Mutex<State>, command: &str, body: &str) -> (u16, &'static str, V
     let spec = s.spec.clone();
     let gen = spec.gen;
     let xml = |t: String| (200, "application/xml", t.into_bytes());
+    if let Some((bombed, size)) = spec.bomb {
+        if bombed == command {
+            let mut body = b"<?xml version=\"1.0\"?><config>".to_vec();
+            while body.len() < size {
+                body.extend_from_slice(b"<a/>");
+            }
+            body.extend_from_slice(b"</config>");
+            return (200, "application/xml", body);
+        }
+    }
     match command {
         "GetDeviceInfo" => {
             let api = if gen == Gen::V20 {
@@ -190,8 +220,8 @@ fn answer(st: &Mutex<State>, command: &str, body: &str) -> (u16, &'static str, V
                 ("IPC", "IPCamera", 1)
             };
             xml(doc(gen, &format!(
-                "  <deviceInfo>\n    <deviceName type=\"string\">{}</deviceName>\n    <deviceDescription type=\"string\">{}</deviceDescription>\n    {api}\n    <softwareVersion type=\"string\">{}</softwareVersion>\n    <model type=\"string\">{}</model>\n    <brand type=\"string\"><![CDATA[Viewtron]]></brand>\n    <mac type=\"string\">{}</mac>\n    <sn type=\"string\"><![CDATA[2E323D9463D5]]></sn>\n    <chlMaxCount type=\"uint32\">{chl}</chlMaxCount>\n    <alarmOutCount type=\"uint32\">1</alarmOutCount>\n  </deviceInfo>",
-                cdata(name), cdata(desc), cdata(if gen == Gen::V20 { "5.3.0.1" } else { "5.2.9" }), cdata("E4_4MP_"), cdata(&spec.mac)
+                "  <deviceInfo>\n    <deviceName type=\"string\">{}</deviceName>\n    <deviceDescription type=\"string\">{}</deviceDescription>\n    {api}\n    <softwareVersion type=\"string\">{}</softwareVersion>\n    <model type=\"string\">{}</model>\n    <brand type=\"string\"><![CDATA[Viewtron]]></brand>\n    <mac type=\"string\">{}</mac>\n    <sn type=\"string\"><![CDATA[{}]]></sn>\n    <chlMaxCount type=\"uint32\">{chl}</chlMaxCount>\n    <alarmOutCount type=\"uint32\">1</alarmOutCount>\n  </deviceInfo>",
+                cdata(name), cdata(desc), cdata(if gen == Gen::V20 { "5.3.0.1" } else { "5.2.9" }), cdata(&spec.model), cdata(&spec.mac), spec.serial
             )))
         }
         "GetChannelInfo" if gen == Gen::V20 => {
@@ -271,15 +301,23 @@ fn answer(st: &Mutex<State>, command: &str, body: &str) -> (u16, &'static str, V
             xml(doc(gen, &format!("<perimeter><switch>true</switch><alarmHoldTime>10</alarmHoldTime><regionInfo type=\"list\" maxCount=\"4\">{regions}</regionInfo></perimeter>")))
         }
         "GetSmartTripwireConfig" => {
-            let lines: String = spec
+            let direction = escape(&spec.direction);
+            let mut lines: String = spec
                 .tripwires
                 .iter()
-                .map(|((x1, y1), (x2, y2))| format!("<item><direction>rightortop</direction><startPoint><X>{x1}</X><Y>{y1}</Y></startPoint><endPoint><X>{x2}</X><Y>{y2}</Y></endPoint></item>"))
+                .map(|((x1, y1), (x2, y2))| format!("<item><direction>{direction}</direction><startPoint><X>{x1}</X><Y>{y1}</Y></startPoint><endPoint><X>{x2}</X><Y>{y2}</Y></endPoint></item>"))
                 .collect();
+            for _ in 0..spec.garbage_lines {
+                lines.push_str("<item><direction>none</direction><startPoint><X>left</X><Y>-1</Y></startPoint><endPoint><X>1e9</X><Y>0</Y></endPoint></item>");
+            }
             xml(doc(gen, &format!("<tripwire><switch>true</switch><lineInfo type=\"list\" maxCount=\"4\">{lines}</lineInfo></tripwire>")))
         }
         _ => xml(failed(gen, if gen == Gen::V20 { 11 } else { 1 }, "unsupported function")),
     }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn strip(v: &str) -> String {

@@ -330,3 +330,38 @@ pub fn clock_offset(d: &Daemon) -> ClockOffset {
     }
     best.map(|(_, o)| o).expect("measured")
 }
+
+/// A connection from `source` (another loopback address: the whole of
+/// 127.0.0.0/8 is local on Linux) to `to`, bound through libc since std
+/// cannot choose the local address of an outgoing connection: as another
+/// machine on the LAN would come from its own address.
+pub fn connect_from(source: [u8; 4], to: SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else { panic!("IPv4 only") };
+    // SAFETY: plain socket calls on a descriptor this function owns until
+    // it is handed to TcpStream.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let local = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(source) },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let rc = libc::bind(fd, &local as *const _ as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "bind {source:?}: {}", std::io::Error::last_os_error());
+        let remote = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: to.port().to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(to.ip().octets()) },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        stream
+    }
+}

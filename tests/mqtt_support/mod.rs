@@ -169,6 +169,8 @@ impl Watcher {
         let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
         options.set_credentials(user, pass);
         options.set_keep_alive(Duration::from_secs(5));
+        // Sees (and sends) the oversized messages the hostile tests retain.
+        options.set_max_packet_size(Some(8 * 1024 * 1024));
         let (client, mut connection) = Client::new(options, 256);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let keep = seen.clone();

@@ -64,6 +64,9 @@ need_pkgs=()
 command -v qemu-system-aarch64 >/dev/null || need_pkgs+=(qemu-system-arm)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_pkgs+=(gcc-aarch64-linux-gnu)
+# ring's C (TLS for [mqtt]) includes <stdint.h>, whose cross headers are
+# only a recommends of the cross gcc, which --no-install-recommends leaves out.
+[ -e /usr/aarch64-linux-gnu/include/bits/libc-header-start.h ] || need_pkgs+=(libc6-dev-arm64-cross)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     [ $install = 1 ] || skip "${need_pkgs[*]} (--no-install given)"
     command -v apt-get >/dev/null || skip "${need_pkgs[*]} (no apt-get on this machine)"

@@ -71,6 +71,11 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v update-binfmts >/dev/null || need+=(binfmt-support)
 command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
 command -v cpio >/dev/null || need+=(cpio)
+# mmdebstrap needs arch-test for a foreign architecture, and QEMU's
+# virtio-net-pci its option ROM (Debian's ipxe-qemu): both are only
+# recommends, which --no-install-recommends leaves out.
+command -v arch-test >/dev/null || need+=(arch-test)
+[ -e /usr/share/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
 if [ ${#need[@]} -gt 0 ]; then
     [ $install = 1 ] || skip "${need[*]} (--no-install given)"
     command -v apt-get >/dev/null || skip "${need[*]} (no apt-get on this machine)"

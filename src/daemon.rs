@@ -430,8 +430,14 @@ impl Core {
             self.apply(commands, self.clock.instant());
         }
         let commands = self.engine.handle(&received.event, Some(received.source.ip()), now);
-        if received.event.kind == EventKind::Traject && self.feed.watched() {
-            self.publish_targets(&received.event, received.source.ip(), now);
+        if received.event.kind == EventKind::Traject {
+            // Its traject arriving proves the camera posts here (the page's
+            // subscription line), whatever its slots say.
+            let camera = self.engine.camera_of(&received.event.device, Some(received.source.ip()));
+            self.cameras.saw_post(&camera);
+            if self.feed.watched() {
+                self.publish_targets(camera, now);
+            }
         }
         if let Some(detection) = self.engine.detection(&received.event, Some(received.source.ip())) {
             self.feed.send(Happened::Detected { at_ms: now.at.as_millis(), detection });
@@ -471,8 +477,7 @@ impl Core {
     }
 
     /// The targets of the camera that just posted traject, for listeners.
-    fn publish_targets(&self, event: &Event, source: std::net::IpAddr, now: Now) {
-        let camera = self.engine.camera_of(&event.device, Some(source));
+    fn publish_targets(&self, camera: String, now: Now) {
         let targets = self.engine.targets(now.at, Some(&camera));
         self.feed.send(Happened::Targets { at_ms: now.at.as_millis(), camera, targets });
     }

@@ -209,7 +209,10 @@ fn boot_config(config: &std::path::Path) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The daemon logs what it does; a one-shot command (replay on a virtual
+    // clock, check, camera) only its warnings, with no wall-clock stamp that
+    // would sit beside a timeline from another day.
+    init_logging(matches!(cli.command, Command::Run { .. }));
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::SafeState { config } => safe_state(&config),
         Command::BootConfig { config } => boot_config(&config),
@@ -265,15 +268,20 @@ fn inspect(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
 /// levels, `info,camrelay::mqtt=debug,rumqttc=warn`. Targets, not EnvFilter:
 /// its span and field matching pulled a regex engine (300 KB on the Pi) into
 /// a binary that never used it.
-fn init_logging() {
+fn init_logging(daemon: bool) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
+    let default = if daemon { "info" } else { "warn" };
     let filter = std::env::var("CAMRELAY_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string());
+        .unwrap_or_else(|_| default.to_string());
     let targets: Targets = filter.parse().unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
-    if camrelay::systemd::stderr_is_journal() {
+    if !daemon {
+        tracing_subscriber::registry()
+            .with(layer.without_time().with_ansi(false).with_filter(targets))
+            .init();
+    } else if camrelay::systemd::stderr_is_journal() {
         tracing_subscriber::registry()
             .with(layer.without_time().with_ansi(false).with_filter(targets))
             .init();

@@ -57,6 +57,38 @@ fn reload_seq(status: &serde_json::Value) -> u64 {
 
 /// Signal the daemon and wait for its verdict. Ok(true): applied.
 pub fn run(config: &Path, pid: Option<u32>) -> anyhow::Result<bool> {
+    let (applied, message) = reload(config, pid)?;
+    if applied {
+        println!("camrelay: reloaded {}: {message}", config.display());
+    } else {
+        eprintln!("camrelay: reload refused, the previous rules stay in force:\n{message}");
+    }
+    Ok(applied)
+}
+
+/// After a command changed the rules file: the running daemon reloaded (or
+/// refused) it, or it is not running; one line either way, so an edit is
+/// never silently not in force.
+pub fn after_edit(config: &Path) -> String {
+    let Ok(addr) = api_address(config) else {
+        return "the rules file's [api] listen cannot be read: reload camrelay yourself (sudo systemctl reload camrelay)".into();
+    };
+    if status(addr).is_err() {
+        return format!(
+            "camrelay is not running with this file (nothing answers on {addr}): the change applies when it starts (sudo systemctl start camrelay)"
+        );
+    }
+    match reload(config, None) {
+        Ok((true, message)) => format!("the running camrelay reloaded the file: {message}"),
+        Ok((false, message)) => {
+            format!("the running camrelay refused the file, its previous rules stay in force: {message}")
+        }
+        Err(e) => format!("{e:#}; reload it yourself: sudo systemctl reload camrelay"),
+    }
+}
+
+/// Signal the daemon and wait for its verdict: (applied, message).
+fn reload(config: &Path, pid: Option<u32>) -> anyhow::Result<(bool, String)> {
     let addr = api_address(config)?;
     let before = status(addr)?;
     let pid = match pid {
@@ -78,14 +110,8 @@ pub fn run(config: &Path, pid: Option<u32>) -> anyhow::Result<bool> {
         let Ok(now) = status(addr) else { continue };
         if reload_seq(&now) > seq {
             let r = &now["last_reload"];
-            let message = r["message"].as_str().unwrap_or("");
-            return if r["applied"].as_bool() == Some(true) {
-                println!("camrelay: reloaded {}: {message}", config.display());
-                Ok(true)
-            } else {
-                eprintln!("camrelay: reload refused, the previous rules stay in force:\n{message}");
-                Ok(false)
-            };
+            let message = r["message"].as_str().unwrap_or("").to_string();
+            return Ok((r["applied"].as_bool() == Some(true), message));
         }
     }
     bail!("camrelay (pid {pid}) did not report the reload within {} s", WAIT.as_secs())

@@ -447,3 +447,97 @@ fn an_answer_over_the_body_limit_is_refused() {
     let err = rt().block_on(c.snapshot(None)).unwrap_err();
     assert!(matches!(err, CameraError::TooLarge { .. }), "{err}");
 }
+
+#[test]
+fn onboarding_works_against_every_firmware_shape_on_both_generations() {
+    // Issue 26: camrelay wrote `<urlId type="uint32">` to a camera that
+    // answers and expects a bare `<urlId>`, which dropped the slot; now the
+    // slot is written in the camera's own shape, and a read-back that still
+    // differs names the field.
+    use camera_sim::{slot_item_shaped, SHAPES};
+    for gen in [Gen::V19, Gen::V20] {
+        for (name, shape) in SHAPES {
+            let slots = vec![
+                slot_item_shaped(shape, 1, true, "192.168.0.53", 80, "/API", &["traject"]),
+                slot_item_shaped(shape, 2, false, "0.0.0.0", 80, "/", &[]),
+                slot_item_shaped(shape, 3, false, "0.0.0.0", 80, "/", &[]),
+            ];
+            let sim = Sim::start(Spec { gen, slots: slots.clone(), strict: Some(shape), ..Spec::default() });
+            let d = Daemon::start(RULES);
+            let rules = d.config_path.to_str().unwrap().to_string();
+            let pw = d.dir.path().join("front.password");
+            std::fs::write(&pw, "pw\n").unwrap();
+            let what = format!("{gen:?}, {name}");
+            let (ok, out, err) = camrelay(&[
+                "camera",
+                "add",
+                "--config",
+                &rules,
+                "--name",
+                "front",
+                "--url",
+                &sim.url(),
+                "--password-file",
+                pw.to_str().unwrap(),
+            ]);
+            assert!(ok, "{what}: {out}{err}");
+            let (address, api) = (d.posts.to_string(), d.api.to_string());
+            let (ok, out, err) = camrelay(&[
+                "camera",
+                "subscribe",
+                "--config",
+                &rules,
+                "front",
+                "--address",
+                &address,
+                "--api",
+                &api,
+                "--wait",
+                "20",
+            ]);
+            assert!(ok, "{what}: {out}{err}");
+            assert!(
+                out.contains("slot 2 now posts") && out.contains("first traject post reached"),
+                "{what}: {out}"
+            );
+            let now = sim.slots();
+            assert_eq!(now.len(), 3, "{what}: {now:#?}");
+            // Same elements, attributes and values (whitespace around CDATA aside).
+            let tree = |x: &str| camrelay::camera::xml::parse(x.as_bytes()).unwrap();
+            assert_eq!(tree(&now[0]), tree(&slots[0]), "{what}: the foreign slot is untouched");
+            let url_id = if shape.typed { "<urlId type=\"uint32\">2</urlId>" } else { "<urlId>2</urlId>" };
+            assert!(now[1].starts_with(&format!("<item>{url_id}")), "{what}: {}", now[1]);
+            if shape.extra {
+                assert!(
+                    now[1].contains("<pushMode>1</pushMode>"),
+                    "{what}: unknown elements kept: {}",
+                    now[1]
+                );
+            }
+            let (ok, out, err) = camrelay(&["camera", "zones", "--config", &rules, "front", "--write"]);
+            assert!(ok && out.contains("3 zone(s) written"), "{what}: {out}{err}");
+        }
+    }
+}
+
+#[test]
+fn a_read_back_that_differs_names_the_field() {
+    // A camera that keeps only its own (bare) shape, given no slot of its
+    // own to copy: the documented, typed item is dropped, and camrelay says so.
+    use camera_sim::SHAPES;
+    let sim = Sim::start(Spec { strict: Some(SHAPES[1].1), ..Spec::default() });
+    let d = Daemon::start(RULES);
+    let rules = d.config_path.to_str().unwrap().to_string();
+    let pw = d.dir.path().join("front.password");
+    std::fs::write(&pw, "pw\n").unwrap();
+    let add =
+        ["camera", "add", "--config", &rules, "--name", "front", "--url", &sim.url(), "--password-file"];
+    let mut args: Vec<&str> = add.to_vec();
+    args.push(pw.to_str().unwrap());
+    assert!(camrelay(&args).0);
+    let address = d.posts.to_string();
+    let (ok, out, err) =
+        camrelay(&["camera", "subscribe", "--config", &rules, "front", "--address", &address, "--wait", "0"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("reads it back otherwise (the slot is missing from the camera's answer)"), "{err}");
+}

@@ -1,5 +1,5 @@
 //! What a wrong credential costs: each source may have a wrong token checked
-//! at most [`RATE`] times a second (after a burst of [`BURST`]); past that
+//! at most [`RATE`] time a second (after a burst of [`BURST`]); past that
 //! its credentials are not even compared, it is answered 429 at once.
 //!
 //! Owns the per-source budgets, the counters and the rate-limited log line.
@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Wrong credentials a source may have checked per second, in the long run.
-pub const RATE: f64 = 2.0;
+/// Wrong credentials a source may have checked per second, in the long run
+/// (with the burst, at most 1.5 a second over any 10 s).
+pub const RATE: f64 = 1.0;
 /// Wrong credentials a source may have checked at once before the rate applies
 /// (a person mistyping a few times never meets the limit).
 pub const BURST: f64 = 5.0;
@@ -162,7 +163,7 @@ mod tests {
             assert_eq!(compared, v == Verdict::Wrong, "a throttled guess is never compared");
             checked += usize::from(v == Verdict::Wrong);
         }
-        assert!((20..=26).contains(&checked), "burst 5 + 2/s × 10 s, got {checked}");
+        assert!((14..=16).contains(&checked), "burst 5 + 1/s × 10 s, got {checked}");
         assert_eq!(g.counts(), (checked as u64, 1000 - checked as u64));
         // The owner, from another address, meanwhile: right at once.
         assert_eq!(g.check(ip("127.0.0.1"), "test", t0 + Duration::from_secs(5), || true), Verdict::Right);

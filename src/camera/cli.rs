@@ -29,7 +29,15 @@ pub fn read_password(path: &Path) -> anyhow::Result<Secret> {
 
 /// The client for a configured camera.
 pub fn client_for(api: &CameraApi) -> anyhow::Result<Client> {
-    Ok(Client::new(&api.url, &api.user, read_password(&api.password_file)?)?)
+    Ok(Client::new(&api.url, &api.user, read_password(&api.password_file)?)?
+        .with_password_file(&api.password_file))
+}
+
+/// A password file as the rules file must name it: absolute, since the
+/// rules take a relative path relative to their own folder, not to the
+/// folder the command was typed in.
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot tell where {} is", path.display()))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -104,7 +112,8 @@ tick the event types to send (and \"Smart track data\" is not available on NVRs:
 
 /// `camrelay camera probe`: what the device is, its slots, the block to add.
 pub fn probe(url: &str, user: &str, password_file: &Path, name: Option<&str>) -> anyhow::Result<String> {
-    let client = Client::new(url, user, read_password(password_file)?)?;
+    let password_file = &absolute(password_file)?;
+    let client = Client::new(url, user, read_password(password_file)?)?.with_password_file(password_file);
     runtime()?.block_on(async {
         let info = client.device_info().await?;
         let mut out = describe(url, &info);
@@ -139,7 +148,8 @@ pub fn add(path: &Path, name: &str, url: &str, user: &str, password_file: &Path)
     if cfg.cameras.iter().any(|c| c.name == name) {
         bail!("{}: there is already a [[camera]] named {name:?}", path.display());
     }
-    let client = Client::new(url, user, read_password(password_file)?)?;
+    let password_file = &absolute(password_file)?;
+    let client = Client::new(url, user, read_password(password_file)?)?.with_password_file(password_file);
     let info = runtime()?.block_on(client.device_info())?;
     if info.is_nvr() {
         bail!("{url} is an NVR: add its cameras as [[camera]] nvr = ..., channel = N blocks (camrelay camera probe prints them)");
@@ -154,7 +164,12 @@ pub fn add(path: &Path, name: &str, url: &str, user: &str, password_file: &Path)
     }
     let block = setup::camera_block(name, &info, url, user, &password_file.display().to_string());
     config::edit::append_blocks(path, &[], &block)?;
-    Ok(format!("{}added to {}:\n\n{block}", describe(url, &info), path.display()))
+    Ok(format!(
+        "{}added to {}:\n\n{block}\n{}\n",
+        describe(url, &info),
+        path.display(),
+        crate::reload::after_edit(path)
+    ))
 }
 
 /// Where the camera should post: `--address`, else the address of this
@@ -224,11 +239,15 @@ pub fn subscribe(
                 e.write(&mut s);
                 s
             });
-            client.set_post_config(&setup::with_slot(&post, id, Some(setup::our_slot(id, &ingest, images)))).await?;
+            let ours = setup::our_slot_like(setup::slot_template(&post, id), id, &ingest, images);
+            client.set_post_config(&setup::with_slot(&post, id, Some(ours.clone()))).await?;
             let back = client.post_config().await?;
-            let ok = back.slots.iter().any(|s| s.id == id && s.enabled && s.points_at(&ingest.host, ingest.port));
-            if !ok {
-                return Err(anyhow!("the camera accepted the new slot {id} but reads back otherwise; check it in its web interface (Network > HTTP POST)"));
+            let differs = setup::slot_differences(&ours, back.slots.iter().find(|s| s.id == id));
+            if !differs.is_empty() {
+                return Err(anyhow!(
+                    "the camera accepted slot {id} but reads it back otherwise ({}); check it in its web interface (Network > HTTP POST)",
+                    differs.join("; ")
+                ));
             }
             let mut state = read_state(path);
             state.cameras.entry(name.to_string()).or_insert((id, previous));
@@ -263,7 +282,7 @@ pub fn subscribe(
             "{name}: its first traject post reached camrelay after {:.1} s\n",
             after.as_secs_f64()
         )),
-        Err(e) => return Err(e.context(out)),
+        Err(e) => return Err(e.context(out.trim_end().to_string())),
     }
     Ok(out)
 }
@@ -351,5 +370,10 @@ pub fn zones(path: &Path, name: &str, write: bool) -> anyhow::Result<String> {
     }
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
     config::edit::append_blocks(path, &names, &text)?;
-    Ok(format!("{name}: {} zone(s) written to {}:\n{text}", zones.len(), path.display()))
+    Ok(format!(
+        "{name}: {} zone(s) written to {}:\n{text}\n{}\n",
+        zones.len(),
+        path.display(),
+        crate::reload::after_edit(path)
+    ))
 }

@@ -41,12 +41,16 @@ impl std::fmt::Debug for Secret {
 pub enum CameraError {
     #[error("{0:?} is not a camera address: write it as http://192.168.1.20 (or http://host:port)")]
     BadUrl(String),
-    #[error("cannot reach {host}: {reason}")]
-    Unreachable { host: String, reason: String },
+    #[error("{given:?}: cameras serve their API over plain HTTP on the LAN, camrelay does not speak HTTPS to them; write {}", .given.replacen("https://", "http://", 1))]
+    Https { given: String },
+    #[error(
+        "cannot reach the camera at {host}:{port}: {reason} (is it on, and is this its address and port?)"
+    )]
+    Unreachable { host: String, port: u16, reason: String },
     #[error("{host} did not answer {command} within {}s", .after.as_secs())]
     Timeout { host: String, command: String, after: Duration },
-    #[error("wrong password for {user} at {host} (401 Unauthorized)")]
-    Unauthorized { user: String, host: String },
+    #[error("wrong password for {user} at {host} (401 Unauthorized){}", .password_file.as_ref().map(|p| format!("; the password is the first line of {}", p.display())).unwrap_or_default())]
+    Unauthorized { user: String, host: String, password_file: Option<std::path::PathBuf> },
     #[error("{host} answered {command} with HTTP {status}")]
     Status { host: String, command: String, status: u16 },
     #[error("{host} answered {command} with more than {limit} bytes")]
@@ -60,6 +64,19 @@ pub enum CameraError {
     },
 }
 
+/// An I/O error in words: "Connection refused (os error 111)" → "connection refused".
+fn plain_reason(e: &str) -> String {
+    let e = match e.find(" (os error") {
+        Some(i) => &e[..i],
+        None => e,
+    };
+    let mut c = e.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// One device's API.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -67,6 +84,8 @@ pub struct Client {
     port: u16,
     user: String,
     password: Secret,
+    /// Where the password came from, named when the camera refuses it.
+    password_file: Option<std::path::PathBuf>,
     timeout: Duration,
 }
 
@@ -74,6 +93,9 @@ impl Client {
     /// `url`: `http://host[:port][/]`. HTTPS is not spoken: cameras serve
     /// their API over plain HTTP on the LAN.
     pub fn new(url: &str, user: &str, password: Secret) -> Result<Client, CameraError> {
+        if url.trim().to_ascii_lowercase().starts_with("https://") {
+            return Err(CameraError::Https { given: url.trim().to_string() });
+        }
         let rest = url.trim().strip_prefix("http://").ok_or_else(|| CameraError::BadUrl(url.to_string()))?;
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') || authority.contains('@') {
@@ -86,7 +108,13 @@ impl Client {
             },
             _ => (authority.trim_start_matches('[').trim_end_matches(']').to_string(), 80),
         };
-        Ok(Client { host, port, user: user.to_string(), password, timeout: TIMEOUT })
+        Ok(Client { host, port, user: user.to_string(), password, password_file: None, timeout: TIMEOUT })
+    }
+
+    /// Name this file in a wrong-password error.
+    pub fn with_password_file(mut self, path: &std::path::Path) -> Client {
+        self.password_file = Some(path.to_path_buf());
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
@@ -149,7 +177,8 @@ impl Client {
     ) -> Result<Vec<u8>, CameraError> {
         let unreachable = |e: &dyn std::fmt::Display| CameraError::Unreachable {
             host: self.host.clone(),
-            reason: e.to_string(),
+            port: self.port,
+            reason: plain_reason(&e.to_string()),
         };
         let stream =
             TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| unreachable(&e))?;
@@ -176,7 +205,11 @@ impl Client {
         let status = res.status().as_u16();
         if status == 401 {
             driver.abort();
-            return Err(CameraError::Unauthorized { user: self.user.clone(), host: self.host.clone() });
+            return Err(CameraError::Unauthorized {
+                user: self.user.clone(),
+                host: self.host.clone(),
+                password_file: self.password_file.clone(),
+            });
         }
         let mut body = res.into_body();
         let mut out = Vec::new();

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub const CACHE_FOR: Duration = Duration::from_secs(3);
 /// How often subscriptions are checked.
 pub const CHECK_EVERY: Duration = Duration::from_secs(300);
+/// A camera whose traject arrived this recently posts here, whatever a check said.
+pub const POSTS_PROVE: Duration = Duration::from_secs(600);
 
 /// A camera's subscription, as last checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +82,9 @@ pub enum SnapshotError {
 pub struct Directory {
     entries: Mutex<Vec<Entry>>,
     subscriptions: Mutex<Vec<Subscription>>,
+    /// When each camera's traject last arrived here: proof that it posts
+    /// here, whatever its slots say (a slot set by hand to a host name).
+    posts: Mutex<std::collections::HashMap<String, (DateTime<Utc>, Instant)>>,
     /// Woken by [`Directory::set`]: a reload that adds a camera gets it checked at once.
     changed: tokio::sync::Notify,
 }
@@ -185,9 +190,49 @@ impl Directory {
         super::setup::drawn_zones(&client, name).await.map_err(|e| SnapshotError::Camera(e.to_string()))
     }
 
-    /// The last subscription checks.
+    /// A traject post of camera `name` arrived.
+    pub fn saw_post(&self, name: &str) {
+        let mut posts = self.posts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, last)) = posts.get_mut(name) {
+            *last = Instant::now();
+        } else if posts.len() < 1024 {
+            posts.insert(name.to_string(), (Utc::now(), Instant::now()));
+        }
+    }
+
+    /// The last subscription checks, and for a camera whose traject arrived
+    /// within [`POSTS_PROVE`], that it posts here: the page never says
+    /// "does not post here" beside a camera that is posting.
     pub fn subscriptions(&self) -> Vec<Subscription> {
-        self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut subs = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let posts = self.posts.lock().unwrap_or_else(|p| p.into_inner());
+        let with_url: Vec<String> =
+            self.lock().iter().filter(|e| e.camera.api.is_some()).map(|e| e.camera.name.clone()).collect();
+        for name in with_url {
+            let Some((first, last)) = posts.get(&name) else { continue };
+            if last.elapsed() > POSTS_PROVE {
+                continue;
+            }
+            let detail = format!(
+                "its traject arrives here (first at {}, last {} s ago)",
+                first.format("%H:%M:%S UTC"),
+                last.elapsed().as_secs()
+            );
+            match subs.iter_mut().find(|s| s.camera == name) {
+                Some(s) if s.posts_here != Some(true) => {
+                    s.posts_here = Some(true);
+                    s.detail = detail;
+                }
+                Some(_) => {}
+                None => subs.push(Subscription {
+                    camera: name,
+                    checked_at: Utc::now(),
+                    posts_here: Some(true),
+                    detail,
+                }),
+            }
+        }
+        subs
     }
 
     /// Ask every camera with a `url` whether a switched-on slot posts to

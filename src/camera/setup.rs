@@ -73,7 +73,104 @@ fn list(name: &str, items: &[&str]) -> Element {
     l
 }
 
-/// The `urlList` item that makes slot `id` post to camrelay.
+/// The `urlList` item that makes slot `id` post to camrelay, in the shape
+/// the camera itself uses: `template` is one of its own items (slot `id` as
+/// it is, or another slot), copied with only the values camrelay means to
+/// change set: element names, attributes (typed or bare), their order and
+/// every element camrelay does not know stay as the camera wrote them.
+/// Firmware differs here (`<urlId type="uint32">1</urlId>` or a bare
+/// `<urlId>1</urlId>`), and a camera that expects its own shape may drop
+/// an item written in another. Without a template: the documented shape.
+pub fn our_slot_like(template: Option<&Element>, id: u32, ingest: &Ingest, images: bool) -> Element {
+    let Some(template) = template else { return our_slot(id, ingest, images) };
+    let mut data: Vec<&str> = DATA.to_vec();
+    if images {
+        data.extend(["sourceImage", "targetImage"]);
+    }
+    let mut item = template.clone();
+    // Typed like its siblings: a camera that types one leaf types them all.
+    let typed = template.child("urlId").is_some_and(|e| e.attr("type").is_some());
+    set_leaf(&mut item, "urlId", "uint32", &id.to_string(), typed);
+    set_leaf(&mut item, "switch", "boolean", "true", typed);
+    if item.child("url").is_none() {
+        item.push(Element::new("url"));
+    }
+    if let Some(url) = item.child_mut("url") {
+        set_leaf(url, "protocol", "string", "http", typed);
+        set_leaf(url, "domain", "string", &ingest.host, typed);
+        set_leaf(url, "port", "uint32", &ingest.port.to_string(), typed);
+        set_leaf(url, "path", "string", &ingest.path, typed);
+        set_leaf(url, "authentication", "string", "none", typed);
+    }
+    set_leaf(&mut item, "heatBeatSwitch", "boolean", "true", typed);
+    if item.text_at(&["keepaliveTimeval"]).is_none() {
+        set_leaf(&mut item, "keepaliveTimeval", "uint32", "30", typed);
+    }
+    set_list(&mut item, "subscribeDateType", &data, typed);
+    set_list(&mut item, "subscriptionEvents", &["ALL"], typed);
+    item
+}
+
+/// Give `parent`'s child `name` this text, keeping its attributes; a child
+/// the template lacks is added, typed or bare like its siblings.
+fn set_leaf(parent: &mut Element, name: &str, ty: &str, text: &str, typed: bool) {
+    match parent.child_mut(name) {
+        Some(e) => e.text = text.to_string(),
+        None if typed => parent.push(leaf(name, ty, text)),
+        None => parent.push(Element::new(name).with_text(text)),
+    }
+}
+
+/// Make `parent`'s list `name` hold these items, in the shape of its first
+/// item, with its `count` attribute (if it has one) saying how many.
+fn set_list(parent: &mut Element, name: &str, items: &[&str], typed: bool) {
+    if parent.child(name).is_none() {
+        parent.push(if typed { list(name, &[]) } else { Element::new(name) });
+    }
+    let Some(l) = parent.child_mut(name) else { return };
+    let shape = l.children.iter().find(|c| c.name == "item").cloned().unwrap_or_else(|| Element::new("item"));
+    l.children.retain(|c| c.name != "item");
+    for i in items {
+        l.push(Element { text: i.to_string(), children: Vec::new(), ..shape.clone() });
+    }
+    if let Some(c) = l.attrs.iter_mut().find(|(k, _)| k == "count") {
+        c.1 = items.len().to_string();
+    }
+}
+
+/// How the slot the camera reads back differs from what was sent, field by
+/// field (`port: 80, sent 5002`); empty when it is what was meant.
+pub fn slot_differences(sent: &Element, back: Option<&PostSlot>) -> Vec<String> {
+    let Some(back) = back else { return vec!["the slot is missing from the camera's answer".into()] };
+    let text = |path: &[&str]| sent.text_at(path).unwrap_or("").to_string();
+    let mut out = Vec::new();
+    let mut field = |name: &str, got: String, want: String| {
+        if got != want {
+            out.push(format!("{name}: {got:?}, sent {want:?}"));
+        }
+    };
+    field("switch", back.enabled.to_string(), text(&["switch"]));
+    field("protocol", back.protocol.clone(), text(&["url", "protocol"]));
+    field("domain", back.domain.clone(), text(&["url", "domain"]));
+    field("port", back.port.to_string(), text(&["url", "port"]));
+    field("path", back.path.clone(), text(&["url", "path"]));
+    let sent_data: Vec<String> = sent
+        .child("subscribeDateType")
+        .map(|l| l.all("item").map(|i| i.text.clone()).collect())
+        .unwrap_or_default();
+    let missing: Vec<&String> = sent_data.iter().filter(|d| !back.data.contains(d)).collect();
+    if !missing.is_empty() {
+        out.push(format!(
+            "subscribeDateType: {}, sent {}",
+            if back.data.is_empty() { "none".into() } else { back.data.join(", ") },
+            sent_data.join(", ")
+        ));
+    }
+    out
+}
+
+/// The `urlList` item that makes slot `id` post to camrelay, in the shape
+/// the vendor's documentation shows (every leaf typed).
 pub fn our_slot(id: u32, ingest: &Ingest, images: bool) -> Element {
     let mut data: Vec<&str> = DATA.to_vec();
     if images {
@@ -114,6 +211,12 @@ pub fn with_slot(cfg: &PostConfig, id: u32, item: Option<Element>) -> Element {
         None => urls.attrs.push(("count".into(), count)),
     }
     v2
+}
+
+/// One of the camera's own slot items to shape ours like: slot `id` if it
+/// lists one, else the first it lists.
+pub fn slot_template(cfg: &PostConfig, id: u32) -> Option<&Element> {
+    slot_element(cfg, id).or_else(|| cfg.slots.first().map(|s| &s.element))
 }
 
 /// The slot's previous state, kept so unsubscribe can restore it exactly.

@@ -38,8 +38,20 @@ pub fn warnings(c: &Config) -> Vec<String> {
     for cam in &c.cameras {
         let Some(api) = &cam.api else { continue };
         let path = api.password_file.display();
+        // Read, not only looked at: `camera snapshot` and the daemon read it.
+        let readable = std::fs::read_to_string(&api.password_file)
+            .map(|t| !t.lines().next().unwrap_or("").trim().is_empty());
         match std::fs::metadata(&api.password_file) {
             Err(e) => out.push(format!("camera \"{}\": cannot read password_file {path}: {e}", cam.name)),
+            Ok(_) if readable.is_err() => out.push(format!(
+                "camera \"{}\": cannot read password_file {path}: {} (run check as the service user: sudo -u camrelay camrelay check ...)",
+                cam.name,
+                readable.as_ref().err().map(|e| e.to_string()).unwrap_or_default()
+            )),
+            Ok(_) if readable.as_ref().is_ok_and(|nonempty| !nonempty) => out.push(format!(
+                "camera \"{}\": password_file {path} is empty; its first line is the camera's password",
+                cam.name
+            )),
             Ok(meta) => {
                 #[cfg(unix)]
                 {

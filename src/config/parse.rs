@@ -952,6 +952,13 @@ impl Builder {
                 None
             }
             Some((url, span)) => {
+                if let Some(rest) = url.strip_prefix("https://") {
+                    return Err(Diag::new(
+                        span,
+                        "url",
+                        format!("\"url\" in {label}: cameras serve their API over plain HTTP on the LAN, camrelay does not speak HTTPS to them; write url = \"http://{}\"", rest.trim_end_matches('/')),
+                    ));
+                }
                 let rest = url.strip_prefix("http://").map(|r| r.trim_end_matches('/'));
                 if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.contains('@')) {
                     return Err(Diag::new(

@@ -57,6 +57,8 @@ pub struct Spec {
     pub bomb: Option<(&'static str, usize)>,
     /// Tripwires answered with these many extra lines whose points are not numbers.
     pub garbage_lines: usize,
+    /// The slot shape `SetHttpPostConfig` takes back; `None`: any `<item><urlId`.
+    pub strict: Option<Shape>,
 }
 
 impl Default for Spec {
@@ -78,8 +80,88 @@ impl Default for Spec {
             direction: "rightortop".into(),
             bomb: None,
             garbage_lines: 0,
+            strict: None,
         }
     }
+}
+
+/// How a firmware writes its webhook slots, and which shape of item it
+/// takes back in `SetHttpPostConfig` (an item in another shape is dropped,
+/// as a firmware parsing by string would).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// `<urlId type="uint32">1</urlId>` (the vendor's documents) or a bare `<urlId>1</urlId>`.
+    pub typed: bool,
+    /// `count` on lists.
+    pub counts: bool,
+    /// `count="3" type="list"` instead of `type="list" count="3"`.
+    pub attrs_reversed: bool,
+    /// Text in CDATA wrapped in newlines and indentation.
+    pub padded: bool,
+    /// Elements the documentation does not name.
+    pub extra: bool,
+}
+
+/// The variants firmware shows, by name.
+pub const SHAPES: [(&str, Shape); 5] = [
+    ("documented", Shape { typed: true, counts: true, attrs_reversed: false, padded: true, extra: false }),
+    ("bare", Shape { typed: false, counts: false, attrs_reversed: false, padded: false, extra: false }),
+    (
+        "reversed attributes",
+        Shape { typed: true, counts: true, attrs_reversed: true, padded: false, extra: false },
+    ),
+    (
+        "bare, padded, counted",
+        Shape { typed: false, counts: true, attrs_reversed: false, padded: true, extra: false },
+    ),
+    (
+        "unknown elements",
+        Shape { typed: true, counts: false, attrs_reversed: false, padded: false, extra: true },
+    ),
+];
+
+/// One slot item written in `shape`.
+pub fn slot_item_shaped(
+    shape: Shape,
+    id: u32,
+    on: bool,
+    domain: &str,
+    port: u16,
+    path: &str,
+    data: &[&str],
+) -> String {
+    let ty = |t: &str| if shape.typed { format!(" type=\"{t}\"") } else { String::new() };
+    let text = |v: &str| match (shape.padded, shape.typed) {
+        (true, _) => format!("\n      <![CDATA[{v}]]>\n    "),
+        (false, true) => format!("<![CDATA[{v}]]>"),
+        (false, false) => v.to_string(),
+    };
+    let list = |n: usize| match (shape.typed, shape.counts, shape.attrs_reversed) {
+        (true, true, false) => format!(" type=\"list\" count=\"{n}\""),
+        (true, true, true) => format!(" count=\"{n}\" type=\"list\""),
+        (true, false, _) => " type=\"list\"".to_string(),
+        (false, true, _) => format!(" count=\"{n}\""),
+        (false, false, _) => String::new(),
+    };
+    let items: String = data.iter().map(|d| format!("<item>{d}</item>")).collect();
+    let extra = if shape.extra { "<remark><![CDATA[]]></remark><pushMode>1</pushMode>" } else { "" };
+    format!(
+        "<item><urlId{}>{id}</urlId>{extra}<switch{}>{on}</switch><url><protocol{}>http</protocol>\
+         <domain{}>{}</domain><port{}>{port}</port><path{}>{}</path><authentication>none</authentication>{extra}</url>\
+         <heatBeatSwitch>true</heatBeatSwitch><keepaliveTimeval>90</keepaliveTimeval>\
+         <subscribeDateType{}>{items}</subscribeDateType>\
+         <subscriptionEvents{}><item>PERIMETER</item></subscriptionEvents></item>",
+        ty("uint32"),
+        ty("boolean"),
+        ty("string"),
+        ty("string"),
+        text(domain),
+        ty("uint32"),
+        ty("string"),
+        text(path),
+        list(data.len()),
+        list(1),
+    )
 }
 
 /// A foreign slot: someone else's server in slot 1.
@@ -270,7 +352,12 @@ fn answer(st: &Mutex<State>, command: &str, body: &str) -> (u16, &'static str, V
             let list = &list[list.find('>').map_or(0, |i| i + 1)..];
             let mut items = Vec::new();
             let mut rest = list;
-            while let Some(start) = rest.find("<item><urlId") {
+            let start_of_item = match spec.strict {
+                None => "<item><urlId",
+                Some(shape) if shape.typed => "<item><urlId type=\"uint32\">",
+                Some(_) => "<item><urlId>",
+            };
+            while let Some(start) = rest.find(start_of_item) {
                 let tail = &rest[start..];
                 let end = find_item_end(tail);
                 items.push(tail[..end].to_string());

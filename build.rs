@@ -13,6 +13,7 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(camrelay_sdk)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_browser)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_broker)");
+    println!("cargo::rustc-check-cfg=cfg(camrelay_root)");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_BROKER");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_SDK");
@@ -53,6 +54,10 @@ fn main() {
         println!("cargo:rustc-cfg=camrelay_sdk");
     }
 
+    if root() {
+        println!("cargo:rustc-cfg=camrelay_root");
+    }
+
     // The web page's browser test: Debian's chromium and chromedriver.
     // Required (CI): never ignored, so a missing browser fails the test.
     let browser = std::env::var("CAMRELAY_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
@@ -69,6 +74,15 @@ fn main() {
     if broker {
         println!("cargo:rustc-cfg=camrelay_broker");
     }
+}
+
+/// Tests that give a file to another owner or group need root; cargo runs
+/// the tests as the user that ran this script.
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 fn watch_file_or_folder(path: &str) {

@@ -14,10 +14,14 @@
 # target: aarch64 → arm64, armv7 and armv6 → armhf.
 #
 # The packaged /etc/camrelay/rules.toml is rules.example.toml (or
-# $CAMRELAY_RULES_SRC) with `backend = "mock"` turned into `backend = "cdev"`
-# and `mock_log` commented out: the example runs the demo on any machine, the
-# package drives real GPIO. It is checked with `camrelay check` (host build)
-# unless CAMRELAY_SKIP_RULES_CHECK=1.
+# $CAMRELAY_RULES_SRC) with `backend = "mock"` turned into `backend = "cdev"`,
+# `mock_log` commented out, the demo token replaced by the token file the
+# package makes (/etc/camrelay/api-token), and every block from the first
+# [[relay]] on commented out: the example stays in the file as a reference,
+# but the package drives no line and names no camera until the user says so,
+# so the service can run from the install on and `camrelay camera add
+# --name driveway` finds no driveway already there. It is checked with
+# `camrelay check` (host build) unless CAMRELAY_SKIP_RULES_CHECK=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,15 +47,24 @@ mkdir -p target/deb-assets
 out=target/deb-assets/rules.toml
 {
     echo "# camrelay rules: /etc/camrelay/rules.toml (installed from rules.example.toml)."
-    echo "# Edit, then: camrelay check /etc/camrelay/rules.toml && systemctl reload camrelay"
-    echo "# Reference: /usr/share/doc/camrelay/deploy.md"
+    echo "# Edit, then: sudo -u camrelay camrelay check /etc/camrelay/rules.toml && sudo systemctl reload camrelay"
+    echo "# Reference: /usr/share/doc/camrelay/deploy.md and rules.md"
+    echo "#"
+    echo "# The example's relays, cameras, zones and rules are below, commented out:"
+    echo "# nothing is switched until you write your own (camrelay camera add and"
+    echo "# camera zones --write add the camera and zone blocks for you)."
     echo
     sed -E \
         -e 's/^([[:space:]]*backend[[:space:]]*=[[:space:]]*)"mock"/\1"cdev"/' \
         -e 's/^([[:space:]]*mock_log[[:space:]]*=)/# (mock backend only) \1/' \
-        -e 's/^([[:space:]]*token[[:space:]]*=)/# (the demo token: set your own, or use token_file) \1/' \
-        "$src"
+        -e 's|^[[:space:]]*token[[:space:]]*=.*$|token_file = "/etc/camrelay/api-token"   # made at install; the page logs in with its first line|' \
+        "$src" |
+        awk '/^\[\[/ { off = 1 } { if (off && $0 !~ /^[[:space:]]*(#|$)/) print "# " $0; else print }'
 } > "$out"
+if grep -Eq '^\[\[' "$out"; then
+    echo "build-deb: $out still has an active [[block]]" >&2
+    exit 1
+fi
 if grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*"mock"' "$out"; then
     echo "build-deb: $out still selects the mock backend" >&2
     exit 1

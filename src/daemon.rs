@@ -125,12 +125,12 @@ pub async fn serve(
     let post_addr = posts.local_addr().context("listener has no address")?;
     let api_addr = api_listener.local_addr().context("listener has no address")?;
 
-    let token = api::load_token(&config.api).context("cannot read the API token ([api] token_file)")?;
+    let token = api::token_or_warn(&config.api);
     let mqtt = match &config.mqtt {
         Some(m) => Some(crate::mqtt::Settings::resolve(m).context("cannot use the [mqtt] settings")?),
         None => None,
     };
-    if token.is_none() {
+    if token.is_none() && config.api.token_file.is_none() {
         tracing::warn!("no [api] token or token_file set: manual relay control over the API is refused");
     }
 
@@ -174,6 +174,7 @@ pub async fn serve(
             .with_feed(feed.clone())
             .with_recent(recent)
             .with_hosts(api::hosts::Hosts::new(&config.api.hosts))
+            .with_token_file(config.api.token_file.clone())
             .with_rules_file(config_path.clone())
             .with_mqtt(config.mqtt.is_some().then(|| mqtt_stats.clone())),
         config.api.header_timeout,

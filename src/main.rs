@@ -277,11 +277,8 @@ fn init_logging(daemon: bool) {
         .unwrap_or_else(|_| default.to_string());
     let targets: Targets = filter.parse().unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
-    if !daemon {
-        tracing_subscriber::registry()
-            .with(layer.without_time().with_ansi(false).with_filter(targets))
-            .init();
-    } else if camrelay::systemd::stderr_is_journal() {
+    // The journal stamps every line itself; a one-shot command is not a log.
+    if !daemon || camrelay::systemd::stderr_is_journal() {
         tracing_subscriber::registry()
             .with(layer.without_time().with_ansi(false).with_filter(targets))
             .init();

@@ -132,7 +132,11 @@ fn a_slow_device_times_out_and_a_dead_one_is_unreachable() {
     let c = Client::new(&format!("http://{dead}"), "admin", Secret::new("pw".into())).unwrap();
     let err = rt().block_on(c.device_info()).unwrap_err();
     assert!(matches!(err, CameraError::Unreachable { .. }), "{err}");
-    for bad in ["192.168.1.20", "https://cam", "http://user:pw@cam", "http://cam/path", "http://cam:port"] {
+    assert!(matches!(
+        Client::new("https://cam", "admin", Secret::new("x".into())),
+        Err(CameraError::Https { .. })
+    ));
+    for bad in ["192.168.1.20", "http://user:pw@cam", "http://cam/path", "http://cam:port"] {
         assert!(
             matches!(Client::new(bad, "admin", Secret::new("x".into())), Err(CameraError::BadUrl(_))),
             "{bad}"

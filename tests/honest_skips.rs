@@ -63,3 +63,11 @@ fn the_broker_tests_are_ignored_exactly_when_mosquitto_is_missing_and_not_requir
         (on_path("mosquitto") || Path::new("/usr/sbin/mosquitto").is_file()) && on_path("mosquitto_passwd");
     assert_eq!(cfg!(camrelay_broker), required || installed, "required {required}, installed {installed}");
 }
+
+#[test]
+fn the_root_tests_are_ignored_exactly_when_the_tests_do_not_run_as_root() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let euid =
+        status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().nth(1));
+    assert_eq!(cfg!(camrelay_root), euid == Some("0"), "effective uid {euid:?}");
+}

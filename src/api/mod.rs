@@ -148,6 +148,8 @@ pub struct ApiState {
     pub(crate) recent: Arc<crate::web::Recent>,
     /// The rules file the zone editor writes; `None`: editing is not offered.
     pub(crate) rules_file: Option<Arc<std::path::PathBuf>>,
+    /// `[api] token_file`, named on the page (never its content).
+    pub(crate) token_file: Option<Arc<std::path::PathBuf>>,
     /// One edit of the rules file at a time (other processes: a file lock).
     pub(crate) edit_lock: Arc<tokio::sync::Mutex<()>>,
     /// What wrong credentials cost each source.
@@ -173,6 +175,7 @@ impl ApiState {
             sessions: Arc::default(),
             recent: Arc::default(),
             rules_file: None,
+            token_file: None,
             edit_lock: Arc::default(),
             guard: Arc::default(),
             hosts: Arc::new(hosts::Hosts::any()),
@@ -180,6 +183,12 @@ impl ApiState {
             camera_calls: Arc::new(Semaphore::new(MAX_CAMERA_CALLS)),
             mqtt: None,
         }
+    }
+
+    /// The file the token comes from, for the page's login hint.
+    pub fn with_token_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.token_file = path.map(Arc::new);
+        self
     }
 
     /// Answer only requests whose `Host` is one of these names.
@@ -216,6 +225,21 @@ impl ApiState {
     pub fn with_cameras(mut self, cameras: Arc<crate::camera::directory::Directory>) -> Self {
         self.cameras = cameras;
         self
+    }
+}
+
+/// The configured token: `token`, else the first line of `token_file`. A
+/// token file that cannot be read leaves the API without a token (manual
+/// control refused, the page says how to set one) and is logged: the relays'
+/// rules must not stop for it, and `check` warns about it the same way.
+pub fn token_or_warn(config: &ApiConfig) -> Option<String> {
+    match load_token(config) {
+        Ok(token) => token,
+        Err(e) => {
+            let file = config.token_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+            tracing::warn!("cannot read the API token file {file} ([api] token_file): {e}; manual control is refused until it can be read and camrelay restarts");
+            None
+        }
     }
 }
 

@@ -27,6 +27,70 @@ const WITHOUT_MAC: &[EventWord] = &[
     EventWord::CountingByArea,
 ];
 
+/// The service user the package creates, which must read the token file.
+const SERVICE_USER: &str = "camrelay";
+
+/// `[api] token_file`: missing, empty, unreadable (here, or by the service
+/// user), or readable by every user: each leaves the owner without a way in
+/// or the token open, while the rules still run.
+fn token_file(c: &Config, out: &mut Vec<String>) {
+    let Some(path) = &c.api.token_file else {
+        if c.api.token.is_none() && !c.relays.is_empty() {
+            out.push(
+                "[api] has no token or token_file: relays cannot be switched by hand from the page or the API; \
+                 put a long random token in a file (the package makes /etc/camrelay/api-token) and set token_file"
+                    .to_string(),
+            );
+        }
+        return;
+    };
+    let shown = path.display();
+    match std::fs::read_to_string(path) {
+        Err(e) => {
+            out.push(format!(
+                "[api] token_file {shown} cannot be read: {e}; manual control stays refused until it can"
+            ));
+            return;
+        }
+        Ok(text) if text.lines().next().map_or(true, |l| l.trim().is_empty()) => {
+            out.push(format!("[api] token_file {shown} is empty; its first line is the token"));
+        }
+        Ok(_) => {}
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        if meta.mode() & 0o004 != 0 {
+            out.push(format!(
+                "[api] token_file {shown} can be read by every user (mode {:o}); chmod 640 it (owner root, group camrelay)",
+                meta.mode() & 0o777
+            ));
+        }
+        if let Some((uid, gid)) = service_user() {
+            let readable = meta.mode() & 0o004 != 0
+                || (meta.uid() == uid && meta.mode() & 0o400 != 0)
+                || (meta.gid() == gid && meta.mode() & 0o040 != 0);
+            if !readable {
+                out.push(format!(
+                    "[api] token_file {shown} cannot be read by the service user {SERVICE_USER}; \
+                     sudo chgrp {SERVICE_USER} {shown} && sudo chmod 640 {shown}"
+                ));
+            }
+        }
+    }
+}
+
+/// The service user's uid and primary gid, when this machine has it.
+fn service_user() -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&SERVICE_USER) && f.len() > 3)
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+    })
+}
+
 /// What `check` warns about, one sentence each.
 pub fn warnings(c: &Config) -> Vec<String> {
     let mut out = Vec::new();
@@ -35,6 +99,7 @@ pub fn warnings(c: &Config) -> Vec<String> {
     } else if c.rules.is_empty() {
         out.push("no [[rule]]: the relays will never switch (except by the API)".to_string());
     }
+    token_file(c, &mut out);
     for cam in &c.cameras {
         let Some(api) = &cam.api else { continue };
         let path = api.password_file.display();

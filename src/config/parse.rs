@@ -454,26 +454,8 @@ fn check_token(t: &Tbl, api: &ApiConfig) -> R<()> {
                 .to_string(),
         ));
     }
-    if let Some(path) = &api.token_file {
-        let span = t.get("token_file").map(|v| v.span()).unwrap_or_else(|| t.key_span("token_file"));
-        match std::fs::read_to_string(path) {
-            Ok(text) if text.lines().next().is_some_and(|l| !l.trim().is_empty()) => {}
-            Ok(_) => {
-                return Err(Diag::new(
-                    span,
-                    "token_file",
-                    format!("[api] token_file {} is empty; its first line is the token", path.display()),
-                ))
-            }
-            Err(e) => {
-                return Err(Diag::new(
-                    span,
-                    "token_file",
-                    format!("[api] cannot read token_file {}: {e}", path.display()),
-                ))
-            }
-        }
-    }
+    // A token file that cannot be read is a warning (config::lint), as it is
+    // for `run`: the rules keep working, manual control is refused.
     Ok(())
 }
 

@@ -229,6 +229,8 @@ async fn session_info(
         "logged_in": matches!(credential, crate::api::Proof::Valid(_)),
         "can_read": matches!(read_access(&state, peer, &headers), Access::Granted),
         "can_edit_zones": state.rules_file.is_some(),
+        // Where the token is (never the token), so the page can say how to log in.
+        "token_file": state.token_file.as_deref().map(|p| p.display().to_string()),
     }))
     .into_response()
 }

@@ -90,7 +90,11 @@ async function loadSession() {
   $('login').hidden = s.logged_in || !s.token_configured;
   $('who').hidden = !s.logged_in;
   $('no-read').hidden = s.can_read;
-  $('read-only').hidden = !s.can_read || s.logged_in;
+  $('read-only').hidden = !s.can_read || s.logged_in || !s.token_configured;
+  $('no-token').hidden = s.token_configured;
+  $('token-where').textContent = s.token_file
+    ? ` The token is the first line of ${s.token_file} (on the Pi: sudo head -1 ${s.token_file}).`
+    : '';
   document.querySelector('main').hidden = !s.can_read;
   for (const b of document.querySelectorAll('[data-write]')) b.disabled = !s.logged_in;
 }

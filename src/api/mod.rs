@@ -27,7 +27,7 @@
 //! own endpoints are served here too, under the same rules.
 //!
 //! Against guessing and hogging: a wrong token costs its source a budget
-//! ([`guard`]: 2 a second after a burst, then 429 unchecked), logged once a
+//! ([`guard`]: 1 a second after a burst of 5, then 429 unchecked), logged once a
 //! minute per source and counted; a request whose `Host` is not a name this
 //! API is reached by is refused 421 ([`hosts`]: DNS rebinding); event
 //! streams and requests that wait for a camera each have their own budget

@@ -481,3 +481,86 @@ then = {{ relay = "gate", action = "on" }}
     assert!(b.mock_log().iter().filter(|c| c.on).count() == 1);
     assert!(a.mock_log().iter().all(|c| !c.on));
 }
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn restarts_with_unchanged_rules_never_clear_an_entity() {
+    // Issue 24, defect 1: in about half of the restarts camrelay took the
+    // discovery the broker handed back for stale before it knew what it
+    // publishes itself, cleared it, and Home Assistant deleted the entities
+    // with the user's names, areas and icons.
+    let broker = Broker::start();
+    let ha = Watcher::connect(&broker, "homeassistant", &["homeassistant/#", "camrelay/nodea/availability"]);
+    let secrets = secrets_dir();
+    let rules = node_a(&broker, secrets.path(), false);
+    for run in 0..10 {
+        let before = ha.all().len();
+        let a = Daemon::start(&rules);
+        eventually(WAIT, "online", || {
+            ha.all()[before..].iter().any(|m| m.topic.ends_with("availability") && m.payload == "online")
+        });
+        // Whatever the broker handed back has been answered by now.
+        std::thread::sleep(Duration::from_millis(300));
+        a.signal("TERM");
+        let cleared: Vec<String> = ha
+            .all()
+            .iter()
+            .filter(|m| m.topic.ends_with("/config") && m.payload.is_empty())
+            .map(|m| m.topic.clone())
+            .collect();
+        assert!(cleared.is_empty(), "run {run}: discovery cleared: {cleared:?}");
+        assert!(!a.stderr_text().contains("clearing its discovery"), "run {run}: {}", a.stderr_text());
+        drop(a);
+    }
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn one_broker_connection_per_start_and_no_offline_while_running() {
+    // Issue 24, defect 2: every start made two connections; the first was
+    // dropped without a DISCONNECT, and its last will said "offline" while
+    // camrelay ran.
+    let broker = Broker::start();
+    let ha = Watcher::connect(&broker, "homeassistant", &["camrelay/nodea/availability"]);
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+    // Posts while the link connects: the core's stream woke the link in the
+    // middle of the handshake, and that dropped the first connection.
+    for _ in 0..20 {
+        post(a.posts, "/API", &person());
+    }
+    ha.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+    std::thread::sleep(Duration::from_secs(2));
+    let log = std::fs::read_to_string(broker.dir.path().join("mosquitto.log")).unwrap();
+    let connects =
+        log.lines().filter(|l| l.contains("New client connected") && l.contains("as camrelay-nodea")).count();
+    assert_eq!(connects, 1, "{log}");
+    let states: Vec<String> =
+        ha.all().iter().filter(|m| m.topic.ends_with("availability")).map(|m| m.payload.clone()).collect();
+    assert!(!states.contains(&"offline".to_string()), "{states:?}");
+    assert_eq!(mqtt_status(&a)["connects"], 1);
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_zone_removed_by_a_reload_leaves_no_retained_state() {
+    // Issue 24, defect 6: a removed zone's occupancy and count stayed on the broker.
+    let broker = Broker::start();
+    let secrets = secrets_dir();
+    let a = Daemon::start(&node_a(&broker, secrets.path(), false));
+    let ha = Watcher::connect(&broker, "homeassistant", &["camrelay/nodea/zone/#"]);
+    ha.wait("camrelay/nodea/zone/yard/occupancy", WAIT, |m| m.retain);
+    let text = std::fs::read_to_string(&a.config_path).unwrap();
+    let text = text
+        .replace("zones = [\"yard\"]", "zones = [\"patio\"]")
+        .replace("[[zone]]\nname = \"yard\"", "[[zone]]\nname = \"patio\"");
+    let text = text.replace("zone = \"yard\"", "zone = \"patio\"");
+    std::fs::write(&a.config_path, text).unwrap();
+    a.signal("HUP");
+    ha.wait("camrelay/nodea/zone/yard/occupancy", WAIT, |m| m.payload.is_empty());
+    ha.wait("camrelay/nodea/zone/yard/count", WAIT, |m| m.payload.is_empty());
+    // A new subscriber gets nothing for it any more.
+    let late = Watcher::connect(&broker, "homeassistant", &["camrelay/nodea/zone/yard/#"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(late.all().iter().all(|m| m.payload.is_empty()), "{:?}", late.all());
+}

@@ -52,6 +52,49 @@ pub const MAX_PACKET: u32 = 2 * 1024 * 1024;
 /// from another node under 2 KB.
 pub const MAX_MESSAGE: usize = 16 * 1024;
 
+/// What one poll of the client's event loop gives back: the loop itself and
+/// what happened.
+type Polled = (EventLoop, Result<Event, ConnectionError>);
+
+/// The client's event loop, polled without ever dropping a poll half way.
+/// rumqttc's poll is not cancel-safe while it connects: a `select!` that
+/// dropped it (a post arriving on the core's stream during the handshake)
+/// left a CONNECTed socket behind, reconnected at once, and the broker fired
+/// the dropped connection's last will (`offline`) while camrelay ran. Here a
+/// poll owns the loop until it completes and hands it back.
+struct Poller {
+    idle: Option<EventLoop>,
+    in_flight: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Polled> + Send>>>,
+}
+
+impl Poller {
+    fn new(eventloop: EventLoop) -> Poller {
+        Poller { idle: Some(eventloop), in_flight: None }
+    }
+
+    /// Start a poll, unless one runs already.
+    fn start(&mut self) {
+        if self.in_flight.is_none() {
+            if let Some(mut eventloop) = self.idle.take() {
+                self.in_flight = Some(Box::pin(async move {
+                    let polled = eventloop.poll().await;
+                    (eventloop, polled)
+                }));
+            }
+        }
+    }
+
+    /// The running poll's result; pending while none runs. Cancel-safe: a
+    /// dropped call leaves the poll running, to be awaited again.
+    async fn next(&mut self) -> Result<Event, ConnectionError> {
+        let Some(poll) = self.in_flight.as_mut() else { return std::future::pending().await };
+        let (eventloop, polled) = poll.await;
+        self.in_flight = None;
+        self.idle = Some(eventloop);
+        polled
+    }
+}
+
 /// Start the link; it ends when `stop` is raised, after publishing `offline`.
 pub fn spawn(
     settings: Settings,
@@ -104,6 +147,8 @@ struct Link {
     node_cameras: HashMap<String, String>,
     /// Discovery topics published for the rules in force.
     discovered: BTreeSet<String>,
+    /// Zones and areas (area?, name) whose states are published.
+    places: BTreeSet<(bool, String)>,
     /// Retained discovery topics the broker holds for this node (earlier runs).
     on_broker: BTreeSet<String>,
     model_known: bool,
@@ -165,6 +210,7 @@ impl Link {
             cameras: Vec::new(),
             node_cameras: HashMap::new(),
             discovered: BTreeSet::new(),
+            places: BTreeSet::new(),
             on_broker: BTreeSet::new(),
             model_known: false,
             why: HashMap::new(),
@@ -183,7 +229,7 @@ impl Link {
 
     async fn run(
         mut self,
-        mut eventloop: EventLoop,
+        eventloop: EventLoop,
         mut internal: mpsc::Receiver<Internal>,
         mut events: broadcast::Receiver<Arc<Item>>,
         mut stop: watch::Receiver<bool>,
@@ -192,13 +238,17 @@ impl Link {
         // The relay names, so commands can be mapped before the first connection.
         self.ask_state();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut poller = Poller::new(eventloop);
         loop {
             let retry = self.retry_at;
+            if retry.is_none() {
+                poller.start();
+            }
             // Only while something waits on time: an idle Pi is not woken ten times a second.
             let timed = !self.pending.is_empty() || self.republish_at.is_some();
             tokio::select! {
                 _ = stop.changed() => break,
-                polled = eventloop.poll(), if retry.is_none() => self.on_poll(polled),
+                polled = poller.next() => self.on_poll(polled),
                 _ = sleep_until(retry), if retry.is_some() => self.retry_at = None,
                 item = events.recv() => match item {
                     Ok(item) => self.on_happened(&item),
@@ -214,12 +264,12 @@ impl Link {
             }
             self.flush();
         }
-        self.stop(eventloop, events).await;
+        self.stop(poller, events).await;
     }
 
     /// Clean stop: the last states the core sent (every relay off), then
     /// `offline`, then a disconnect, within [`STOP_GRACE`].
-    async fn stop(mut self, mut eventloop: EventLoop, mut events: broadcast::Receiver<Arc<Item>>) {
+    async fn stop(mut self, mut poller: Poller, mut events: broadcast::Receiver<Arc<Item>>) {
         while let Ok(item) = events.try_recv() {
             self.on_happened(&item);
         }
@@ -234,7 +284,8 @@ impl Link {
             if self.outbox.is_empty() && !disconnecting {
                 disconnecting = self.client.try_disconnect().is_ok();
             }
-            match tokio::time::timeout_at(deadline, eventloop.poll()).await {
+            poller.start();
+            match tokio::time::timeout_at(deadline, poller.next()).await {
                 Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => break,
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) | Err(_) => break,
@@ -634,12 +685,20 @@ impl Link {
             .map(|(node, camera)| (self.s.topics.detection_of(node, camera), camera.clone()))
             .collect();
         self.model_known = true;
-        if !self.connected {
-            // Every connection asks again: what is true then is published then.
-            return;
-        }
         let entities = discovery::entities(&self.s.topics, &state);
         let now: BTreeSet<String> = entities.iter().map(|e| e.topic.clone()).collect();
+        let places: BTreeSet<(bool, String)> =
+            state.occupancy.iter().map(|o| (o.area, o.place.clone())).collect();
+        if !self.connected {
+            // What this run publishes is known before the broker hands back
+            // what earlier runs retained, so only what is not in it is taken
+            // for stale (a restart once cleared every entity, and with them
+            // the names and areas a user gave them). Every connection asks
+            // again: what is true then is published then.
+            self.discovered = now;
+            self.places = places;
+            return;
+        }
         let gone: Vec<String> = self
             .discovered
             .iter()
@@ -651,6 +710,15 @@ impl Link {
             self.clear_discovery(&topic);
         }
         self.discovered = now;
+        // A zone or area a reload removed: its retained states go too.
+        let removed: Vec<(bool, String)> = self.places.difference(&places).cloned().collect();
+        for (area, place) in removed {
+            let kind = if area { "area" } else { "zone" };
+            for leaf in ["occupancy", "count"] {
+                self.publish(Message::new(self.s.topics.place(kind, &place, leaf), Bytes::new(), true));
+            }
+        }
+        self.places = places;
         // Other nodes' cameras: subscribed on every connection, like the rest.
         let filters: Vec<Filter> =
             self.node_cameras.keys().map(|t| Filter::new(t.clone(), QoS::AtLeastOnce)).collect();

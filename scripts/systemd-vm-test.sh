@@ -11,7 +11,12 @@
 #   scripts/systemd-vm-test.sh --no-install    never call apt-get
 #
 # The guest (scripts/vm/systemd-check, a oneshot unit after multi-user.target)
-# installs the package with dpkg, writes the rules a user would
+# first follows docs/deploy.md: its marked blocks (scripts/vm/guide-steps)
+# run as written, from `dpkg -i` through adding, subscribing and importing
+# a camera (scripts/vm/camera-sim.py on this host, written from the vendor's
+# API documentation, reached from the guest at 10.0.2.2 and posting back
+# through hostfwd) to a relay that follows the camera's person and the page's
+# login with the packaged token. Then it writes the rules a user would
 # (scripts/vm/systemd-rules.toml), and checks install, start, work (a traject
 # post from this host through QEMU's hostfwd on 127.0.0.1), reload, crash
 # (kill -9), hang (SIGSTOP and the watchdog), stop, hardening, upgrade,
@@ -31,7 +36,8 @@ ROOT=$PWD
 CACHE=${SYSTEMD_VM_CACHE:-$ROOT/target/systemd-vm}
 KERNEL_META=linux-image-6.12-arm64:arm64
 SUITE=bookworm
-INCLUDE=systemd,systemd-sysv,udev,adduser,kmod,iproute2,busybox,procps
+# sudo: docs/deploy.md's commands run as written, and they start with sudo.
+INCLUDE=systemd,systemd-sysv,udev,adduser,kmod,iproute2,busybox,procps,sudo
 BOOT_TIMEOUT=${SYSTEMD_VM_TIMEOUT:-900}
 NOT_RUN=77
 
@@ -150,6 +156,8 @@ rm -rf "$root" && mkdir -p "$root"
 tar -x -C "$root" -f "$CACHE/rootfs.tar"
 ln -sf /lib/systemd/systemd "$root/init"
 echo camrelay-vm >"$root/etc/hostname"
+# sudo looks its host name up: without this it waits for DNS on every call.
+printf '127.0.0.1 localhost\n127.0.1.1 camrelay-vm\n' >"$root/etc/hosts"
 : >"$root/etc/machine-id"
 # A unit writing to the serial console is hung up when this getty starts.
 ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyAMA0.service"
@@ -165,6 +173,12 @@ sed -i "s/^Version: .*/Version: ${v1}+vmtest2/" "$CACHE/deb2/pkg/DEBIAN/control"
 dpkg-deb -b --root-owner-group "$CACHE/deb2/pkg" "$root/root/debs/camrelay-2.deb" >/dev/null
 echo "${v1}+vmtest2" >"$root/root/debs/version-2"
 cp scripts/vm/systemd-rules.toml "$root/root/systemd-rules.toml"
+# The guide's own blocks, with the test's values for the user's: the
+# simulated camera's address as the guest reaches this host, and a PL061 line.
+cam_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+bash scripts/vm/guide-steps docs/deploy.md "$root/root/guide" CAMERA="http://10.0.2.2:$cam_port" RELAY_LINE=3
+printf 'pw\n' >"$root/root/guide/password"
+cp "$deb" "$root/root/guide/camrelay_${v1}_arm64.deb"
 install -m 0755 scripts/vm/systemd-check "$root/usr/local/sbin/camrelay-vm-check"
 cat >"$root/etc/systemd/system/camrelay-vm-check.service" <<'EOF'
 [Unit]
@@ -190,15 +204,21 @@ say "image ready after $(elapsed): $(du -m "$CACHE/rootfs.cpio" | cut -f1) MB"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 console=$CACHE/console.log
+# The camera of the guide: its API on this host, its posts into the guest.
+python3 scripts/vm/camera-sim.py --port "$cam_port" --password pw --post-via "127.0.0.1:$port" \
+    --state "$CACHE/camera-sim.json" 2>"$CACHE/camera-sim.log" &
+camera_pid=$!
+trap 'kill $camera_pid 2>/dev/null || true' EXIT
 say "booting qemu-system-aarch64 -M virt (bookworm, systemd), up to ${BOOT_TIMEOUT}s; ingest on 127.0.0.1:$port"
 set +e
-python3 - "$BOOT_TIMEOUT" "$port" "$console" "$ROOT/tests/fixtures/ipc-v1x/traject.xml" \
+python3 - "$BOOT_TIMEOUT" "$port" "$console" "$ROOT/tests/fixtures/ipc-v1x/traject.xml" "$camera_pid" \
     qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 2 -m 2048 -nographic -no-reboot \
     -kernel "$kdir/vmlinuz" -initrd "$CACHE/rootfs.cpio" \
     -append "console=ttyAMA0 rdinit=/init panic=-1 iomem=relaxed systemd.show_status=0 loglevel=3" \
     -device virtio-net-pci,netdev=n0 -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:5002" <<'PY'
 import socket, subprocess, sys, threading, time
-timeout, port, console, post_file, cmd = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+import os, signal
+timeout, port, console, post_file, camera, cmd = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:]
 body = open(post_file, "rb").read()
 stop_posting = threading.Event()
 
@@ -229,6 +249,12 @@ with open(console, "w") as log:
             threading.Thread(target=post_until_seen, daemon=True).start()
         if line == "SYSTEMD-VM: POSTS SEEN":
             stop_posting.set()
+        if line == "SYSTEMD-VM: GUIDE DONE":
+            # The guide's camera stops posting before the checks that follow.
+            try:
+                os.kill(camera, signal.SIGTERM)
+            except OSError:
+                pass
 timer.cancel()
 sys.exit(q.wait())
 PY

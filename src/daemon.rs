@@ -488,7 +488,8 @@ impl Core {
         let changes = std::mem::take(&mut *self.switches.lock().unwrap_or_else(|p| p.into_inner()));
         for (index, on, at, reason) in changes {
             let relay = self.config.relays.get(index).map(|r| r.name.clone()).unwrap_or_default();
-            self.feed.send(Happened::Switched { at_ms: at.as_millis(), relay, on, reason });
+            let why = if on { self.controller.why_of(index, at) } else { None };
+            self.feed.send(Happened::Switched { at_ms: at.as_millis(), relay, on, reason, why });
         }
     }
 
@@ -647,6 +648,13 @@ impl Core {
                         .cameras
                         .iter()
                         .filter(|c| c.node.is_none())
+                        .map(|c| c.name.clone())
+                        .collect(),
+                    plate_cameras: self
+                        .config
+                        .cameras
+                        .iter()
+                        .filter(|c| c.node.is_none() && self.config.reads_plates(&c.name))
                         .map(|c| c.name.clone())
                         .collect(),
                     node_cameras: self

@@ -25,8 +25,16 @@ pub const BACKLOG: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Happened {
-    /// A relay's line was switched.
-    Switched { at_ms: u64, relay: String, on: bool, reason: String },
+    /// A relay's line was switched. `why`: what keeps it in its new state
+    /// (the rule, or `manual`), as [`crate::relays::controller::RelayStatus::why`].
+    Switched {
+        at_ms: u64,
+        relay: String,
+        on: bool,
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        why: Option<Why>,
+    },
     /// A rule issued a command.
     Fired { at_ms: u64, relay: String, action: String, why: Why },
     /// A rule matched and nothing happened, and why (`cooldown`, `min_off`, ...).
@@ -64,6 +72,16 @@ impl Happened {
     }
 }
 
+impl Happened {
+    /// Whether it changes something outside the core shows (a relay, a
+    /// device, a count, a detection, the rules, another node's relay), as
+    /// opposed to what every post brings (a rule firing again, a match
+    /// without effect, the targets).
+    pub fn is_change(&self) -> bool {
+        !matches!(self, Happened::Fired { .. } | Happened::NoEffect { .. } | Happened::Targets { .. })
+    }
+}
+
 /// What is true now: an output that must (re)publish every state (MQTT after
 /// a reconnect) starts from this, then follows the stream.
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +89,8 @@ pub struct State {
     pub relays: Vec<crate::relays::controller::RelayStatus>,
     /// `[[camera]]` names of the cameras that post here, in file order.
     pub cameras: Vec<String>,
+    /// Those of them a rule reads plates from ([`crate::config::Config::reads_plates`]).
+    pub plate_cameras: Vec<String>,
     /// (node, camera) of the cameras of other nodes whose detections rules here use.
     pub node_cameras: Vec<(String, String)>,
     pub devices: Vec<crate::ingest::DeviceStatus>,
@@ -112,13 +132,17 @@ impl std::ops::Deref for Item {
 #[derive(Debug, Clone)]
 pub struct Feed {
     tx: broadcast::Sender<Arc<Item>>,
+    /// The same items less the ones every post brings ([`Happened::is_change`]):
+    /// an output that publishes states (MQTT) is not woken 500 times a second
+    /// for items it drops.
+    changes: broadcast::Sender<Arc<Item>>,
     /// Live viewers ([`Feed::watch`]): targets are only built while there are some.
     viewers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed { tx: broadcast::channel(BACKLOG).0, viewers: Arc::default() }
+        Feed { tx: broadcast::channel(BACKLOG).0, changes: broadcast::channel(BACKLOG).0, viewers: Arc::default() }
     }
 }
 
@@ -143,7 +167,12 @@ impl Feed {
 
     /// Put it on the stream; nobody listening is fine.
     pub fn send(&self, h: Happened) {
-        let _ = self.tx.send(Arc::new(Item { what: h, frame: Default::default() }));
+        let change = h.is_change();
+        let item = Arc::new(Item { what: h, frame: Default::default() });
+        if change && self.changes.receiver_count() > 0 {
+            let _ = self.changes.send(item.clone());
+        }
+        let _ = self.tx.send(item);
     }
 
     /// Is a live viewer listening (so per-post targets are worth building)?
@@ -161,6 +190,12 @@ impl Feed {
     /// targets still arrive while a live viewer makes the core send them.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Item>> {
         self.tx.subscribe()
+    }
+
+    /// Subscribe to the changes only: no `fired`, `no_effect` or `targets`.
+    /// Same order, same items, same loss rule as [`Feed::subscribe`].
+    pub fn changes(&self) -> broadcast::Receiver<Arc<Item>> {
+        self.changes.subscribe()
     }
 }
 

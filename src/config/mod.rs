@@ -775,6 +775,26 @@ impl Config {
     pub fn relay(&self, name: &str) -> Option<&RelayConfig> {
         self.relays.iter().find(|r| r.name == name)
     }
+
+    /// Whether a rule reads plates from camera `camera`: it asks about plates
+    /// (`event = "plate"`, `plate`, `plate_pattern`, `plate_groups` or
+    /// `direction`) and names that camera, a zone of it, or no camera and
+    /// no zone. Home Assistant shows a "last plate" sensor only for these.
+    pub fn reads_plates(&self, camera: &str) -> bool {
+        self.rules.iter().any(|r| {
+            let w = &r.when;
+            let plates = w.events.contains(&EventWord::Plate)
+                || !w.plates.is_empty()
+                || w.plate_pattern.is_some()
+                || !w.plate_groups.is_empty()
+                || w.direction.is_some();
+            let zone_of = |z: &String| self.zones.iter().any(|zone| &zone.name == z && zone.camera == camera);
+            plates
+                && (w.cameras.iter().any(|c| c == camera)
+                    || w.zones.iter().any(zone_of)
+                    || (w.cameras.is_empty() && w.zones.is_empty()))
+        })
+    }
 }
 
 /// The longest duration any key accepts written at all (each key has its own,

@@ -3,6 +3,13 @@
 //!
 //! Unique ids come from names in the rules file (`camrelay_<node>_relay_<name>`),
 //! so they survive restarts. Builds payloads only; the link publishes them.
+//!
+//! An entity whose attributes matter reads its state and its attributes
+//! from one JSON message on one topic, so Home Assistant's `state_changed`
+//! never carries a new state with the previous attributes. Both entity-id
+//! keys are sent: `object_id` (Home Assistant before 2025.10) and
+//! `default_entity_id` (2025.10 on, the only one from 2026.4); docs/mqtt.md
+//! says which version reads which.
 
 use super::payload::detection_kinds;
 use super::topics::{level, Topics};
@@ -36,6 +43,7 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
         if let Some(map) = config.as_object_mut() {
             map.insert("unique_id".into(), format!("{node_id}_{object}").into());
             map.insert("object_id".into(), format!("{node_id}_{object}").into());
+            map.insert("default_entity_id".into(), format!("{component}.{node_id}_{object}").into());
             map.insert("availability_topic".into(), t.availability().into());
             map.insert("device".into(), dev.clone());
             map.insert("origin".into(), origin.clone());
@@ -44,16 +52,22 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
     };
     for r in &state.relays {
         let l = level(&r.name);
+        let name = label(&r.name);
+        let attributes = t.relay(&r.name, "attributes");
         add(
             "switch",
             format!("relay_{l}"),
             json!({
-                "name": r.name,
-                "state_topic": t.relay(&r.name, "state"),
+                "name": name,
+                "state_topic": attributes,
+                "value_template": "{{ value_json.state }}",
                 "command_topic": t.relay(&r.name, "set"),
-                "json_attributes_topic": t.relay(&r.name, "attributes"),
+                "json_attributes_topic": attributes,
+                "json_attributes_template": "{{ {'reason': value_json.reason, 'why': value_json.why} | tojson }}",
                 "payload_on": "ON",
                 "payload_off": "OFF",
+                "state_on": "ON",
+                "state_off": "OFF",
                 "retain": false,
             }),
             &device,
@@ -62,7 +76,7 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             "button",
             format!("relay_{l}_release"),
             json!({
-                "name": format!("{} back to rules", r.name),
+                "name": format!("{name} back to rules"),
                 "command_topic": t.relay(&r.name, "set"),
                 "payload_press": "RELEASE",
                 "retain": false,
@@ -73,7 +87,7 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             "button",
             format!("relay_{l}_pulse"),
             json!({
-                "name": format!("{} pulse", r.name),
+                "name": format!("{name} pulse"),
                 "command_topic": t.relay(&r.name, "set"),
                 "payload_press": "PULSE",
                 "retain": false,
@@ -84,14 +98,17 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
     for o in &state.occupancy {
         let kind = if o.area { "area" } else { "zone" };
         let l = level(&o.place);
+        let name = label(&o.place);
+        let count = t.place(kind, &o.place, "count");
         add(
             "binary_sensor",
             format!("{kind}_{l}"),
             json!({
-                "name": format!("{} occupied", o.place),
+                "name": format!("{name} occupied"),
                 "device_class": "occupancy",
-                "state_topic": t.place(kind, &o.place, "occupancy"),
-                "json_attributes_topic": t.place(kind, &o.place, "count"),
+                "state_topic": count,
+                "value_template": "{{ 'ON' if value_json.total > 0 else 'OFF' }}",
+                "json_attributes_topic": count,
                 "payload_on": "ON",
                 "payload_off": "OFF",
             }),
@@ -101,8 +118,8 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             "sensor",
             format!("{kind}_{l}_count"),
             json!({
-                "name": format!("{} count", o.place),
-                "state_topic": t.place(kind, &o.place, "count"),
+                "name": format!("{name} count"),
+                "state_topic": count,
                 "value_template": "{{ value_json.total }}",
                 "state_class": "measurement",
                 "unit_of_measurement": "targets",
@@ -114,7 +131,7 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
         let l = level(camera);
         let dev = json!({
             "identifiers": [format!("{node_id}_camera_{l}")],
-            "name": camera,
+            "name": label(camera),
             "manufacturer": "Viewtron",
             "via_device": node_id,
         });
@@ -130,7 +147,10 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             }),
             &dev,
         );
-        add(
+        // A camera no rule reads plates from gets no plate sensor (its plate
+        // topic is still published if it ever reads one).
+        if state.plate_cameras.contains(camera) {
+            add(
             "sensor",
             format!("camera_{l}_plate"),
             json!({
@@ -142,6 +162,7 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             }),
             &dev,
         );
+        }
         add(
             "event",
             format!("camera_{l}_detection"),
@@ -178,6 +199,18 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
     out
 }
 
+/// A name from the rules file as Home Assistant shows it: `porch_light`
+/// becomes "Porch light" (its friendly names were "pi1 porch_light back to rules").
+pub fn label(name: &str) -> String {
+    let spaced: String = name.chars().map(|c| if c == '_' || c == '-' { ' ' } else { c }).collect();
+    let mut words = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(first) = words.chars().next() {
+        let upper: String = first.to_uppercase().collect();
+        words.replace_range(..first.len_utf8(), &upper);
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +222,7 @@ mod tests {
         let state = State {
             relays: Vec::new(),
             cameras: vec!["front door".into()],
+            plate_cameras: Vec::new(),
             node_cameras: Vec::new(),
             devices: Vec::new(),
             occupancy: vec![Occupancy { place: "drive".into(), area: true, counts: [0; 4] }],
@@ -210,5 +244,37 @@ mod tests {
         .unwrap();
         assert_eq!(cam["device"]["via_device"], "camrelay_shed");
         assert!(entities(&Topics::new("camrelay", "shed", None), &state).is_empty());
+    }
+
+    #[test]
+    fn ha_defect_6_names_read_as_words_and_only_plate_cameras_get_a_plate_sensor() {
+        assert_eq!(label("porch_light"), "Porch light");
+        assert_eq!(label("front-door  cam"), "Front door cam");
+        assert_eq!(label("über_tor"), "Über tor");
+        assert_eq!(label(""), "");
+        let t = Topics::new("camrelay", "pi1", Some("homeassistant"));
+        let state = State {
+            relays: Vec::new(),
+            cameras: vec!["front_door".into(), "gate_lpr".into()],
+            plate_cameras: vec!["gate_lpr".into()],
+            node_cameras: Vec::new(),
+            devices: Vec::new(),
+            occupancy: vec![Occupancy { place: "back_yard".into(), area: false, counts: [0; 4] }],
+            last_reload: None,
+        };
+        let all = entities(&t, &state);
+        let plates: Vec<&str> =
+            all.iter().filter(|e| e.topic.ends_with("_plate/config")).map(|e| e.topic.as_str()).collect();
+        assert_eq!(plates, ["homeassistant/sensor/camrelay_pi1/camera_gate_lpr_plate/config"]);
+        let zone: Value = serde_json::from_str(
+            &all.iter().find(|e| e.topic.ends_with("/zone_back_yard/config")).unwrap().payload,
+        )
+        .unwrap();
+        assert_eq!(zone["name"], "Back yard occupied");
+        let camera: Value = serde_json::from_str(
+            &all.iter().find(|e| e.topic.ends_with("/camera_front_door_online/config")).unwrap().payload,
+        )
+        .unwrap();
+        assert_eq!(camera["device"]["name"], "Front door");
     }
 }

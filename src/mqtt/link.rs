@@ -103,7 +103,8 @@ pub fn spawn(
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let events = feed.subscribe();
+    // Changes only: the link is not woken for what every post brings.
+    let events = feed.changes();
     tokio::spawn(async move {
         let (link, eventloop, internal) = Link::new(settings, core, stats);
         link.run(eventloop, internal, events, stop).await;
@@ -152,8 +153,6 @@ struct Link {
     /// Retained discovery topics the broker holds for this node (earlier runs).
     on_broker: BTreeSet<String>,
     model_known: bool,
-    /// The last rule reason per relay, for its attributes.
-    why: HashMap<String, Why>,
     /// Last plate per camera (retained), republished with every state.
     plates: HashMap<String, String>,
     pending: HashMap<u64, Pending>,
@@ -213,7 +212,6 @@ impl Link {
             places: BTreeSet::new(),
             on_broker: BTreeSet::new(),
             model_known: false,
-            why: HashMap::new(),
             plates: HashMap::new(),
             pending: HashMap::new(),
             next_id: 1,
@@ -734,8 +732,8 @@ impl Link {
         self.publish(Message::new(t.availability(), "online", true));
         for r in &state.relays {
             self.publish(Message::new(t.relay(&r.name, "state"), payload::on_off(r.on), true));
-            let why = r.why.as_ref().or_else(|| self.why.get(&r.name));
-            self.publish(Message::new(t.relay(&r.name, "attributes"), attributes(&r.reason, why), true));
+            let why = if r.on { r.why.as_ref() } else { None };
+            self.publish(Message::new(t.relay(&r.name, "attributes"), attributes(r.on, &r.reason, why), true));
         }
         for o in &state.occupancy {
             self.publish_occupancy(o);
@@ -768,23 +766,11 @@ impl Link {
 
     /// One item of the core's stream, as messages.
     fn on_happened(&mut self, h: &Happened) {
-        // Every post brings one of these: they publish nothing, so they cost nothing more.
-        match h {
-            Happened::Fired { relay, why, .. } => {
-                if self.why.get(relay) != Some(why) {
-                    self.why.insert(relay.clone(), why.clone());
-                }
-                return;
-            }
-            Happened::NoEffect { .. } | Happened::Targets { .. } => return,
-            _ => {}
-        }
         let t = self.s.topics.clone();
         match h {
-            Happened::Switched { relay, on, reason, .. } => {
+            Happened::Switched { relay, on, reason, why, .. } => {
                 self.publish(Message::new(t.relay(relay, "state"), payload::on_off(*on), true));
-                let why = if *on { self.why.get(relay) } else { None };
-                self.publish(Message::new(t.relay(relay, "attributes"), attributes(reason, why), true));
+                self.publish(Message::new(t.relay(relay, "attributes"), attributes(*on, reason, why.as_ref()), true));
                 if let (false, Some(kind)) = (*on, payload::safety_kind(reason)) {
                     let body = serde_json::json!({ "event_type": kind, "relay": relay, "reason": reason });
                     self.publish(Message::new(t.safety(), body.to_string(), false));
@@ -872,9 +858,10 @@ impl Link {
     }
 }
 
-/// `.../relay/<r>/attributes`: why the relay is in its state.
-fn attributes(reason: &str, why: Option<&Why>) -> String {
-    serde_json::json!({ "reason": reason, "why": why }).to_string()
+/// `.../relay/<r>/attributes`: the state with why the relay is in it, in one
+/// message, so Home Assistant sees both change at once.
+fn attributes(on: bool, reason: &str, why: Option<&Why>) -> String {
+    serde_json::json!({ "state": payload::on_off(on), "reason": reason, "why": why }).to_string()
 }
 
 fn reload_payload(applied: bool, message: &str) -> String {

@@ -763,6 +763,13 @@ impl Controller {
         }
     }
 
+    /// What keeps relay `index` in its state now (see [`RelayStatus::why`]):
+    /// a switch is published with it, so a manual on never shows the rule
+    /// whose hold had ended.
+    pub fn why_of(&self, index: usize, now: Instant) -> Option<Why> {
+        self.relays.get(index)?.current_why(now.max(self.last_now))
+    }
+
     /// Every relay's state, for the status API.
     pub fn status(&self, now: Instant) -> Vec<RelayStatus> {
         let now = now.max(self.last_now);

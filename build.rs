@@ -1,7 +1,8 @@
 //! Build-time facts for the test suite: whether this machine has a GPIO chip
 //! the cdev tests can use, whether the vendor SDK venv is installed,
-//! whether a browser (chromium and chromedriver) can run the web page test, and
-//! whether Mosquitto can run the MQTT tests. Tests
+//! whether a browser (chromium and chromedriver) can run the web page test,
+//! whether Mosquitto can run the MQTT tests, and whether Home Assistant's
+//! venv (scripts/setup-ha-venv.sh) can run the real Home Assistant test. Tests
 //! that cannot run here are then `#[ignore]`d, so `cargo test`'s own summary
 //! counts them as ignored, never as passed (a test cannot ignore itself at
 //! run time on stable Rust). Nothing here affects the library or the binary.
@@ -14,6 +15,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(camrelay_browser)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_broker)");
     println!("cargo::rustc-check-cfg=cfg(camrelay_root)");
+    println!("cargo::rustc-check-cfg=cfg(camrelay_ha)");
+    println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_HA");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_BROKER");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CAMRELAY_REQUIRE_SDK");
@@ -28,6 +31,10 @@ fn main() {
     watch_file_or_folder("/usr/bin/chromedriver");
     if Path::new(".venv/pyvenv.cfg").is_file() {
         println!("cargo:rerun-if-changed=.venv/pyvenv.cfg");
+    }
+    // scripts/setup-ha-venv.sh touches build.rs when it makes the venv.
+    if Path::new(HA_VENV_HASS).is_file() {
+        println!("cargo:rerun-if-changed={HA_VENV_HASS}");
     }
 
     let gpio = std::env::var_os("CAMRELAY_TEST_CHIP").is_some()
@@ -74,7 +81,18 @@ fn main() {
     if broker {
         println!("cargo:rustc-cfg=camrelay_broker");
     }
+
+    // The real Home Assistant test: its venv and a broker.
+    // Required (CI): never ignored, so a missing venv fails the test.
+    let ha = std::env::var("CAMRELAY_REQUIRE_HA").is_ok_and(|v| v == "1")
+        || (broker && Path::new(&manifest).join(HA_VENV_HASS).is_file());
+    if ha {
+        println!("cargo:rustc-cfg=camrelay_ha");
+    }
 }
+
+/// Home Assistant from PyPI (scripts/setup-ha-venv.sh), under target/.
+const HA_VENV_HASS: &str = "target/ha/venv/bin/hass";
 
 /// Tests that give a file to another owner or group need root; cargo runs
 /// the tests as the user that ran this script.

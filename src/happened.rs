@@ -142,7 +142,11 @@ pub struct Feed {
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed { tx: broadcast::channel(BACKLOG).0, changes: broadcast::channel(BACKLOG).0, viewers: Arc::default() }
+        Feed {
+            tx: broadcast::channel(BACKLOG).0,
+            changes: broadcast::channel(BACKLOG).0,
+            viewers: Arc::default(),
+        }
     }
 }
 

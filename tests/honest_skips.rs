@@ -71,3 +71,14 @@ fn the_root_tests_are_ignored_exactly_when_the_tests_do_not_run_as_root() {
         status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().nth(1));
     assert_eq!(cfg!(camrelay_root), euid == Some("0"), "effective uid {euid:?}");
 }
+
+#[test]
+fn the_home_assistant_test_is_ignored_exactly_when_its_venv_or_the_broker_is_missing_and_not_required() {
+    let required = std::env::var("CAMRELAY_REQUIRE_HA").is_ok_and(|v| v == "1");
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ha/venv/bin/hass").is_file();
+    assert_eq!(
+        cfg!(camrelay_ha),
+        required || (cfg!(camrelay_broker) && venv),
+        "required {required}, venv {venv}"
+    );
+}

@@ -63,7 +63,6 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
                 "value_template": "{{ value_json.state }}",
                 "command_topic": t.relay(&r.name, "set"),
                 "json_attributes_topic": attributes,
-                "json_attributes_template": "{{ {'reason': value_json.reason, 'why': value_json.why} | tojson }}",
                 "payload_on": "ON",
                 "payload_off": "OFF",
                 "state_on": "ON",
@@ -151,17 +150,17 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
         // topic is still published if it ever reads one).
         if state.plate_cameras.contains(camera) {
             add(
-            "sensor",
-            format!("camera_{l}_plate"),
-            json!({
-                "name": "last plate",
-                "icon": "mdi:car-info",
-                "state_topic": t.camera(camera, "plate"),
-                "value_template": "{{ value_json.plate }}",
-                "json_attributes_topic": t.camera(camera, "plate"),
-            }),
-            &dev,
-        );
+                "sensor",
+                format!("camera_{l}_plate"),
+                json!({
+                    "name": "last plate",
+                    "icon": "mdi:car-info",
+                    "state_topic": t.camera(camera, "plate"),
+                    "value_template": "{{ value_json.plate }}",
+                    "json_attributes_topic": t.camera(camera, "plate"),
+                }),
+                &dev,
+            );
         }
         add(
             "event",

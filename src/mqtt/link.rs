@@ -733,7 +733,11 @@ impl Link {
         for r in &state.relays {
             self.publish(Message::new(t.relay(&r.name, "state"), payload::on_off(r.on), true));
             let why = if r.on { r.why.as_ref() } else { None };
-            self.publish(Message::new(t.relay(&r.name, "attributes"), attributes(r.on, &r.reason, why), true));
+            self.publish(Message::new(
+                t.relay(&r.name, "attributes"),
+                attributes(r.on, &r.reason, why),
+                true,
+            ));
         }
         for o in &state.occupancy {
             self.publish_occupancy(o);
@@ -770,7 +774,11 @@ impl Link {
         match h {
             Happened::Switched { relay, on, reason, why, .. } => {
                 self.publish(Message::new(t.relay(relay, "state"), payload::on_off(*on), true));
-                self.publish(Message::new(t.relay(relay, "attributes"), attributes(*on, reason, why.as_ref()), true));
+                self.publish(Message::new(
+                    t.relay(relay, "attributes"),
+                    attributes(*on, reason, why.as_ref()),
+                    true,
+                ));
                 if let (false, Some(kind)) = (*on, payload::safety_kind(reason)) {
                     let body = serde_json::json!({ "event_type": kind, "relay": relay, "reason": reason });
                     self.publish(Message::new(t.safety(), body.to_string(), false));

@@ -7,7 +7,9 @@
 //! reaches into the engine or touches a line. Owns the stream only: a bounded
 //! broadcast, where a subscriber that falls behind loses the oldest items and
 //! is told how many, and the core never waits for anyone. Targets are only
-//! put on it while someone listens: they come with every traject post.
+//! put on it while someone listens: they come with every traject post. An
+//! output that publishes states (MQTT) follows only the changes
+//! ([`Feed::changes`]), so what every post brings does not wake it.
 //! Each item is serialized once, when its first subscriber asks, however
 //! many pages and clients are listening.
 
@@ -248,5 +250,30 @@ mod tests {
             b"event: device\ndata: {\"type\":\"device\",\"at_ms\":10,\"device\":\"cam\",\"camera\":\"cam\",\"online\":true}\n\n"
         );
         assert_eq!(first.targets_of(), None);
+    }
+
+    #[test]
+    fn the_changes_leave_out_what_every_post_brings() {
+        let feed = Feed::new();
+        let mut changes = feed.changes();
+        let mut all = feed.subscribe();
+        feed.send(Happened::NoEffect {
+            at_ms: 1,
+            rule: "r".into(),
+            reason: "cooldown".into(),
+            detail: String::new(),
+        });
+        feed.send(Happened::Targets { at_ms: 2, camera: "c".into(), targets: Vec::new() });
+        feed.send(Happened::Switched {
+            at_ms: 3,
+            relay: "porch".into(),
+            on: true,
+            reason: "rule".into(),
+            why: None,
+        });
+        assert_eq!(changes.try_recv().unwrap().kind(), "switched");
+        assert!(changes.try_recv().is_err());
+        let kinds: Vec<&str> = std::iter::from_fn(|| all.try_recv().ok()).map(|i| i.kind()).collect();
+        assert_eq!(kinds, ["no_effect", "targets", "switched"]);
     }
 }

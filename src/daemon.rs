@@ -54,6 +54,8 @@ struct Core {
     last_reload: Option<api::ReloadOutcome>,
     /// Matches that changed nothing, by (rule, reason).
     no_effect: std::collections::BTreeMap<(String, String), u64>,
+    /// (rule, delay) → commands the controller took and carried out later.
+    deferred: std::collections::BTreeMap<(String, String), u64>,
     /// Each rule's recent verdicts (`GET /api/rules/{name}/why`).
     why: crate::why::WhyLog,
     /// Zone and area counts last put on the feed (see [`Engine::place_counts`]),
@@ -216,6 +218,7 @@ pub async fn serve(
         reloads_refused: 0,
         last_reload: None,
         no_effect: Default::default(),
+        deferred: Default::default(),
         why: crate::why::WhyLog::new(),
         events: 0,
         occupancy: Vec::new(),
@@ -519,6 +522,12 @@ impl Core {
                 }
                 c.no_effect.insert(reason.clone(), *n);
             }
+            for ((rule, reason), n) in self.deferred.range((c.rule.clone(), String::new())..) {
+                if *rule != c.rule {
+                    break;
+                }
+                c.deferred.insert(reason.clone(), *n);
+            }
         }
         counters
     }
@@ -553,8 +562,15 @@ impl Core {
         for unfired in self.engine.take_unfired() {
             self.no_effect(&unfired.rule, unfired.reason, &unfired.detail);
         }
-        for command in commands {
+        let mut local = Vec::with_capacity(commands.len());
+        for (index, command) in commands.iter().enumerate() {
             tracing::info!(relay = %command.relay, action = %command.action, why = %command.why, "rule fired");
+            self.feed.send(Happened::Fired {
+                at_ms: at.as_millis(),
+                relay: command.relay.clone(),
+                action: command.action.to_string(),
+                why: command.why.clone(),
+            });
             if let Some((node, relay)) = config::remote_relay(&command.relay) {
                 // Another node's relay: its own controller applies it, with its own limits.
                 self.feed.send(Happened::Remote {
@@ -566,14 +582,41 @@ impl Core {
                 });
                 continue;
             }
-            self.command(&command, at);
+            local.push((index, command));
+        }
+        let all: Vec<&crate::command::Command> = local.iter().map(|(_, c)| *c).collect();
+        let effects = self.controller.apply_all(&all, at);
+        for ((index, command), effect) in local.into_iter().zip(effects) {
+            let Some(reason) = effect else { continue };
+            if !crate::relays::controller::is_delay(reason) {
+                // Not carried out: the rule's cooldowns are as before it fired.
+                self.engine.held_back(index);
+            }
+            self.not_done(command, reason);
         }
         self.controller.tick(at);
         self.publish_switches();
     }
 
-    /// One command to this node's controller, on the feed; what it did not
-    /// do is counted and logged as the rule's no-effect reason.
+    /// What the controller did not do (yet) with a command: a delay is
+    /// logged and counted as deferred, anything else as the rule's
+    /// no-effect reason.
+    fn not_done(&mut self, command: &crate::command::Command, reason: &'static str) {
+        self.why.relay_did_nothing(&command.why.rule, reason);
+        if crate::relays::controller::is_delay(reason) {
+            tracing::info!(relay = %command.relay, action = %command.action, rule = %command.why.rule,
+                "the relay switches when {reason} allows");
+            let key = (command.why.rule.clone(), reason.to_string());
+            if self.deferred.len() < 4096 || self.deferred.contains_key(&key) {
+                *self.deferred.entry(key).or_default() += 1;
+            }
+            return;
+        }
+        let detail = format!("relay {:?}: {}", command.relay, command.action);
+        self.no_effect(&command.why.rule, reason, &detail);
+    }
+
+    /// One command to this node's controller, on the feed, as [`Core::apply`] does.
     fn command(&mut self, command: &crate::command::Command, at: Instant) -> Option<&'static str> {
         self.feed.send(Happened::Fired {
             at_ms: at.as_millis(),
@@ -582,9 +625,7 @@ impl Core {
             why: command.why.clone(),
         });
         let reason = self.controller.apply(command, at)?;
-        let detail = format!("relay {:?}: {}", command.relay, command.action);
-        self.no_effect(&command.why.rule, reason, &detail);
-        self.why.relay_did_nothing(&command.why.rule, reason);
+        self.not_done(command, reason);
         Some(reason)
     }
 
@@ -712,7 +753,7 @@ impl Core {
         tracing::info!(relay, action = %command.action, why = %command.why, "command from node {from}");
         let result = match self.command(&command, at) {
             // Taken and waiting: the relay switches when its limit allows.
-            Some(reason @ ("min_off" | "interlock" | "chatter lockout")) => Ok(Some(reason.to_string())),
+            Some(reason) if crate::relays::controller::is_delay(reason) => Ok(Some(reason.to_string())),
             Some(reason) => Err(reason.to_string()),
             None => Ok(None),
         };

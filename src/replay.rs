@@ -6,8 +6,10 @@
 //! device registry (so a camera that falls silent for `offline_after` gives
 //! `camera_offline` at the millisecond it has been silent that long, and
 //! `camera_online` when it is heard again), and the manual API commands a
-//! `record_dir` captured. It assumes the daemon had been running before the
-//! first post (startup's `min_off` is over). Owns reading captures (the
+//! `record_dir` captured. A `record_dir` capture names when its daemon
+//! started, and the virtual daemon starts then too (its start is a
+//! switch-off for `min_off`, as live); plain files assume the daemon had run
+//! long enough before the first post that startup's `min_off` is over. Owns reading captures (the
 //! ingest `record_dir` format, or plain XML files), the virtual clock and
 //! printing the timeline, with `--why RULE` the rule's verdict on each event.
 //! Never touches GPIO or the network; the only I/O is reading the capture files.
@@ -178,12 +180,18 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
 
 /// Replay recorded posts through decode and the rules.
 pub fn replay(config: &Config, posts: &[Post]) -> Timeline {
-    replay_inputs(config, &decode_posts(posts, &config.site), None)
+    replay_why(config, posts, None)
 }
 
 /// Replay, also keeping rule `why`'s verdict on every event.
 pub fn replay_why(config: &Config, posts: &[Post], why: Option<&str>) -> Timeline {
-    replay_inputs(config, &decode_posts(posts, &config.site), why)
+    replay_started(config, &decode_posts(posts, &config.site), why, run_start(posts))
+}
+
+/// When the daemon that recorded the first post started, if its name says.
+fn run_start(posts: &[Post]) -> Option<DateTime<Utc>> {
+    let ms = posts.iter().filter_map(|p| p.record).min_by_key(|r| r.order())?.run_ms?;
+    Utc.timestamp_millis_opt(ms).single()
 }
 
 /// The daemon's core on a virtual clock: engine, controller, device registry.
@@ -195,8 +203,8 @@ struct Core<'a> {
     config: &'a Config,
     why: WhyLog,
     traced: Option<&'a str>,
-    /// Controller instants run this far ahead of "ms since the first post",
-    /// so startup's `min_off` is over when the first post arrives.
+    /// Controller instants run this far ahead of "ms since the first post":
+    /// the virtual daemon started this long before it.
     lead: Duration,
     origin: DateTime<Utc>,
     seen: usize,
@@ -221,11 +229,24 @@ impl Core<'_> {
         if self.traced.is_some() {
             self.why.record(&self.engine);
         }
-        for c in commands {
-            let effect = self.controller.apply(&c, now.at);
-            if let (Some(reason), Some(_)) = (effect, self.traced) {
+        // As the daemon: another node's relay is not this controller's.
+        let local: Vec<(usize, &Command)> = commands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| crate::config::remote_relay(&c.relay).is_none())
+            .collect();
+        let all: Vec<&Command> = local.iter().map(|(_, c)| *c).collect();
+        let effects = self.controller.apply_all(&all, now.at);
+        for ((index, c), effect) in local.into_iter().zip(effects) {
+            let Some(reason) = effect else { continue };
+            if !crate::relays::controller::is_delay(reason) {
+                self.engine.held_back(index);
+            }
+            if self.traced.is_some() {
                 self.why.relay_did_nothing(&c.why.rule, reason);
             }
+        }
+        for c in commands {
             let mut command = c;
             // Commands are shown on the capture's own timeline, like switches.
             if let crate::command::Action::Hold { until } = &mut command.action {
@@ -357,6 +378,20 @@ impl Core<'_> {
 /// Replay already decoded inputs (sorted by time) through the rules; with
 /// `why`, keep that rule's verdict on every event.
 pub fn replay_inputs(config: &Config, inputs: &[Input], why: Option<&str>) -> Timeline {
+    replay_started(config, inputs, why, None)
+}
+
+/// Replay with the virtual daemon started at `started` (the recorded run's
+/// start), as the live daemon was: its start counts as a switch-off for
+/// `min_off`, so a detection in its first second switches when it did live.
+/// Without it, the daemon is taken to have run long enough before the first
+/// input that startup's `min_off` is over.
+fn replay_started(
+    config: &Config,
+    inputs: &[Input],
+    why: Option<&str>,
+    started: Option<DateTime<Utc>>,
+) -> Timeline {
     let mut tl = Timeline { posts: inputs.len(), ..Timeline::default() };
     let Some(first) = inputs.first() else { return tl };
     let backend = match MockBackend::new(&config.relays, None) {
@@ -374,8 +409,13 @@ pub fn replay_inputs(config: &Config, inputs: &[Input], why: Option<&str>) -> Ti
             return tl;
         }
     };
-    let lead = config.relays.iter().map(|r| r.min_off.max(r.interlock_wait)).max().unwrap_or_default()
-        + Duration::from_millis(1);
+    let lead = match started.map(|s| first.wall - s) {
+        Some(d) if d >= chrono::TimeDelta::zero() => d.to_std().unwrap_or_default(),
+        _ => {
+            config.relays.iter().map(|r| r.min_off.max(r.interlock_wait)).max().unwrap_or_default()
+                + Duration::from_millis(1)
+        }
+    };
     let devices = Devices::new();
     devices.set_cameras(&config.cameras);
     let mut core = Core {

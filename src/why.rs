@@ -53,8 +53,10 @@ impl std::fmt::Display for WhyEntry {
             write!(f, " target {t}")?;
         }
         write!(f, ": {}", self.text)?;
-        if let Some(r) = self.relay {
-            write!(f, ", but the relay did nothing: {r}")?;
+        match self.relay {
+            Some(r) if crate::relays::controller::is_delay(r) => write!(f, ", and the relay waits for {r}")?,
+            Some(r) => write!(f, ", but the relay did nothing: {r}")?,
+            None => {}
         }
         Ok(())
     }

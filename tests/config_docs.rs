@@ -59,7 +59,7 @@ fn check_accepts_the_example_and_says_what_it_does() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("(or is read within 1 of it; an OCR confusion such as 8/B counts 0.5)"),
+        stdout.contains("(or is read within 0.5 of it; an OCR confusion such as 8/B counts 0.5)"),
         "{stdout}"
     );
 }

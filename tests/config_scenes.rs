@@ -169,7 +169,14 @@ fn stationary_and_plates_keys_stay_with_their_events() {
         r#"when = { event = "plate", include_stationary = true }
 then = { relay = "lamp", action = "hold", hold = "10s" }"#,
     );
-    assert_says(&m, rule_line(), &["\"include_stationary\"", "applies to event = \"presence\" only"]);
+    assert_says(
+        &m,
+        rule_line(),
+        &[
+            "\"include_stationary\"",
+            "applies to event = \"presence\", \"occupancy\", \"area_occupied\", \"area_empty\" only",
+        ],
+    );
     let text = format!("{BASE}\n[presence]\nstationary_tolerance = 0.9\n");
     let m = parse(&text, Path::new("rules.toml")).unwrap_err().to_string();
     assert_says(&m, BASE.lines().count() + 3, &["\"stationary_tolerance\"", "between 0 and 0.5"]);

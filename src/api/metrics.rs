@@ -73,12 +73,23 @@ pub fn render_core_metrics(
     for c in counters {
         let _ = writeln!(out, "camrelay_rule_commands_total{{rule=\"{}\"}} {}", label(&c.rule), c.commands);
     }
-    let _ = writeln!(out, "# HELP camrelay_rule_no_effect_total Matches that changed nothing, by reason (cooldown, min_off, manual override, ...).\n# TYPE camrelay_rule_no_effect_total counter");
+    let _ = writeln!(out, "# HELP camrelay_rule_no_effect_total Matches that changed nothing, by reason (cooldown, relay condition, manual override, ...).\n# TYPE camrelay_rule_no_effect_total counter");
     for c in counters {
         for (reason, n) in &c.no_effect {
             let _ = writeln!(
                 out,
                 "camrelay_rule_no_effect_total{{rule=\"{}\",reason=\"{}\"}} {n}",
+                label(&c.rule),
+                label(reason)
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP camrelay_rule_deferred_total Commands taken and carried out when a limit allowed, by the limit (min_off, interlock, chatter lockout).\n# TYPE camrelay_rule_deferred_total counter");
+    for c in counters {
+        for (reason, n) in &c.deferred {
+            let _ = writeln!(
+                out,
+                "camrelay_rule_deferred_total{{rule=\"{}\",reason=\"{}\"}} {n}",
                 label(&c.rule),
                 label(reason)
             );

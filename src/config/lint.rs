@@ -144,7 +144,7 @@ pub fn warnings(c: &Config) -> Vec<String> {
         }
     }
     for rule in &c.rules {
-        for cam_name in &rule.when.cameras {
+        for cam_name in &cameras_of(c, rule) {
             let Some(cam) = c.cameras.iter().find(|k| &k.name == cam_name) else { continue };
             if cam.nvr.is_some() && rule.when.events.contains(&EventWord::Presence) {
                 out.push(format!(
@@ -160,11 +160,42 @@ pub fn warnings(c: &Config) -> Vec<String> {
             let blind: Vec<&str> =
                 rule.when.events.iter().filter(|e| WITHOUT_MAC.contains(e)).map(|e| e.word()).collect();
             if mac_only && !blind.is_empty() {
+                let through = if rule.when.cameras.contains(cam_name) {
+                    String::new()
+                } else {
+                    " (the camera of its zone or area)".to_string()
+                };
                 out.push(format!(
-                    "rule \"{}\": camera \"{cam_name}\" is matched by mac only, but IPC cameras send {} posts without a MAC; add ip = \"...\" (or serial, device_name) to its [[camera]]",
+                    "rule \"{}\": camera \"{cam_name}\"{through} is matched by mac only, but IPC cameras send {} posts without a MAC, so it can never fire on them; add ip = \"...\" (or serial, device_name) to its [[camera]]",
                     rule.name,
                     blind.join(", ")
                 ));
+            }
+        }
+        if rule.when.plate_distance >= 1.0 {
+            out.push(format!(
+                "rule \"{}\": plate_distance = {} admits any {} wrong character(s), so another car's plate can match (ABC1284 for ABC1234); 0.5 admits one look-alike misread (8/B, 1/I, 0/O, 5/S, 2/Z) and nothing else",
+                rule.name,
+                rule.when.plate_distance,
+                rule.when.plate_distance.floor()
+            ));
+        }
+    }
+    out
+}
+
+/// The cameras a rule listens to: those it names, and those of its zones and
+/// areas (a rule reaches a camera through `zone` as surely as through `camera`).
+fn cameras_of(c: &Config, rule: &super::RuleConfig) -> Vec<String> {
+    let mut out = rule.when.cameras.clone();
+    let mut zones: Vec<&String> = rule.when.zones.iter().collect();
+    for area in c.areas.iter().filter(|a| rule.when.areas.contains(&a.name)) {
+        zones.extend(&area.zones);
+    }
+    for z in zones {
+        if let Some(zone) = c.zones.iter().find(|k| &k.name == z) {
+            if !out.contains(&zone.camera) {
+                out.push(zone.camera.clone());
             }
         }
     }

@@ -412,7 +412,41 @@ pub struct PresenceConfig {
     pub stationary_after: Duration,
     /// How far (a fraction of the picture) a box edge may move and still count as not moving.
     pub stationary_tolerance: f64,
+    /// The classes that can become stationary (vehicles and motorbikes by
+    /// default: a person standing still is still there).
+    pub stationary_classes: ClassSet,
 }
+
+/// A set of target classes, small enough to copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClassSet(u8);
+
+impl ClassSet {
+    pub const VEHICLES: ClassSet = ClassSet(1 << TargetClass::Vehicle as u8 | 1 << TargetClass::Motor as u8);
+
+    pub fn contains(self, class: TargetClass) -> bool {
+        self.0 & (1 << class as u8) != 0
+    }
+
+    pub fn insert(&mut self, class: TargetClass) {
+        self.0 |= 1 << class as u8;
+    }
+}
+
+/// A class as the rules file names it (`person`, `vehicle`, `motor`,
+/// `unknown`, and the plain words `people`, `car`, `bike`, `motorcycle`).
+pub fn class_named(word: &str) -> Option<TargetClass> {
+    Some(match word {
+        "person" | "people" => TargetClass::Person,
+        "vehicle" | "car" => TargetClass::Vehicle,
+        "motor" | "bike" | "motorcycle" => TargetClass::Motor,
+        "unknown" => TargetClass::Unknown,
+        _ => return None,
+    })
+}
+
+/// The class words `check` suggests.
+pub const CLASS_WORDS: &[&str] = &["person", "vehicle", "motor", "unknown"];
 
 impl Default for PresenceConfig {
     fn default() -> Self {
@@ -421,6 +455,7 @@ impl Default for PresenceConfig {
             inertia: 3,
             stationary_after: Duration::from_secs(30),
             stationary_tolerance: 0.03,
+            stationary_classes: ClassSet::VEHICLES,
         }
     }
 }

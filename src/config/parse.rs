@@ -8,7 +8,7 @@
 use super::diag::{did_you_mean, one_of, Diag};
 use super::schema::keys_of;
 use super::*;
-use crate::decode::{PlateDirection, Point, TargetClass};
+use crate::decode::{PlateDirection, Point};
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -590,6 +590,16 @@ impl Builder {
                 ));
             }
             self.cfg.presence.stationary_tolerance = v;
+        }
+        if let Some((classes, _)) = t.strings("stationary_classes")? {
+            let mut set = ClassSet::default();
+            for (w, span) in classes {
+                let Some(class) = class_named(w) else {
+                    return Err(bad_word(span, "stationary_classes", w, t.label, CLASS_WORDS));
+                };
+                set.insert(class);
+            }
+            self.cfg.presence.stationary_classes = set;
         }
         Ok(())
     }
@@ -1215,20 +1225,8 @@ impl Builder {
         if let Some((classes, _)) = t.strings("class")? {
             target_key("class")?;
             for (w, span) in classes {
-                let class = match w {
-                    "person" | "people" => TargetClass::Person,
-                    "vehicle" | "car" => TargetClass::Vehicle,
-                    "motor" | "bike" | "motorcycle" => TargetClass::Motor,
-                    "unknown" => TargetClass::Unknown,
-                    other => {
-                        return Err(bad_word(
-                            span,
-                            "class",
-                            other,
-                            t.label,
-                            &["person", "vehicle", "motor", "unknown"],
-                        ))
-                    }
+                let Some(class) = class_named(w) else {
+                    return Err(bad_word(span, "class", w, t.label, CLASS_WORDS));
                 };
                 if !c.classes.contains(&class) {
                     c.classes.push(class);
@@ -1623,7 +1621,7 @@ impl Builder {
                 ));
             }
         }
-        needs("include_stationary", &[W::Presence])?;
+        needs("include_stationary", &place_events)?;
         c.include_stationary = t.bool("include_stationary")?.unwrap_or(false);
 
         let tracked = [W::Presence, W::ZoneEntry, W::ZoneExit];

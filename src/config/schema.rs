@@ -321,7 +321,14 @@ pub const KEYS: &[KeyDoc] = &[
         "stationary_after",
         "duration",
         "\"30s\"",
-        "A target whose box stays within `stationary_tolerance` this long is stationary (a parked car): it no longer renews holds or starts `dwell`, still counts for occupancy, and is active again once it moves.",
+        "A target of `stationary_classes` whose box stays within `stationary_tolerance` this long is stationary (a parked car): it no longer renews holds, starts `dwell` or counts for `occupancy`, `area_occupied` and `area_empty`, unless the rule has `include_stationary`, and is active again once it moves.",
+    ),
+    k(
+        "presence",
+        "stationary_classes",
+        "list of classes",
+        "[\"vehicle\", \"motor\"]",
+        "The classes that can become stationary. People are left out by default: a courier waiting at the door, or someone standing still in the garden, is still there. Add \"person\" only where standing people should stop counting.",
     ),
     k(
         "presence",
@@ -383,7 +390,7 @@ pub const KEYS: &[KeyDoc] = &[
         "include_stationary",
         "boolean",
         "false",
-        "`presence`: stationary targets match too (see `[presence] stationary_after`).",
+        "`presence`, `occupancy`, `area_occupied`, `area_empty`: stationary targets (a parked car) match and count too (see `[presence] stationary_after`).",
     ),
     k(
         "rule.when",
@@ -484,7 +491,7 @@ pub const KEYS: &[KeyDoc] = &[
         "plate_distance",
         "number 0–3, in steps of 0.5",
         "0 (exact)",
-        "A read this close to a listed `plate` matches it: an edit costs 1, an OCR confusion (0/O, 1/I, 8/B, 5/S, 2/Z) 0.5; the listed plate is what `plate_cooldown` and the log name. Not with block lists.",
+        "A read this close to a listed `plate` matches it: an edit costs 1, an OCR confusion (0/O, 1/I, 8/B, 5/S, 2/Z) 0.5; the listed plate is what `plate_cooldown` and the log name. Not with block lists. **Use 0.5**: one look-alike misread and nothing else; 1 also admits any one wrong character (ABC1284 for ABC1234: another car), and `check` says so.",
     ),
     k(
         "rule.when",

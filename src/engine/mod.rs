@@ -19,10 +19,11 @@
 //! - a hold claims per target (the command names it), so the relay
 //!   controller can spend the claim of a parked car at `max_on` and still let
 //!   a person who walks up later switch the light on;
-//! - a target whose box stays put for `stationary_after` is stationary: it
-//!   no longer satisfies `presence` (so it renews no hold and starts no
-//!   dwell) unless the rule has `include_stationary`, and still counts for
-//!   occupancy;
+//! - a target of `stationary_classes` (vehicles by default) whose box stays
+//!   put for `stationary_after` is stationary: it no longer satisfies
+//!   `presence` (so it renews no hold and starts no dwell) and is not counted
+//!   by counting rules, unless the rule has `include_stationary`; the
+//!   occupancy shown on the page and MQTT still counts it;
 //! - an area is a set of zones, on one camera or several; counting rules
 //!   (`occupancy`, `area_occupied`, `area_empty`) count targets of the rule's
 //!   class in its zones, as the most any one camera sees, after every post
@@ -63,6 +64,9 @@ pub struct RuleCounter {
     /// and what the relay controller says: `min_off`, `manual override`, ...).
     /// Filled by the daemon, which sees both.
     pub no_effect: BTreeMap<String, u64>,
+    /// Commands the relay controller took and carries out when a limit
+    /// allows, by the limit (`min_off`, `interlock`, `chatter lockout`).
+    pub deferred: BTreeMap<String, u64>,
 }
 
 /// A match that issued no command, and why: the daemon logs and counts it.
@@ -73,6 +77,15 @@ pub struct Unfired {
     pub reason: &'static str,
     /// For the log line: what was cooling down, and until when.
     pub detail: String,
+}
+
+/// The cooldowns of one rule before it fired: a command the relay
+/// controller did not carry out gives them back (see [`Engine::held_back`]).
+struct FireMark {
+    rule: usize,
+    last_fired: Option<Instant>,
+    /// The listed plate, and when it had fired before, if it had.
+    plate: Option<(String, Option<Instant>)>,
 }
 
 struct Zone {
@@ -143,6 +156,9 @@ pub struct Engine {
     unfired: Vec<Unfired>,
     /// Verdicts of the last `handle` / `tick`.
     verdicts: Vec<RuleVerdict>,
+    /// What each command of the last `handle` or `tick` changed in its
+    /// rule's cooldowns, by the command's place in the returned list.
+    fired: Vec<FireMark>,
     notices: Vec<Notice>,
     /// `stationary_tolerance` in picture units.
     tolerance: u32,
@@ -187,6 +203,7 @@ impl Engine {
             ignored_targets: 0,
             unfired: Vec::new(),
             verdicts: Vec::new(),
+            fired: Vec::new(),
             notices: Vec::new(),
             tolerance: 0,
             has_counting: false,
@@ -292,6 +309,7 @@ impl Engine {
                 matched: r.matched,
                 commands: r.commands,
                 no_effect: BTreeMap::new(),
+                deferred: BTreeMap::new(),
             })
             .collect()
     }
@@ -371,6 +389,7 @@ impl Engine {
     /// Advance time: targets not seen for `target_timeout` are gone, and leave their zones.
     pub fn tick(&mut self, now: Now) -> Vec<Command> {
         self.verdicts.clear();
+        self.fired.clear();
         let mut out = Vec::new();
         self.expire(now, &mut out);
         out
@@ -393,6 +412,7 @@ impl Engine {
 
     pub fn handle(&mut self, event: &Event, source: Option<IpAddr>, now: Now) -> Vec<Command> {
         self.verdicts.clear();
+        self.fired.clear();
         let mut out = Vec::new();
         self.expire(now, &mut out);
         match &event.kind {
@@ -406,6 +426,25 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// The relay controller did not carry out command `index` of the last
+    /// [`Engine::handle`] or [`Engine::tick`]: a relay condition, an override,
+    /// `max_on` spent or a running single pulse held it back. Its rule's
+    /// `cooldown` and `plate_cooldown` are as they were before it fired, so
+    /// the resident whose first read was held back is not locked out. A
+    /// command only delayed (`min_off`, an interlock) is carried out later
+    /// and keeps its cooldown.
+    pub fn held_back(&mut self, index: usize) {
+        let Some(mark) = self.fired.get_mut(index) else { return };
+        let Some(rule) = self.rules.get_mut(mark.rule) else { return };
+        rule.last_fired = mark.last_fired;
+        if let Some((plate, before)) = mark.plate.take() {
+            match before {
+                Some(t) => rule.plate_fired.insert(plate, t),
+                None => rule.plate_fired.remove(&plate),
+            };
+        }
     }
 
     // ---- cameras -------------------------------------------------------------
@@ -477,6 +516,7 @@ impl Engine {
         let label = self.camera_label(cam, &ev.device, source);
         let inertia = self.presence.inertia;
         let (tolerance, still_after) = (self.tolerance, self.presence.stationary_after);
+        let may_stop = self.presence.stationary_classes;
         let (nzones, nrules) = (self.zones.len(), self.rules.len());
         // (target id, zone index, entered?)
         let mut transitions: Vec<(u32, usize, bool)> = Vec::new();
@@ -502,7 +542,9 @@ impl Engine {
             track.rect = t.rect;
             track.channel = ev.device.channel;
             if let Some(rect) = t.rect {
-                if let Some(change) = track.observe_box(rect, tolerance, still_after, now.at) {
+                if let Some(change) =
+                    track.observe_box(rect, tolerance, still_after, may_stop.contains(t.class), now.at)
+                {
                     if self.notices.len() < MAX_UNFIRED {
                         self.notices.push(Notice {
                             camera: label.clone(),
@@ -688,7 +730,9 @@ impl Engine {
             if !self.rules[ri].counting {
                 continue;
             }
-            let (n, example) = self.place_count(ri, false);
+            // A parked car does not keep a place occupied for a rule (point 5
+            // of issue 25): it would keep a light that counts from coming on.
+            let (n, example) = self.place_count(ri, !self.rules[ri].when.include_stationary);
             let in_window = match &self.rules[ri].when.schedule {
                 Some(s) => ctx.local.is_some_and(|local| schedule::in_schedule(s, local, ctx.sun)),
                 None => true,
@@ -776,6 +820,12 @@ impl Engine {
         targets: &[Target],
         cam: Option<usize>,
     ) -> Result<(Option<u32>, Option<usize>), Verdict> {
+        // Zones are on cameras: a post from no zone's camera (or from a
+        // device matching no `[[camera]]`, such as a smartData post without
+        // the MAC the camera is known by) fails on the camera, not the zone.
+        if !rule.zones.is_empty() && !rule.zones.iter().any(|&z| Some(self.zones[z].camera) == cam) {
+            return Err(Verdict::WrongCamera);
+        }
         let mut best = Verdict::NoTarget;
         for t in targets {
             if !rule.class_ok(t.class) {
@@ -902,6 +952,7 @@ impl Engine {
                 return Verdict::Cooldown;
             }
         }
+        let mut mark = FireMark { rule: ri, last_fired: rule.last_fired, plate: None };
         if let (Some(cd), Some(p)) = (rule.plate_cooldown, s.plate) {
             if let Some(last) = rule.plate_fired.get(p) {
                 if now.at < *last + cd {
@@ -919,7 +970,7 @@ impl Engine {
                 // Bounded memory whatever plates arrive: forget the ones no longer cooling down.
                 rule.plate_fired.retain(|_, t| *t + cd > now.at);
             }
-            rule.plate_fired.insert(p.to_string(), now.at);
+            mark.plate = Some((p.to_string(), rule.plate_fired.insert(p.to_string(), now.at)));
         }
         rule.last_fired = Some(now.at);
         rule.commands += 1;
@@ -947,6 +998,7 @@ impl Engine {
             },
             requires: rule.when.relays.clone(),
         });
+        self.fired.push(mark);
         Verdict::Fired
     }
 

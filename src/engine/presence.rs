@@ -116,12 +116,15 @@ impl Track {
 
     /// Feed this post's box: stationary when no edge moved more than
     /// `tolerance` (picture units) for `after`; active again on the first
-    /// post that moves one further. Returns the change, if any.
+    /// post that moves one further. A target whose class may not be
+    /// stationary (`may_stop` false: a person, by default) never is: someone
+    /// waiting at a door is still there. Returns the change, if any.
     pub fn observe_box(
         &mut self,
         rect: Rect,
         tolerance: u32,
         after: Duration,
+        may_stop: bool,
         now: Instant,
     ) -> Option<Stillness> {
         let moved = match &self.still_box {
@@ -132,9 +135,11 @@ impl Track {
             }
         };
         self.push_path(bottom_center(&rect), now);
-        if moved {
-            self.still_box = Some(rect);
-            self.still_since = now;
+        if moved || !may_stop {
+            if moved {
+                self.still_box = Some(rect);
+                self.still_since = now;
+            }
             if self.stationary {
                 self.stationary = false;
                 return Some(Stillness::Moved);
@@ -205,12 +210,12 @@ mod tests {
         let mut track = Track::new(t(0), TargetClass::Vehicle, "cam".into(), 0, 0);
         let r = |dx: u32| Rect { x1: 1000 + dx, y1: 1000, x2: 3000 + dx, y2: 2000 };
         let after = Duration::from_secs(10);
-        assert_eq!(track.observe_box(r(0), 300, after, t(0)), None);
-        assert_eq!(track.observe_box(r(250), 300, after, t(5_000)), None, "jitter within tolerance");
-        assert_eq!(track.observe_box(r(100), 300, after, t(9_999)), None);
-        assert_eq!(track.observe_box(r(0), 300, after, t(10_000)), Some(Stillness::BecameStationary));
+        assert_eq!(track.observe_box(r(0), 300, after, true, t(0)), None);
+        assert_eq!(track.observe_box(r(250), 300, after, true, t(5_000)), None, "jitter within tolerance");
+        assert_eq!(track.observe_box(r(100), 300, after, true, t(9_999)), None);
+        assert_eq!(track.observe_box(r(0), 300, after, true, t(10_000)), Some(Stillness::BecameStationary));
         assert!(track.stationary);
-        assert_eq!(track.observe_box(r(301), 300, after, t(11_000)), Some(Stillness::Moved));
+        assert_eq!(track.observe_box(r(301), 300, after, true, t(11_000)), Some(Stillness::Moved));
         assert_eq!((track.stationary, track.still_since), (false, t(11_000)));
         let (from, to) = track.travel(t(11_000)).unwrap();
         assert_eq!(

@@ -453,6 +453,13 @@ impl Relay {
     }
 }
 
+/// Does this answer of [`Controller::apply`] mean "taken, and carried out
+/// when the relay's limit allows" (`min_off`, an interlock, the chatter
+/// lockout) rather than "not carried out"?
+pub fn is_delay(reason: &str) -> bool {
+    matches!(reason, "min_off" | "interlock" | "chatter lockout")
+}
+
 /// The only owner of the relay lines.
 pub struct Controller {
     relays: Vec<Relay>,
@@ -503,11 +510,26 @@ impl Controller {
     /// extended what was already on.
     pub fn apply(&mut self, cmd: &Command, now: Instant) -> Option<&'static str> {
         let now = self.settle_once(now);
+        let unmet = self.unmet(&cmd.requires);
+        self.apply_judged(cmd, now, unmet)
+    }
+
+    /// The commands of one post (or one tick), in order. Every command's
+    /// relay conditions are judged on the relays as they were before the
+    /// first of them: a rule's place in the file never changes what its
+    /// `relay_off` sees. One result per command, as [`Controller::apply`].
+    pub fn apply_all(&mut self, cmds: &[&Command], now: Instant) -> Vec<Option<&'static str>> {
+        let now = self.settle_once(now);
+        let unmet: Vec<Option<String>> = cmds.iter().map(|c| self.unmet(&c.requires)).collect();
+        cmds.iter().zip(unmet).map(|(c, unmet)| self.apply_judged(c, now, unmet)).collect()
+    }
+
+    fn apply_judged(&mut self, cmd: &Command, now: Instant, unmet: Option<String>) -> Option<&'static str> {
         let Some(i) = self.index(&cmd.relay) else {
             tracing::warn!(relay = %cmd.relay, why = %cmd.why, "command for an unknown relay ignored");
             return Some("unknown relay");
         };
-        if let Some(failed) = self.unmet(&cmd.requires) {
+        if let Some(failed) = unmet {
             tracing::debug!(relay = %cmd.relay, why = %cmd.why, condition = %failed, "command held back by a relay condition");
             return Some("relay condition");
         }

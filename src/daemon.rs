@@ -443,8 +443,13 @@ impl Core {
                 self.publish_targets(camera, now);
             }
         }
-        if let Some(detection) = self.engine.detection(&received.event, Some(received.source.ip())) {
-            self.feed.send(Happened::Detected { at_ms: now.at.as_millis(), detection });
+        // The NVR's copy of a detection the camera posted itself (or the
+        // other way round) is one detection: no second event for the page
+        // and Home Assistant. Its pictures are kept all the same.
+        if !self.engine.was_duplicate() {
+            if let Some(detection) = self.engine.detection(&received.event, Some(received.source.ip())) {
+                self.feed.send(Happened::Detected { at_ms: now.at.as_millis(), detection });
+            }
         }
         self.keep_picture(received);
         self.apply(commands, self.clock.instant());
@@ -602,7 +607,9 @@ impl Core {
     /// logged and counted as deferred, anything else as the rule's
     /// no-effect reason.
     fn not_done(&mut self, command: &crate::command::Command, reason: &'static str) {
-        self.why.relay_did_nothing(&command.why.rule, reason);
+        let detail =
+            (reason == "relay condition").then(|| config::describe_relay_conditions(&command.requires));
+        self.why.relay_did_nothing(&command.why.rule, reason, detail.as_deref());
         if crate::relays::controller::is_delay(reason) {
             tracing::info!(relay = %command.relay, action = %command.action, rule = %command.why.rule,
                 "the relay switches when {reason} allows");

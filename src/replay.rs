@@ -243,7 +243,9 @@ impl Core<'_> {
                 self.engine.held_back(index);
             }
             if self.traced.is_some() {
-                self.why.relay_did_nothing(&c.why.rule, reason);
+                let detail = (reason == "relay condition")
+                    .then(|| crate::config::describe_relay_conditions(&c.requires));
+                self.why.relay_did_nothing(&c.why.rule, reason, detail.as_deref());
             }
         }
         for c in commands {
@@ -351,13 +353,17 @@ impl Core<'_> {
             Some(v) => tl.why.push(WhyLine {
                 at: self.shown(now.at),
                 wall: now.wall,
-                entry: WhyEntry::new(
-                    self.shown(v.at),
-                    v.event,
-                    v.camera.and_then(|c| self.engine.camera_name(c)).map(str::to_string),
-                    v.target,
-                    v.verdict,
-                ),
+                entry: WhyEntry {
+                    plate: self.engine.plate_read().filter(|_| v.event == "plate").map(str::to_string),
+                    count: v.count,
+                    ..WhyEntry::new(
+                        self.shown(v.at),
+                        v.event,
+                        v.camera.and_then(|c| self.engine.camera_name(c)).map(str::to_string),
+                        v.target,
+                        v.verdict,
+                    )
+                },
             }),
             None => tl.why_other_events += u64::from(ev.is_some_and(|e| e.kind != EventKind::Keepalive)),
         }
@@ -370,6 +376,7 @@ impl Core<'_> {
         if let (Some(last), Some(line)) = (entries.last(), tl.why.last_mut()) {
             if line.entry.verdict == last.verdict && line.entry.relay.is_none() {
                 line.entry.relay = last.relay;
+                line.entry.relay_detail = last.relay_detail.clone();
             }
         }
     }

@@ -3,7 +3,10 @@
 //! Owns the history only: the engine's [`Verdict`]s (fired, or the first
 //! condition that failed) joined with what the relay controller did with a
 //! fired rule's command (`min_off`, `interlock`, `relay condition`, ...).
-//! Bounded: the last [`KEPT`] entries per rule. It must never evaluate a rule
+//! Bounded: the last [`KEPT`] changes per rule: a verdict repeated on every
+//! post (a parked car, 7 times a second) is one entry with its count and its
+//! last time, so the ring reaches back minutes or hours, far enough to answer
+//! "why did the light not come on at 21:32?". It must never evaluate a rule
 //! or touch a relay; the core feeds it after each event.
 
 use crate::clock::Instant;
@@ -11,8 +14,8 @@ use crate::engine::{Engine, Verdict};
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// Entries kept per rule.
-pub const KEPT: usize = 32;
+/// Entries (changes of verdict) kept per rule.
+pub const KEPT: usize = 64;
 
 /// One rule on one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,6 +31,19 @@ pub struct WhyEntry {
     /// controller said (`min_off`, `interlock`, `manual override`, `relay condition`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay: Option<&'static str>,
+    /// With `relay`: which relay conditions (`garage_door off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_detail: Option<String>,
+    /// The plate read, on plate events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
+    /// Counting rules: how many targets were there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// The same verdict on this many events in a row, the last at `until`.
+    pub times: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Instant>,
 }
 
 impl WhyEntry {
@@ -39,7 +55,20 @@ impl WhyEntry {
         target: Option<u32>,
         verdict: Verdict,
     ) -> WhyEntry {
-        WhyEntry { at, event, camera, target, verdict, text: verdict.text(), relay: None }
+        WhyEntry {
+            at,
+            event,
+            camera,
+            target,
+            verdict,
+            text: verdict.text(),
+            relay: None,
+            relay_detail: None,
+            plate: None,
+            count: None,
+            times: 1,
+            until: None,
+        }
     }
 }
 
@@ -52,11 +81,28 @@ impl std::fmt::Display for WhyEntry {
         if let Some(t) = self.target {
             write!(f, " target {t}")?;
         }
+        if let Some(p) = &self.plate {
+            write!(f, " plate {p:?}")?;
+        }
         write!(f, ": {}", self.text)?;
+        if let Some(n) = self.count {
+            write!(f, " ({n} there)")?;
+        }
         match self.relay {
-            Some(r) if crate::relays::controller::is_delay(r) => write!(f, ", and the relay waits for {r}")?,
-            Some(r) => write!(f, ", but the relay did nothing: {r}")?,
+            Some(r) if crate::relays::controller::is_delay(r) => {
+                write!(f, ", and {}", crate::engine::verdict::relay_words(r))?
+            }
+            Some(r) => write!(f, ", but {}", crate::engine::verdict::relay_words(r))?,
             None => {}
+        }
+        if let Some(d) = &self.relay_detail {
+            write!(f, " ({d})")?;
+        }
+        if self.times > 1 {
+            write!(f, "; {} times", self.times)?;
+            if let Some(u) = self.until {
+                write!(f, ", the last at {u}")?;
+            }
         }
         Ok(())
     }
@@ -80,6 +126,11 @@ struct Kept {
     target: Option<u32>,
     verdict: Verdict,
     relay: Option<&'static str>,
+    relay_detail: Option<std::sync::Arc<str>>,
+    plate: Option<std::sync::Arc<str>>,
+    count: Option<u32>,
+    times: u32,
+    until: Instant,
 }
 
 impl WhyLog {
@@ -92,18 +143,41 @@ impl WhyLog {
         if self.rules.is_empty() && engine.rule_name(0).is_some() {
             self.follow(engine);
         }
+        let plate: Option<std::sync::Arc<str>> = engine.plate_read().map(std::sync::Arc::from);
         for v in engine.verdicts() {
             let Some((_, ring)) = self.rules.get_mut(v.rule) else { continue };
+            let camera = v.camera.and_then(|c| self.cameras.get(c).cloned());
+            let plate = if v.event == "plate" { plate.clone() } else { None };
+            if let Some(last) = ring.back_mut() {
+                // The same answer again: one entry, counted.
+                if last.verdict == v.verdict
+                    && last.relay.is_none()
+                    && last.event == v.event
+                    && last.camera == camera
+                    && last.target == v.target
+                    && last.plate == plate
+                    && last.count == v.count
+                {
+                    last.times = last.times.saturating_add(1);
+                    last.until = v.at;
+                    continue;
+                }
+            }
             if ring.len() == KEPT {
                 ring.pop_front();
             }
             ring.push_back(Kept {
                 at: v.at,
                 event: v.event,
-                camera: v.camera.and_then(|c| self.cameras.get(c).cloned()),
+                camera,
                 target: v.target,
                 verdict: v.verdict,
                 relay: None,
+                relay_detail: None,
+                plate,
+                count: v.count,
+                times: 1,
+                until: v.at,
             });
         }
     }
@@ -123,12 +197,28 @@ impl WhyLog {
     }
 
     /// A fired command of `rule` changed nothing on the relay, and why.
-    pub fn relay_did_nothing(&mut self, rule: &str, reason: &'static str) {
+    pub fn relay_did_nothing(&mut self, rule: &str, reason: &'static str, detail: Option<&str>) {
         let last = self.rules.iter_mut().find(|(n, _)| n == rule).and_then(|(_, r)| r.back_mut());
-        if let Some(last) = last {
-            if last.verdict == Verdict::Fired && last.relay.is_none() {
-                last.relay = Some(reason);
+        let Some(last) = last else { return };
+        if last.verdict != Verdict::Fired || last.relay.is_some() {
+            return;
+        }
+        let mut this = last.clone();
+        this.relay = Some(reason);
+        this.relay_detail = detail.map(std::sync::Arc::from);
+        if last.times > 1 {
+            // The earlier firings of the run took effect; this one did not.
+            last.times -= 1;
+            this.times = 1;
+            this.at = this.until;
+            if let Some(ring) = self.rules.iter_mut().find(|(n, _)| n == rule).map(|(_, r)| r) {
+                if ring.len() == KEPT {
+                    ring.pop_front();
+                }
+                ring.push_back(this);
             }
+        } else {
+            *last = this;
         }
     }
 
@@ -138,6 +228,11 @@ impl WhyLog {
         ring.iter()
             .map(|k| WhyEntry {
                 relay: k.relay,
+                relay_detail: k.relay_detail.as_deref().map(str::to_string),
+                plate: k.plate.as_deref().map(str::to_string),
+                count: k.count,
+                times: k.times,
+                until: (k.times > 1).then_some(k.until),
                 ..WhyEntry::new(k.at, k.event, k.camera.as_deref().map(str::to_string), k.target, k.verdict)
             })
             .collect()

@@ -290,7 +290,7 @@ fn scene_4_only_someone_who_came_up_the_path_rings_the_chime() {
     let why = replayed("zone-order", Some("arrival chime")).why;
     let lawn =
         why.iter().find(|w| w.entry.target == Some(52)).expect("the lawn visitor entered the door zone");
-    assert_eq!(lawn.entry.text, "the target did not come from from_zone in time");
+    assert_eq!(lawn.entry.text, "the target did not come from the zone before it in time");
     // Down the path (31 s to 34.5 s), away from the door: no light.
     let away = replayed("zone-order", Some("approach light")).why;
     assert!(
@@ -319,7 +319,13 @@ fn scene_5_three_misreads_of_one_resident_press_the_gate_once() {
     let texts: Vec<&str> = why.iter().map(|w| w.entry.text).collect();
     assert_eq!(
         texts,
-        ["fired", "plate_cooldown", "plate_cooldown", "plate_cooldown", "the plate does not match"]
+        [
+            "fired",
+            "it fired for this plate a moment ago and is cooling down for it",
+            "it fired for this plate a moment ago and is cooling down for it",
+            "it fired for this plate a moment ago and is cooling down for it",
+            "the plate does not match"
+        ]
     );
 }
 
@@ -416,13 +422,13 @@ fn scene_7_relay_conditions_blink_holidays_and_why_not() {
     assert_eq!(
         lines,
         [
-            "0 plate from camera \"lpr\": fired",
-            "5000 plate from camera \"lpr\": fired, but the relay did nothing: relay condition",
-            "20000 plate from camera \"lpr\": fired",
+            "0 plate from camera \"lpr\" plate \"A8C1234\": fired",
+            "5000 plate from camera \"lpr\" plate \"KL5678\": fired, but a relay condition did not hold (relay \"moving\" must be off)",
+            "20000 plate from camera \"lpr\" plate \"KL5678\": fired",
         ]
     );
     let mail = replayed("gate-why-not", Some("weekday mail")).why;
-    assert!(mail.iter().all(|w| w.entry.text == "outside the time window") && mail.len() == 3, "{mail:?}");
+    assert!(mail.iter().all(|w| w.entry.text == "outside its time window") && mail.len() == 3, "{mail:?}");
 }
 
 #[test]
@@ -438,7 +444,7 @@ fn replay_why_is_on_the_command_line() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         text.contains(
-            "+5.000s  why: plate from camera \"lpr\": fired, but the relay did nothing: relay condition"
+            "+5.000s  why: plate from camera \"lpr\" plate \"KL5678\": fired, but a relay condition did not hold (relay \"moving\" must be off)"
         ),
         "{text}"
     );

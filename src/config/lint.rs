@@ -146,7 +146,8 @@ pub fn warnings(c: &Config) -> Vec<String> {
     for rule in &c.rules {
         for cam_name in &cameras_of(c, rule) {
             let Some(cam) = c.cameras.iter().find(|k| &k.name == cam_name) else { continue };
-            if cam.nvr.is_some() && rule.when.events.contains(&EventWord::Presence) {
+            if cam.nvr.is_some() && !cam.has_two_sources() && rule.when.events.contains(&EventWord::Presence)
+            {
                 out.push(format!(
                     "rule \"{}\": event \"presence\" on camera \"{cam_name}\", which is behind an NVR: NVRs do not forward traject, so it can never fire; use the camera's own alarm event (e.g. \"intrusion\"), or post traject from the camera itself",
                     rule.name
@@ -169,6 +170,24 @@ pub fn warnings(c: &Config) -> Vec<String> {
                     "rule \"{}\": camera \"{cam_name}\"{through} is matched by mac only, but IPC cameras send {} posts without a MAC, so it can never fire on them; add ip = \"...\" (or serial, device_name) to its [[camera]]",
                     rule.name,
                     blind.join(", ")
+                ));
+            }
+        }
+        if rule.when.events.contains(&EventWord::CameraOffline) {
+            if let super::ActionKind::Hold { hold } = rule.then.action {
+                let gap = if hold < c.server.offline_after {
+                    format!(
+                        ", shorter than the {} of silence it took to notice",
+                        super::fmt_duration(c.server.offline_after)
+                    )
+                } else {
+                    String::new()
+                };
+                out.push(format!(
+                    "rule \"{}\": holds relay \"{}\" for {} on camera_offline{gap}, then leaves it dark while the camera may still be silent (camera_offline comes once); latch it with action = \"on\" and switch it off on event = \"camera_online\", unless = {{ offline = \"any\" }}",
+                    rule.name,
+                    rule.then.relay,
+                    super::fmt_duration(hold)
                 ));
             }
         }

@@ -244,6 +244,9 @@ pub struct RelayConfig {
 /// A relay stays off at least this long unless its `min_off` says otherwise:
 /// a flood of detections or a rule pair fighting each other cannot make it chatter.
 pub const DEFAULT_MIN_OFF: Duration = Duration::from_secs(1);
+
+/// How long after a dual-source camera's detection its other source's copy may arrive.
+pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(2);
 /// Switch-ons per minute a relay allows unless its `switch_limit` says otherwise.
 pub const DEFAULT_SWITCH_LIMIT: u32 = 20;
 
@@ -268,6 +271,9 @@ pub struct CameraConfig {
     /// The forwarding NVR's IP, MAC (normalized) or device name.
     pub nvr: Option<String>,
     pub channel: Option<u32>,
+    /// With two sources: how long after one source's detection the other's
+    /// copy of it may arrive (see [`CameraConfig::has_two_sources`]).
+    pub duplicate_window: Duration,
     /// Where camrelay can ask the camera itself (`url`, `user`, `password_file`).
     pub api: Option<CameraApi>,
     /// The node this camera posts to: its detections arrive over MQTT, never
@@ -305,57 +311,87 @@ pub fn same_line(gpio: &GpioConfig, a: &RelayConfig, b: &RelayConfig) -> bool {
     }
 }
 
+/// Which of a camera's two sources a post came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The camera posted itself.
+    Camera,
+    /// Its NVR forwarded it (`nvr` and `channel`).
+    Nvr,
+}
+
 impl CameraConfig {
     /// Whether a post from device `d` (arriving from `source`, about NVR
-    /// `channel`) comes from this camera. Every matcher given must match;
-    /// with none, the device name must equal `name`.
+    /// `channel`) comes from this camera. See [`CameraConfig::via`].
     pub fn matches(&self, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> bool {
-        let c = self;
-        if c.node.is_some() {
-            return false;
+        self.via(d, source, channel).is_some()
+    }
+
+    /// Does the block name the camera itself (`mac`, `ip`, `serial`,
+    /// `device_name`) as well as its NVR? Then it is one camera with two
+    /// sources, and the same detection from both counts once.
+    pub fn has_two_sources(&self) -> bool {
+        self.nvr.is_some() && self.has_own_identity()
+    }
+
+    fn has_own_identity(&self) -> bool {
+        self.mac.is_some() || self.ip.is_some() || self.serial.is_some() || self.device_name.is_some()
+    }
+
+    /// Which source of this camera a post came through, if it is this
+    /// camera's. The camera's own identity: every matcher given must match
+    /// (`channel` too, unless an `nvr` is named); with none, the device name
+    /// must equal `name`. Through the NVR: `nvr` and `channel` match.
+    pub fn via(&self, d: &Device, source: Option<IpAddr>, channel: Option<u32>) -> Option<Via> {
+        if self.node.is_some() {
+            return None;
         }
-        let mut identified = false;
-        if let Some(mac) = &c.mac {
-            identified = true;
+        if let Some(nvr) = &self.nvr {
+            let hit = d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(nvr))
+                || d.ip.as_deref() == Some(nvr.as_str())
+                || d.name.as_deref() == Some(nvr.as_str())
+                || source.is_some_and(|s| s.to_string() == *nvr);
+            if hit && (self.channel.is_none() || self.channel == channel) {
+                return Some(Via::Nvr);
+            }
+            if !self.has_own_identity() {
+                return None;
+            }
+            return self.is_itself(d, source).then_some(Via::Camera);
+        }
+        if self.channel.is_some_and(|ch| channel != Some(ch)) {
+            return None;
+        }
+        if !self.has_own_identity() {
+            return (d.name.as_deref() == Some(self.name.as_str())).then_some(Via::Camera);
+        }
+        self.is_itself(d, source).then_some(Via::Camera)
+    }
+
+    /// Every own matcher given (`mac`, `ip`, `serial`, `device_name`) matches.
+    fn is_itself(&self, d: &Device, source: Option<IpAddr>) -> bool {
+        if let Some(mac) = &self.mac {
             if !d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)) {
                 return false;
             }
         }
-        if let Some(ip) = c.ip {
-            identified = true;
+        if let Some(ip) = self.ip {
             let device_ip = d.ip.as_deref().and_then(|s| s.trim().parse::<IpAddr>().ok());
             if device_ip != Some(ip) && source != Some(ip) {
                 return false;
             }
         }
-        if let Some(serial) = &c.serial {
-            identified = true;
+        if let Some(serial) = &self.serial {
             if d.serial.as_deref() != Some(serial.as_str()) {
                 return false;
             }
         }
-        if let Some(name) = &c.device_name {
-            identified = true;
+        if let Some(name) = &self.device_name {
             if d.name.as_deref() != Some(name.as_str()) {
                 return false;
             }
         }
-        if let Some(nvr) = &c.nvr {
-            identified = true;
-            let hit = d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(nvr))
-                || d.ip.as_deref() == Some(nvr.as_str())
-                || d.name.as_deref() == Some(nvr.as_str())
-                || source.is_some_and(|s| s.to_string() == *nvr);
-            if !hit {
-                return false;
-            }
-        }
-        if let Some(ch) = c.channel {
-            if channel != Some(ch) {
-                return false;
-            }
-        }
-        identified || d.name.as_deref() == Some(c.name.as_str())
+        true
     }
 }
 
@@ -624,6 +660,21 @@ pub enum RelayCondition {
     NoManual(String),
 }
 
+impl std::fmt::Display for RelayCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelayCondition::On(r) => write!(f, "relay {r:?} must be on"),
+            RelayCondition::Off(r) => write!(f, "relay {r:?} must be off"),
+            RelayCondition::NoManual(r) => write!(f, "relay {r:?} must have no manual override"),
+        }
+    }
+}
+
+/// A rule's relay conditions in words, joined.
+pub fn describe_relay_conditions(requires: &[RelayCondition]) -> String {
+    requires.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// A compiled `plate_pattern`; compared by its source text.
 #[derive(Debug, Clone)]
 pub struct PlatePattern {
@@ -677,6 +728,34 @@ pub struct Conditions {
     pub heading: Option<(Heading, String)>,
     /// Relay states required when the rule fires (checked by the relay controller).
     pub relays: Vec<RelayCondition>,
+    /// `offline`: at least one of these cameras is offline now (`None`: no
+    /// such condition; an empty list: any camera).
+    pub offline: Option<Vec<String>>,
+    /// `occupied`: a moving target is in one of these zones or areas now.
+    pub occupied: Vec<String>,
+    /// `unless = { ... }`: the rule does not fire while all of these hold.
+    pub unless: Option<Box<Unless>>,
+}
+
+/// `unless = { ... }`: states (and the plate read) under which a rule keeps
+/// still. Every key given must hold for the rule to be held back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Unless {
+    /// Normalized plates: the read is one of these (exactly).
+    pub plates: Vec<String>,
+    /// The read is on one of these lists or groups.
+    pub plate_groups: Vec<String>,
+    pub schedule: Option<Schedule>,
+    /// As [`Conditions::offline`].
+    pub offline: Option<Vec<String>>,
+    pub occupied: Vec<String>,
+}
+
+impl Unless {
+    /// Does it say anything about the plate read?
+    pub fn reads_plates(&self) -> bool {
+        !self.plates.is_empty() || !self.plate_groups.is_empty()
+    }
 }
 
 /// What a rule does to its relay.

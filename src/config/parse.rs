@@ -930,6 +930,13 @@ impl Builder {
                     }
                 },
             );
+        let duplicate_window = match positive(t.duration("duplicate_window")?, "duplicate_window", t.label)? {
+            Some((_, span)) if nvr.is_none() || !own_identity(&t) => {
+                return Err(Diag::new(span, "duplicate_window", format!("\"duplicate_window\" in {label} is for a camera with two sources: its own mac (or ip, serial, device_name) and the nvr and channel that forward it")));
+            }
+            Some((d, _)) => d,
+            None => DEFAULT_DUPLICATE_WINDOW,
+        };
         let api = match t.str("url")? {
             None => {
                 for key in ["user", "password_file"] {
@@ -969,11 +976,12 @@ impl Builder {
                 })
             }
         };
-        if api.is_some() && nvr.is_some() {
+        let own = mac.is_some() || ip.is_some() || serial.is_some() || device_name.is_some();
+        if api.is_some() && nvr.is_some() && !own {
             return Err(Diag::new(
                 t.key_span("url"),
                 "url",
-                format!("{label} is behind an NVR: its API is the NVR's, which has no webhook settings; give the camera itself its own [[camera]] with url, or leave url out"),
+                format!("{label} is behind an NVR: its API is the NVR's, which has no webhook settings; name the camera itself too (mac = \"...\" or ip = \"...\") so it is one camera with two sources, or leave url out"),
             ));
         }
         self.cfg.cameras.push(CameraConfig {
@@ -982,6 +990,7 @@ impl Builder {
             ip,
             serial,
             device_name,
+            duplicate_window,
             nvr,
             channel,
             api,
@@ -1416,6 +1425,34 @@ impl Builder {
         }
         c.alarm_state = t.bool("alarm_state")?.unwrap_or(true);
 
+        c.schedule = self.schedule(t, rule)?;
+        for key in ["relay_on", "relay_off", "no_manual"] {
+            let Some((names, _)) = t.strings(key)? else { continue };
+            for (r, span) in names {
+                if !self.cfg.relays.iter().any(|rc| rc.name == r) {
+                    return Err(unknown_ref(
+                        span,
+                        key,
+                        r,
+                        t.label,
+                        self.cfg.relays.iter().map(|rc| rc.name.as_str()),
+                        "[[relay]]",
+                    ));
+                }
+                c.relays.push(match key {
+                    "relay_on" => RelayCondition::On(r.to_string()),
+                    "relay_off" => RelayCondition::Off(r.to_string()),
+                    _ => RelayCondition::NoManual(r.to_string()),
+                });
+            }
+        }
+        (c.offline, c.occupied) = self.states(t)?;
+        c.unless = self.unless(t, rule, &c.events)?;
+        Ok(c)
+    }
+
+    /// `after`, `before`, `days`, `except_days` of a `when` or `unless`.
+    fn schedule(&self, t: &Tbl, rule: &str) -> R<Option<Schedule>> {
         let after = t.str("after")?.map(|(s, span)| time_spec(s, span, "after", t.label)).transpose()?;
         let before = t.str("before")?.map(|(s, span)| time_spec(s, span, "before", t.label)).transpose()?;
         let mut dates = Vec::new();
@@ -1488,29 +1525,95 @@ impl Builder {
                     }
                 }
             }
-            c.schedule = Some(Schedule { after, before, days: days.unwrap_or(0x7f), dates, except });
+            return Ok(Some(Schedule { after, before, days: days.unwrap_or(0x7f), dates, except }));
         }
-        for key in ["relay_on", "relay_off", "no_manual"] {
-            let Some((names, _)) = t.strings(key)? else { continue };
-            for (r, span) in names {
-                if !self.cfg.relays.iter().any(|rc| rc.name == r) {
+        Ok(None)
+    }
+
+    /// `offline` and `occupied` of a `when` or `unless`: the cameras (or
+    /// "any") and the zones or areas they name.
+    fn states(&self, t: &Tbl) -> R<(Option<Vec<String>>, Vec<String>)> {
+        let offline = match t.strings("offline")? {
+            None => None,
+            Some((names, _)) => {
+                let mut out = Vec::new();
+                for (n, span) in names {
+                    if n == "any" {
+                        continue;
+                    }
+                    if !self.cfg.cameras.iter().any(|c| c.name == n) {
+                        return Err(unknown_ref(
+                            span,
+                            "offline",
+                            n,
+                            t.label,
+                            self.cfg.cameras.iter().map(|c| c.name.as_str()).chain(["any"]),
+                            "[[camera]]",
+                        ));
+                    }
+                    out.push(n.to_string());
+                }
+                Some(out)
+            }
+        };
+        let mut occupied = Vec::new();
+        if let Some((names, _)) = t.strings("occupied")? {
+            for (n, span) in names {
+                let known =
+                    self.cfg.zones.iter().any(|z| z.name == n) || self.cfg.areas.iter().any(|a| a.name == n);
+                if !known {
                     return Err(unknown_ref(
                         span,
-                        key,
-                        r,
+                        "occupied",
+                        n,
                         t.label,
-                        self.cfg.relays.iter().map(|rc| rc.name.as_str()),
-                        "[[relay]]",
+                        self.cfg
+                            .zones
+                            .iter()
+                            .map(|z| z.name.as_str())
+                            .chain(self.cfg.areas.iter().map(|a| a.name.as_str())),
+                        "[[zone]] or [[area]]",
                     ));
                 }
-                c.relays.push(match key {
-                    "relay_on" => RelayCondition::On(r.to_string()),
-                    "relay_off" => RelayCondition::Off(r.to_string()),
-                    _ => RelayCondition::NoManual(r.to_string()),
-                });
+                occupied.push(n.to_string());
             }
         }
-        Ok(c)
+        Ok((offline, occupied))
+    }
+
+    /// `unless = { ... }` of a rule's `when`.
+    fn unless(&self, t: &Tbl, rule: &str, events: &[EventWord]) -> R<Option<Box<Unless>>> {
+        let Some(v) = t.get("unless") else { return Ok(None) };
+        let label = format!("{} unless", t.label);
+        let u = Tbl::new(&label, "rule.unless", v)?;
+        u.check_keys()?;
+        let mut out = Unless { schedule: self.schedule(&u, rule)?, ..Unless::default() };
+        (out.offline, out.occupied) = self.states(&u)?;
+        for key in ["plate", "plate_group"] {
+            if u.get(key).is_some() && !events.iter().all(|e| *e == EventWord::Plate) {
+                return Err(Diag::new(
+                    u.key_span(key),
+                    key,
+                    format!("\"{key}\" in {label} applies to event = \"plate\" only"),
+                ));
+            }
+        }
+        if let Some((plates, _)) = u.strings("plate")? {
+            out.plates = plates.iter().map(|(p, _)| normalize_plate(p)).filter(|p| !p.is_empty()).collect();
+        }
+        if let Some((groups, _)) = u.strings("plate_group")? {
+            out.plate_groups = groups.iter().map(|(g, _)| g.to_string()).collect();
+        }
+        if out == Unless::default() {
+            return Err(Diag::new(
+                u.span.clone(),
+                "unless",
+                format!(
+                    "{label} is empty; give what keeps the rule still, e.g. unless = {{ offline = \"any\" }}"
+                ),
+            ));
+        }
+        Ok(Some(Box::new(out)))
     }
 
     /// Where and how the target must be: areas, occupancy counts, zone order,
@@ -1909,6 +2012,11 @@ fn unknown_ref<'x>(
         None => format!("defined: {}", one_of(&all)),
     };
     Diag::new(span, key, format!("{label} names {key} \"{name}\", which no {section} defines; {hint}"))
+}
+
+/// Does a `[[camera]]` table name the camera itself, not only its NVR?
+fn own_identity(t: &Tbl) -> bool {
+    ["mac", "ip", "serial", "device_name"].iter().any(|k| t.get(k).is_some())
 }
 
 fn bad_word(span: Range<usize>, key: &str, found: &str, label: &str, valid: &[&str]) -> Diag {

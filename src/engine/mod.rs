@@ -51,7 +51,7 @@ use crate::config::{
 use crate::decode::{Device, Event, EventKind, Point, Rect, Target, TargetClass};
 use presence::{Track, ZoneState};
 use rules::{kind_bits, Rule, TRAJECT_BITS};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// How often a rule matched and how many commands it issued (status and metrics).
@@ -87,6 +87,33 @@ struct FireMark {
     /// The listed plate, and when it had fired before, if it had.
     plate: Option<(String, Option<Instant>)>,
 }
+
+/// One detection of a camera with two sources, as de-duplication compares it.
+#[derive(Debug, Clone, PartialEq)]
+struct Sighting {
+    at: Instant,
+    via: crate::config::Via,
+    kind: EventKind,
+    class: Option<TargetClass>,
+    plate: Option<String>,
+}
+
+impl Sighting {
+    /// The same detection: kind and plate text equal, and the class equal
+    /// where both sources name one (an NVR may leave it out).
+    fn same(&self, other: &Sighting) -> bool {
+        let class = |c: Option<TargetClass>| c.filter(|c| *c != TargetClass::Unknown);
+        self.kind == other.kind
+            && self.plate == other.plate
+            && match (class(self.class), class(other.class)) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// Unpaired detections kept per camera: a burst past this forgets the oldest.
+const MAX_SIGHTINGS: usize = 32;
 
 struct Zone {
     name: String,
@@ -159,6 +186,15 @@ pub struct Engine {
     /// What each command of the last `handle` or `tick` changed in its
     /// rule's cooldowns, by the command's place in the returned list.
     fired: Vec<FireMark>,
+    /// The plate of the event being (last) handled, for why-not.
+    plate_read: Option<String>,
+    /// Per camera: offline now (a `camera_offline` event, until `camera_online`).
+    offline: Vec<bool>,
+    /// Per camera with two sources: its recent detections not yet paired
+    /// with their copy from the other source.
+    recent: Vec<VecDeque<Sighting>>,
+    /// The last event handled was the other source's copy of a detection.
+    duplicate: bool,
     notices: Vec<Notice>,
     /// `stationary_tolerance` in picture units.
     tolerance: u32,
@@ -204,6 +240,10 @@ impl Engine {
             unfired: Vec::new(),
             verdicts: Vec::new(),
             fired: Vec::new(),
+            recent: Vec::new(),
+            duplicate: false,
+            offline: Vec::new(),
+            plate_read: None,
             notices: Vec::new(),
             tolerance: 0,
             has_counting: false,
@@ -215,6 +255,18 @@ impl Engine {
     }
 
     fn install(&mut self, config: &Config) {
+        // Offline cameras stay offline across a reload, by name; pairs of
+        // detections waiting for their copy are forgotten.
+        let offline: Vec<bool> = config
+            .cameras
+            .iter()
+            .map(|c| {
+                self.cameras.iter().position(|o| o.name == c.name).and_then(|i| self.offline.get(i).copied())
+                    == Some(true)
+            })
+            .collect();
+        self.offline = offline;
+        self.recent.clear();
         self.cameras = config.cameras.clone();
         let cam_idx = |n: &str| config.cameras.iter().position(|c| c.name == n);
         self.zones = config
@@ -248,7 +300,9 @@ impl Engine {
         self.site = config.site.clone();
         self.presence = config.presence;
         self.tolerance = (config.presence.stationary_tolerance * 10_000.0).round() as u32;
-        self.has_schedule = config.rules.iter().any(|r| r.when.schedule.is_some());
+        self.has_schedule = config.rules.iter().any(|r| {
+            r.when.schedule.is_some() || r.when.unless.as_ref().is_some_and(|u| u.schedule.is_some())
+        });
         self.sun_cache = None;
     }
 
@@ -323,6 +377,11 @@ impl Engine {
     /// [`Engine::tick`] (why it fired, or the first condition that failed).
     pub fn verdicts(&self) -> &[RuleVerdict] {
         &self.verdicts
+    }
+
+    /// The plate number of the event [`Engine::handle`] took last, as read.
+    pub fn plate_read(&self) -> Option<&str> {
+        self.plate_read.as_deref()
     }
 
     /// Rule names by index, as in [`RuleVerdict::rule`].
@@ -413,6 +472,16 @@ impl Engine {
     pub fn handle(&mut self, event: &Event, source: Option<IpAddr>, now: Now) -> Vec<Command> {
         self.verdicts.clear();
         self.fired.clear();
+        self.duplicate = false;
+        self.plate_read = event.plate.as_ref().map(|p| p.number.clone());
+        if matches!(event.kind, EventKind::DeviceOffline | EventKind::DeviceOnline) {
+            if let Some(c) = self.resolve(&event.device, source, None) {
+                if self.offline.len() < self.cameras.len() {
+                    self.offline.resize(self.cameras.len(), false);
+                }
+                self.offline[c] = event.kind == EventKind::DeviceOffline;
+            }
+        }
         let mut out = Vec::new();
         self.expire(now, &mut out);
         match &event.kind {
@@ -426,6 +495,54 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// Was the last event [`Engine::handle`] took the second copy of a
+    /// detection, from the other source of a camera with two (its NVR
+    /// forwards what it posted itself)? No rule saw it; its pictures are
+    /// still worth keeping.
+    pub fn was_duplicate(&self) -> bool {
+        self.duplicate
+    }
+
+    /// Is this event the other source's copy of a detection camera `c` saw
+    /// within its `duplicate_window`? Pairs one to one, so two people
+    /// crossing a line a second apart are two detections from each source.
+    fn is_copy(
+        &mut self,
+        c: usize,
+        ev: &Event,
+        source: Option<IpAddr>,
+        plate: Option<&str>,
+        at: Instant,
+    ) -> bool {
+        let camera = &self.cameras[c];
+        if !camera.has_two_sources() || self.from_node.is_some() {
+            return false;
+        }
+        let Some(via) = camera.via(&ev.device, source, ev.device.channel) else { return false };
+        let window = camera.duplicate_window;
+        if self.recent.len() <= c {
+            self.recent.resize_with(c + 1, VecDeque::new);
+        }
+        let recent = &mut self.recent[c];
+        recent.retain(|s| s.at + window >= at);
+        let seen = Sighting {
+            at,
+            via,
+            kind: ev.kind.clone(),
+            class: ev.targets.first().map(|t| t.class),
+            plate: plate.map(str::to_string),
+        };
+        if let Some(i) = recent.iter().position(|s| s.via != via && s.same(&seen)) {
+            recent.remove(i);
+            return true;
+        }
+        if recent.len() >= MAX_SIGHTINGS {
+            recent.pop_front();
+        }
+        recent.push_back(seen);
+        false
     }
 
     /// The relay controller did not carry out command `index` of the last
@@ -646,7 +763,14 @@ impl Engine {
                 && !rule.has(EventWord::Presence)
                 && best == Verdict::NoTarget
             {
-                best = Verdict::NoTransition;
+                // Out of the polygon but not yet out of the zone: say so.
+                let lingering = rule.has(EventWord::ZoneExit)
+                    && ev.targets.iter().filter_map(|t| t.id).any(|id| {
+                        self.tracks.get(&(cam_id, id)).is_some_and(|track| {
+                            rule.zones.iter().any(|&z| track.zones[z].inside && track.zones[z].streak > 0)
+                        })
+                    });
+                best = if lingering { Verdict::Inertia } else { Verdict::NoTransition };
             }
             let event = if rule.has(EventWord::Presence) { "presence" } else { first_word(rule.mask) };
             if hits.is_empty() {
@@ -757,6 +881,9 @@ impl Engine {
                 if renew {
                     let v = if fire { Verdict::OutsideWindow } else { Verdict::Count };
                     self.verdict(ri, word, cam, target, v, now.at);
+                    if let Some(last) = self.verdicts.last_mut().filter(|l| l.rule == ri) {
+                        last.count = Some(n);
+                    }
                 }
                 continue;
             }
@@ -777,6 +904,18 @@ impl Engine {
         let ctx = self.ctx(cam, ev.device.channel, now);
         let plate = ev.plate.as_ref();
         let plate_norm = plate.map(|p| normalize_plate(&p.number));
+        if let Some(c) = cam {
+            if self.is_copy(c, ev, source, plate_norm.as_deref(), now.at) {
+                self.duplicate = true;
+                for ri in 0..self.rules.len() {
+                    let mask = self.rules[ri].mask & bits;
+                    if mask != 0 {
+                        self.verdict(ri, first_word(mask), cam, None, Verdict::Duplicate, now.at);
+                    }
+                }
+                return;
+            }
+        }
         for ri in 0..self.rules.len() {
             let rule = &self.rules[ri];
             if rule.mask & bits == 0 {
@@ -789,6 +928,12 @@ impl Engine {
             }
             if !rule.plate_ok(plate) {
                 self.verdict(ri, word, cam, None, Verdict::Plate, now.at);
+                continue;
+            }
+            if rule.when.unless.as_ref().is_some_and(|u| u.reads_plates())
+                && self.unless_holds(ri, &ctx, plate)
+            {
+                self.verdict(ri, word, cam, None, Verdict::Unless, now.at);
                 continue;
             }
             let (target, zone) = if rule.needs_target() {
@@ -912,7 +1057,68 @@ impl Engine {
                 return Some(Verdict::OutsideWindow);
             }
         }
+        if rule.offline.as_ref().is_some_and(|cams| !self.any_offline(cams))
+            || (!rule.occupied_zones.is_empty() && !self.occupied(&rule.occupied_zones))
+        {
+            return Some(Verdict::State);
+        }
+        if rule.when.unless.as_ref().is_some_and(|u| !u.reads_plates()) && self.unless_holds(ri, ctx, None) {
+            return Some(Verdict::Unless);
+        }
         None
+    }
+
+    /// Is one of `cams` (empty: any camera) offline now?
+    fn any_offline(&self, cams: &[usize]) -> bool {
+        if cams.is_empty() {
+            self.offline.iter().any(|o| *o)
+        } else {
+            cams.iter().any(|&c| self.offline.get(c).copied().unwrap_or(false))
+        }
+    }
+
+    /// Is a moving target in one of `zones` now?
+    fn occupied(&self, zones: &[usize]) -> bool {
+        self.tracks.iter().any(|(&(c, _), t)| {
+            c < UNKNOWN_DEVICE_BASE
+                && !t.stationary
+                && zones.iter().any(|&z| self.zones[z].camera == c as usize && t.zones[z].inside)
+        })
+    }
+
+    /// Does everything in rule `ri`'s `unless` hold (with `plate`, the read)?
+    fn unless_holds(&self, ri: usize, ctx: &EventCtx, plate: Option<&crate::decode::Plate>) -> bool {
+        let rule = &self.rules[ri];
+        let Some(u) = rule.when.unless.as_deref() else { return false };
+        if let Some(s) = &u.schedule {
+            if !ctx.local.is_some_and(|local| schedule::in_schedule(s, local, ctx.sun)) {
+                return false;
+            }
+        }
+        if rule.unless_offline.as_ref().is_some_and(|cams| !self.any_offline(cams)) {
+            return false;
+        }
+        if !rule.unless_occupied.is_empty() && !self.occupied(&rule.unless_occupied) {
+            return false;
+        }
+        if u.reads_plates() {
+            let Some(p) = plate else { return false };
+            let n = normalize_plate(&p.number);
+            let listed = u.plates.contains(&n);
+            let in_group = u.plate_groups.iter().any(|g| {
+                p.list.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(g))
+                    || p.group.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(g))
+            });
+            let plates_hold = match (u.plates.is_empty(), u.plate_groups.is_empty()) {
+                (false, false) => listed || in_group,
+                (false, true) => listed,
+                _ => in_group,
+            };
+            if !plates_hold {
+                return false;
+            }
+        }
+        true
     }
 
     fn event_ok(&self, ri: usize, ctx: &EventCtx) -> bool {
@@ -930,7 +1136,7 @@ impl Engine {
         at: Instant,
     ) {
         if self.verdicts.len() < MAX_VERDICTS {
-            self.verdicts.push(RuleVerdict { rule: ri, at, event, camera, target, verdict });
+            self.verdicts.push(RuleVerdict { rule: ri, at, event, camera, target, verdict, count: None });
         }
     }
 

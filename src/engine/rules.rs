@@ -39,6 +39,13 @@ pub(crate) struct Rule {
     pub plate_fired: HashMap<String, Instant>,
     pub matched: u64,
     pub commands: u64,
+    /// `offline`: camera indices (empty: any camera).
+    pub offline: Option<Vec<usize>>,
+    /// `occupied`: zone indices (areas spelled out).
+    pub occupied_zones: Vec<usize>,
+    /// `unless`'s `offline` and `occupied`, resolved alike.
+    pub unless_offline: Option<Vec<usize>>,
+    pub unless_occupied: Vec<usize>,
 }
 
 /// Bits of the traject-driven words.
@@ -66,6 +73,25 @@ impl Rule {
                 }
             }
         }
+        let places = |names: &[String]| -> Vec<usize> {
+            let mut out: Vec<usize> = Vec::new();
+            for n in names {
+                let zs = match zone_index(n) {
+                    Some(z) => vec![z],
+                    None => area_zones(n).iter().filter_map(|z| zone_index(z)).collect(),
+                };
+                for z in zs {
+                    if !out.contains(&z) {
+                        out.push(z);
+                    }
+                }
+            }
+            out
+        };
+        let cams = |names: &Option<Vec<String>>| {
+            names.as_ref().map(|ns| ns.iter().filter_map(|c| camera_index(c)).collect::<Vec<usize>>())
+        };
+        let unless = r.when.unless.as_deref();
         let counting = r
             .when
             .events
@@ -92,6 +118,10 @@ impl Rule {
             plate_fired: HashMap::new(),
             matched: 0,
             commands: 0,
+            offline: cams(&r.when.offline),
+            occupied_zones: places(&r.when.occupied),
+            unless_offline: unless.and_then(|u| cams(&u.offline)),
+            unless_occupied: unless.map(|u| places(&u.occupied)).unwrap_or_default(),
         }
     }
 

@@ -18,12 +18,22 @@ pub enum Verdict {
     WrongCamera,
     /// For an NVR channel the rule does not name.
     WrongChannel,
+    /// The second copy of a detection from a camera with two sources (its
+    /// NVR forwarded what it had posted itself, or the other way round).
+    Duplicate,
     /// Outside the rule's time window or days.
     OutsideWindow,
+    /// A state the rule asks for (`offline`, `occupied`) does not hold.
+    State,
+    /// Everything in the rule's `unless` holds.
+    Unless,
     /// The post names no target, or no target with an id.
     NoTarget,
     /// `zone_entry` / `zone_exit`: no target entered or left the zone on this post.
     NoTransition,
+    /// `zone_exit`: a target is outside the polygon but still counted in the
+    /// zone until `inertia` posts agree.
+    Inertia,
     /// No target of the rule's class.
     WrongClass,
     /// The box is too small, too large or the wrong shape.
@@ -60,24 +70,36 @@ impl Verdict {
     /// As a user reads it in `replay --why` and the API.
     pub fn text(self) -> &'static str {
         match self {
-            Verdict::WrongCamera => "from another camera",
+            Verdict::WrongCamera => {
+                "from another camera (or a device that matches no [[camera]] of the rule)"
+            }
             Verdict::WrongChannel => "for another NVR channel",
-            Verdict::OutsideWindow => "outside the time window",
+            Verdict::Duplicate => "the same detection already came from the camera's other source",
+            Verdict::OutsideWindow => "outside its time window",
+            Verdict::State => "a state it asks for does not hold (offline, occupied)",
+            Verdict::Unless => "held still by its unless",
             Verdict::NoTarget => "no target in the post",
             Verdict::NoTransition => "no target entered or left the zone",
+            Verdict::Inertia => {
+                "still in the zone (inertia: a few more posts outside before it counts as left)"
+            }
             Verdict::WrongClass => "no target of the rule's class",
-            Verdict::BoxFilter => "the target's box fails min/max area or aspect",
+            Verdict::BoxFilter => "the target's box is too small, too large or the wrong shape",
             Verdict::OutsideZone => "no target in the zone or area",
-            Verdict::WrongOrder => "the target did not come from from_zone in time",
+            Verdict::WrongOrder => "the target did not come from the zone before it in time",
             Verdict::WrongDirection => "the target does not move that way",
-            Verdict::Stationary => "the target is stationary",
-            Verdict::Dwell => "not there for dwell yet",
-            Verdict::AlreadyMatched => "already fired for this target (edge)",
-            Verdict::Count => "the count or occupied/empty state does not match",
+            Verdict::Stationary => {
+                "the target is stationary (parked); include_stationary = true would count it"
+            }
+            Verdict::Dwell => "not there long enough yet (dwell)",
+            Verdict::AlreadyMatched => {
+                "already fired for this target; fires again once it leaves and comes back"
+            }
+            Verdict::Count => "the number of targets there does not match",
             Verdict::Plate => "the plate does not match",
             Verdict::Alarm => "the alarm does not match",
-            Verdict::Cooldown => "cooldown",
-            Verdict::PlateCooldown => "plate_cooldown",
+            Verdict::Cooldown => "it fired a moment ago and is cooling down",
+            Verdict::PlateCooldown => "it fired for this plate a moment ago and is cooling down for it",
             Verdict::Fired => "fired",
         }
     }
@@ -95,4 +117,24 @@ pub struct RuleVerdict {
     pub camera: Option<usize>,
     pub target: Option<u32>,
     pub verdict: Verdict,
+    /// Counting rules: the count the verdict was given on.
+    pub count: Option<u32>,
+}
+
+/// What the relay controller's answer means, in words (`apply`'s reasons).
+pub fn relay_words(reason: &str) -> &'static str {
+    match reason {
+        "min_off" => "the relay waits for its minimum off time (min_off)",
+        "interlock" => "the relay waits for its interlocked relay",
+        "chatter lockout" => "the relay waits: it switched too often (switch_limit)",
+        "manual override" => "a manual override holds the relay",
+        "relay condition" => "a relay condition did not hold",
+        "retrigger single" => "a pulse was already running (retrigger = \"single\")",
+        "max_on spent" => {
+            "max_on cut the relay while this target held it; it stays off until the target leaves"
+        }
+        "zero pulse" => "a pulse of zero length",
+        "unknown relay" => "no such relay",
+        _ => "the relay did nothing",
+    }
 }

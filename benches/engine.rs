@@ -24,7 +24,13 @@ fn big_config() -> Config {
         let _ = writeln!(s, "[[relay]]\nname = \"r{r}\"\nline = {r}\nmax_on = \"15m\"\n");
     }
     for c in 0..4 {
-        let _ = writeln!(s, "[[camera]]\nname = \"cam{c}\"\nmac = \"58:5b:69:5f:42:{c:02x}\"\n");
+        // Each also recorded by an NVR that forwards its detections: one
+        // camera with two sources, de-duplication on (issue 25).
+        let _ = writeln!(
+            s,
+            "[[camera]]\nname = \"cam{c}\"\nmac = \"58:5b:69:5f:42:{c:02x}\"\nnvr = \"192.168.1.30\"\nchannel = {}\n",
+            c + 1
+        );
     }
     for z in 0..20u32 {
         let (x, y) = ((z % 5) * 2000, (z / 5) * 2500);

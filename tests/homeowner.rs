@@ -14,6 +14,7 @@ use camrelay::decode::{Device, Dialect, Event, EventKind, Plate, PlateDirection}
 use camrelay::engine::{Engine, Verdict};
 use camrelay::ingest::record::RecordName;
 use camrelay::replay::{replay_why, Post, Timeline};
+use chrono::{TimeZone, Utc};
 use scene_script::{every, lerp, standing, t0, Class, Item, Scene, DRIVEWAY, PORCH};
 use std::net::IpAddr;
 use std::path::Path;
@@ -111,12 +112,24 @@ fn replayed_from(
     run_lead_ms: u64,
     why: Option<&str>,
 ) -> Timeline {
-    let run_ms = t0().timestamp_millis() - run_lead_ms as i64;
+    replayed_at(t0(), config, items, run_lead_ms, why)
+}
+
+/// As [`replayed_from`], the scene's first item at `t0` (the engine's clock
+/// for schedules is the recording's, not the posts' own timestamps).
+fn replayed_at(
+    t0: chrono::DateTime<chrono::Utc>,
+    config: &Config,
+    items: &[(u64, IpAddr, Item)],
+    run_lead_ms: u64,
+    why: Option<&str>,
+) -> Timeline {
+    let run_ms = t0.timestamp_millis() - run_lead_ms as i64;
     let posts: Vec<Post> = items
         .iter()
         .enumerate()
         .map(|(seq, (at, source, item))| {
-            let wall = t0() + chrono::Duration::milliseconds(*at as i64);
+            let wall = t0 + chrono::Duration::milliseconds(*at as i64);
             let name =
                 RecordName::new(run_ms, seq as u64, Instant::from_millis(run_lead_ms + at), wall, *source);
             match item {
@@ -334,17 +347,31 @@ fn defect_4_a_courier_waiting_at_the_door_keeps_the_porch_light() {
         }
         scene.traject(at, PORCH, &[(7, Class::Person, standing(x, y, 400, 1_600))]);
     }
+    // At night: the porch light is a night light, from sunset.
     let config = house(
         r#"
+[site]
+timezone = "Europe/Berlin"
+latitude = 52.52
+longitude = 13.40
+
 [[rule]]
 name = "porch light"
-when = { event = "presence", zone = "door", class = "person" }
+when = { event = "presence", zone = "door", class = "person", after = "sunset", before = "sunrise" }
 then = { relay = "porch_light", action = "hold", hold = "10s" }
 "#,
     );
-    let tl = replayed(&config, &scene, 10_000, None);
+    let local: IpAddr = "127.0.0.1".parse().unwrap();
+    let items: Vec<(u64, IpAddr, Item)> =
+        scene.items.iter().map(|(at, item)| (*at, local, item.clone())).collect();
+    // 23:40 in Berlin on 19 June (sunset 21:33, sunrise 04:43).
+    let night = Utc.with_ymd_and_hms(2026, 6, 19, 21, 40, 0).unwrap();
+    let tl = replayed_at(night, &config, &items, 10_000, None);
     assert_eq!(switches(&tl), [s("porch_light", true, 0), s("porch_light", false, last_in + 10_000)]);
     assert!(tl.notices.is_empty(), "a person never becomes stationary: {:?}", tl.notices);
+    // The same courier at four in the afternoon: the light stays off.
+    let tl = replayed_at(t0(), &config, &items, 10_000, None);
+    assert_eq!(switches(&tl), []);
 }
 
 #[test]
@@ -376,18 +403,17 @@ name = "drive light off"
 when = { event = "area_empty", area = "driveway" }
 then = { relay = "drive_light", action = "off" }
 "#;
-    let tl = replayed(&house(rules), &scene, 10_000, None);
-    assert_eq!(
-        switches(&tl),
-        [
-            s("drive_light", true, 0),
-            // Still since 2 s: stationary (and no longer counted) at the post of 7.25 s.
-            s("drive_light", false, 7_250),
-            s("drive_light", true, 20_000),
-            // The person's last post at 26 s, gone 1 s later.
-            s("drive_light", false, 27_000),
-        ]
-    );
+    let want = [
+        s("drive_light", true, 0),
+        // Still since 2 s: stationary (and no longer counted) at the post of 7.25 s.
+        s("drive_light", false, 7_250),
+        s("drive_light", true, 20_000),
+        // The person's last post at 26 s, gone 1 s later.
+        s("drive_light", false, 27_000),
+    ];
+    assert_eq!(switches(&replayed(&house(rules), &scene, 10_000, None)), want);
+    // The latch with a parked car, live: the same.
+    assert_near(&live(rules, &local(&scene), 2_000), &want);
     // Asked for, the parked car counts.
     let counted = rules.replace("area = \"driveway\" }", "area = \"driveway\", include_stationary = true }");
     let tl = replayed(&house(&counted), &scene, 10_000, None);
@@ -821,8 +847,8 @@ fn local(scene: &Scene) -> Vec<(u64, IpAddr, Item)> {
     scene.items.iter().map(|(at, item)| (*at, ip, item.clone())).collect()
 }
 
-/// A courier at the door and a car parked in the driveway, a person walking
-/// up the driveway later.
+/// A courier waiting at the door, a car parked in the driveway, a cat
+/// crossing it, a person walking up the driveway later.
 fn porch_scene() -> (Scene, u64) {
     let mut s = Scene::default();
     let mut last_in = 0;
@@ -834,6 +860,14 @@ fn porch_scene() -> (Scene, u64) {
                 2,
                 Class::Person,
                 standing(lerp(1_000.0, 4_000.0, 30_000, 36_000, at), 9_000, 400, 1_600),
+            ));
+        }
+        if (20_000..=23_000).contains(&at) {
+            // A cat crosses the driveway.
+            seen.push((
+                4,
+                Class::Animal,
+                standing(lerp(200.0, 9_000.0, 20_000, 23_000, at), 9_500, 300, 200),
             ));
         }
         s.traject(at, DRIVEWAY, &seen);
@@ -933,10 +967,22 @@ fn recipe_one_camera_two_sources() {
     assert_near(&live(&recipe("dual"), &items, 2_000), &want);
 }
 
+const PORCH_LIGHT: &str = r#"
+[[rule]]
+name = "porch light"
+when = { event = "presence", zone = "door", class = "person" }
+then = { relay = "porch_light", action = "hold", hold = "10s" }
+"#;
+
+/// The porch camera reboots at 11 s, in the middle of the porch light's
+/// hold for the person at the door, and is back at 40 s; the driveway camera
+/// sends only empty posts (nobody about) and drops out from 21 s to 30 s.
 fn fault_scene() -> Scene {
     let mut s = Scene::default();
     for at in every(0, 45_000, 1_000) {
-        if !(11_000..40_000).contains(&at) {
+        if (8_000..=10_000).contains(&at) {
+            s.traject(at, PORCH, &[(6, Class::Person, standing(5_000, 9_000, 400, 1_600))]);
+        } else if !(11_000..40_000).contains(&at) {
             s.traject(at, PORCH, &[]);
         }
         if !(21_000..30_000).contains(&at) {
@@ -948,8 +994,15 @@ fn fault_scene() -> Scene {
 
 #[test]
 fn recipe_a_fault_lamp_for_any_silent_camera() {
-    let want = [s("fault_lamp", true, 15_000), s("fault_lamp", false, 40_000)];
-    let config = house(&recipe("fault"));
-    assert_eq!(switches(&replayed(&config, &fault_scene(), 10_000, None)), want);
-    assert_near(&live(&recipe("fault"), &local(&fault_scene()), 1_000), &want);
+    let want = [
+        s("porch_light", true, 8_000),
+        s("fault_lamp", true, 15_000),
+        // The hold ends 10 s after the last post that saw the person, camera
+        // rebooting or not: neither stuck on nor cut short.
+        s("porch_light", false, 20_000),
+        s("fault_lamp", false, 40_000),
+    ];
+    let rules = format!("{}{PORCH_LIGHT}", recipe("fault"));
+    assert_eq!(switches(&replayed(&house(&rules), &fault_scene(), 10_000, None)), want);
+    assert_near(&live(&rules, &local(&fault_scene()), 1_000), &want);
 }

@@ -44,6 +44,8 @@ pub struct Scene {
 pub enum Class {
     Person,
     Car,
+    /// What the camera tracks but cannot name (a cat): `unknown` to camrelay.
+    Animal,
 }
 
 /// A target in one traject post: id, class, box.
@@ -80,6 +82,7 @@ pub fn traject(mac: &str, at: u64, targets: &[Seen]) -> String {
         let kind = match class {
             Class::Person => "person",
             Class::Car => "car",
+            Class::Animal => "animal",
         };
         items.push_str(&format!(
             "    <item>\n      <targetId type=\"uint32\">{id}</targetId>\n      <rect>\n        <x1 type=\"uint32\">{x1}</x1>\n        <y1 type=\"uint32\">{y1}</y1>\n        <x2 type=\"uint32\">{x2}</x2>\n        <y2 type=\"uint32\">{y2}</y2>\n      </rect>\n      <targetType type=\"targetType\">{kind}</targetType>\n    </item>\n"

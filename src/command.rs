@@ -19,7 +19,7 @@ pub struct Command {
     /// `relay_off`, `no_manual`): the controller checks them at that instant,
     /// so live and replay decide alike.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub requires: Vec<crate::config::RelayCondition>,
+    pub requires: Vec<crate::words::RelayCondition>,
 }
 
 /// What the rule wants. Every `on` state ends at a deadline or at the relay's
@@ -55,29 +55,20 @@ impl std::fmt::Display for Action {
                     Retrigger::Single => "single",
                     Retrigger::Restart => "restart",
                 };
-                write!(f, "pulse {} ({word})", crate::config::fmt_duration(*duration))
+                write!(f, "pulse {} ({word})", crate::words::fmt_duration(*duration))
             }
             Action::On => f.write_str("on"),
             Action::Off => f.write_str("off"),
             Action::Toggle => f.write_str("toggle"),
             Action::Blink { on, off, duration, .. } => {
-                use crate::config::fmt_duration as d;
+                use crate::words::fmt_duration as d;
                 write!(f, "blink {}/{} for {}", d(*on), d(*off), d(*duration))
             }
         }
     }
 }
 
-/// What a pulse does to a pulse already running on the same relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Retrigger {
-    /// Ignore it: the running pulse ends on time.
-    #[default]
-    Single,
-    /// Start the full duration again from now.
-    Restart,
-}
+use crate::words::Retrigger;
 
 /// Why a command was issued: logged in one line so a user can see why the light came on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -2,7 +2,9 @@
 //!
 //! The flow is one direction: [`ingest`] → [`decode`] → [`engine`] → [`relays`].
 //! [`config`] is read by all of them; [`clock`] and [`command`] are the plain
-//! types on the arrows.
+//! types on the arrows, and [`words`] the few words (a duration as written, a
+//! relay condition, an anchor) that `config`, `command`, the engine and the
+//! controller share without using each other.
 
 // No panic path reachable from the network or a rules file: input errors are
 // typed errors, never unwrap/expect/panic (tests may use them).
@@ -25,3 +27,4 @@ pub mod replay;
 pub mod systemd;
 pub mod web;
 pub mod why;
+pub mod words;

@@ -1,12 +1,13 @@
 //! The engine, driven with explicit instants: one test per condition, action and edge.
 
 use camrelay::clock::{Instant, Now};
-use camrelay::command::{Action, Command, Retrigger};
+use camrelay::command::{Action, Command};
 use camrelay::config::{parse, Config};
 use camrelay::decode::{
     Alarm, Device, Dialect, Event, EventKind, Plate, PlateDirection, Rect, SmartStatus, Target, TargetClass,
 };
 use camrelay::engine::Engine;
+use camrelay::words::Retrigger;
 use chrono::{DateTime, TimeZone, Utc};
 use std::net::IpAddr;
 use std::path::Path;

@@ -2,12 +2,13 @@
 //! command, asserted as exact transitions in the mock backend's timeline.
 
 use camrelay::clock::Instant;
-use camrelay::command::{Action, Command, Retrigger, Why};
+use camrelay::command::{Action, Command, Why};
 use camrelay::config::RelayConfig;
 use camrelay::relays::{
     ControlError, Controller, Manual, ManualOverride, MockBackend, MockRecord, PendingSwitch,
     ReconfigureError,
 };
+use camrelay::words::Retrigger;
 use std::path::Path;
 use std::time::Duration;
 

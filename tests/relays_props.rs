@@ -11,9 +11,10 @@
 //! - with injected write failures, the interlock still holds on the lines.
 
 use camrelay::clock::Instant;
-use camrelay::command::{Action, Command, Retrigger, Why};
+use camrelay::command::{Action, Command, Why};
 use camrelay::config::RelayConfig;
 use camrelay::relays::{Controller, LineChange, Manual, MockBackend, MockRecord};
+use camrelay::words::Retrigger;
 use proptest::prelude::*;
 use std::path::Path;
 use std::time::Duration;

@@ -14,7 +14,6 @@ mod parse;
 pub mod schema;
 mod summary;
 
-pub use parse::fmt_duration;
 pub use summary::{describe_rule, run_check, summary};
 
 use serde::Deserialize;
@@ -23,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use thiserror::Error;
 
-use crate::command::Retrigger;
 use crate::decode::{Device, PlateDirection, Point, TargetClass};
+pub use crate::words::{describe_relay_conditions, fmt_duration, Anchor, RelayCondition, Retrigger};
 
 /// A whole validated rules file.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -395,17 +394,6 @@ impl CameraConfig {
     }
 }
 
-/// Which part of a target's box decides whether it is in a zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Anchor {
-    /// Where feet and wheels touch the ground: the usual choice.
-    #[default]
-    BottomCenter,
-    Center,
-    /// The whole box must be inside.
-    Box,
-}
-
 /// `[[zone]]`: a polygon on one camera's picture (0–10000 on both axes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneConfig {
@@ -646,33 +634,6 @@ pub struct Schedule {
 pub enum Heading {
     Towards,
     AwayFrom,
-}
-
-/// A relay's state a rule requires at the moment it fires.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "is", content = "relay")]
-pub enum RelayCondition {
-    /// `relay_on`: the relay is on.
-    On(String),
-    /// `relay_off`: the relay is off.
-    Off(String),
-    /// `no_manual`: the relay has no manual override in force.
-    NoManual(String),
-}
-
-impl std::fmt::Display for RelayCondition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RelayCondition::On(r) => write!(f, "relay {r:?} must be on"),
-            RelayCondition::Off(r) => write!(f, "relay {r:?} must be off"),
-            RelayCondition::NoManual(r) => write!(f, "relay {r:?} must have no manual override"),
-        }
-    }
-}
-
-/// A rule's relay conditions in words, joined.
-pub fn describe_relay_conditions(requires: &[RelayCondition]) -> String {
-    requires.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// A compiled `plate_pattern`; compared by its source text.

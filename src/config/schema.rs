@@ -3,7 +3,7 @@
 //! The unknown-key check (with its "did you mean") and the reference tables in
 //! `docs/rules.md` both come from [`KEYS`], and a test checks the docs against
 //! it, so the reference cannot drift from what the parser accepts. This table
-//! must never hold behaviour: validators live in `parse.rs`.
+//! must never hold behaviour: validators live in `parse/`, one file per section.
 
 /// One documented key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -670,7 +670,7 @@ pub const KEYS: &[KeyDoc] = &[
 /// The range a duration or number key accepts, as written in the file.
 /// Bounded on purpose: a `max_on` of years removes the safety limit, a zero
 /// timeout or body limit locks every camera out, and unbounded values are how
-/// arithmetic overflows. Checked by `parse.rs`, shown in `docs/rules.md`.
+/// arithmetic overflows. Checked by `parse/`, shown in `docs/rules.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     pub section: &'static str,

@@ -2,8 +2,8 @@
 //!
 //! Owns the wording only; it must never accept anything `parse` refused.
 
-use super::parse::fmt_duration;
 use super::*;
+use crate::words::fmt_duration;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 

@@ -4,8 +4,8 @@
 //! `i64` with room to spare), so a point on an edge is on it, not "probably".
 //! Owns no state and knows nothing of rules.
 
-use crate::config::Anchor;
 use crate::decode::{Point, Rect};
+use crate::words::Anchor;
 
 #[inline]
 fn cross(o: Point, a: Point, b: Point) -> i64 {

@@ -80,8 +80,9 @@
 
 use super::{Backend, GpioError};
 use crate::clock::Instant;
-use crate::command::{Action, Command, Retrigger, Why};
-use crate::config::{LineRef, RelayCondition, RelayConfig};
+use crate::command::{Action, Command, Why};
+use crate::config::{LineRef, RelayConfig};
+use crate::words::{RelayCondition, Retrigger};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -90,8 +91,7 @@ use thiserror::Error;
 /// How often an unconfirmed switch-off is written again.
 pub const WRITE_RETRY: Duration = Duration::from_secs(1);
 
-/// The window `switch_limit` counts switch-ons in.
-pub const SWITCH_WINDOW: Duration = Duration::from_secs(60);
+use crate::words::SWITCH_WINDOW;
 
 /// How long a relay that wanted more than `switch_limit` switch-ons in a
 /// window stays off. As long as the window, so the count is clean afterwards.
@@ -115,7 +115,7 @@ impl std::fmt::Display for Manual {
         match self {
             Manual::On => f.write_str("on"),
             Manual::Off => f.write_str("off"),
-            Manual::Pulse(d) => write!(f, "pulse {}", crate::config::fmt_duration(*d)),
+            Manual::Pulse(d) => write!(f, "pulse {}", crate::words::fmt_duration(*d)),
             Manual::Release => f.write_str("release"),
         }
     }

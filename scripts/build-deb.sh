@@ -58,11 +58,16 @@ out=target/deb-assets/rules.toml
         -e 's/^([[:space:]]*backend[[:space:]]*=[[:space:]]*)"mock"/\1"cdev"/' \
         -e 's/^([[:space:]]*mock_log[[:space:]]*=)/# (mock backend only) \1/' \
         -e 's|^[[:space:]]*token[[:space:]]*=.*$|token_file = "/etc/camrelay/api-token"   # made at install; the page logs in with its first line|' \
+        -e 's|^([[:space:]]*dir[[:space:]]*=[[:space:]]*)"history"|\1"/var/lib/camrelay/history"   # the unit'"'"'s StateDirectory, removed on purge|' \
         "$src" |
         awk '/^\[\[/ { off = 1 } { if (off && $0 !~ /^[[:space:]]*(#|$)/) print "# " $0; else print }'
 } > "$out"
 if grep -Eq '^\[\[' "$out"; then
     echo "build-deb: $out still has an active [[block]]" >&2
+    exit 1
+fi
+if ! grep -Eq '^dir = "/var/lib/camrelay/history"' "$out"; then
+    echo "build-deb: $out keeps no history in /var/lib/camrelay" >&2
     exit 1
 fi
 if grep -Eq '^[[:space:]]*backend[[:space:]]*=[[:space:]]*"mock"' "$out"; then

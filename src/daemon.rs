@@ -166,6 +166,20 @@ pub async fn serve(
     let mqtt_task = mqtt.map(|settings| {
         crate::mqtt::spawn(settings, api_tx.clone(), &feed, mqtt_stats.clone(), stop_rx.clone())
     });
+    // The history: one more subscriber, writing on its own thread. A history
+    // that cannot start is said loudly and costs the relays nothing.
+    let history_stats = Arc::new(crate::history::Stats::default());
+    let history = config.history.as_ref().and_then(|h| {
+        let settings = crate::history::settings(h);
+        match crate::history::writer::spawn(settings, &feed, clock, history_stats.clone(), stop_rx.clone()) {
+            Ok(running) => Some(running),
+            Err(e) => {
+                tracing::error!(error = %e, "the history cannot be written; relays and rules run without it");
+                history_stats.problem(e.to_string());
+                None
+            }
+        }
+    });
     // The last decisions, for a web page that just opened: a subscriber like any other.
     let recent = Arc::new(crate::web::Recent::new());
     let recent_task = tokio::spawn(recent.clone().follow(feed.subscribe()));
@@ -178,7 +192,12 @@ pub async fn serve(
             .with_hosts(api::hosts::Hosts::new(&config.api.hosts))
             .with_token_file(config.api.token_file.clone())
             .with_rules_file(config_path.clone())
-            .with_mqtt(config.mqtt.is_some().then(|| mqtt_stats.clone())),
+            .with_mqtt(config.mqtt.is_some().then(|| mqtt_stats.clone()))
+            .with_history(config.history.as_ref().map(|h| api::HistoryAccess {
+                dir: h.dir.clone(),
+                stats: history_stats.clone(),
+                timezone: config.site.timezone,
+            })),
         config.api.header_timeout,
         stopped(stop_rx.clone()),
     ));
@@ -297,6 +316,9 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(2), api_task).await;
     if let Some(task) = mqtt_task {
         let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+    }
+    if let Some(history) = history {
+        history.finish().await;
     }
     checker.abort();
     recent_task.abort();
@@ -446,9 +468,20 @@ impl Core {
         // The NVR's copy of a detection the camera posted itself (or the
         // other way round) is one detection: no second event for the page
         // and Home Assistant. Its pictures are kept all the same.
-        if !self.engine.was_duplicate() {
-            if let Some(detection) = self.engine.detection(&received.event, Some(received.source.ip())) {
-                self.feed.send(Happened::Detected { at_ms: now.at.as_millis(), detection });
+        let detection = self.engine.detection(&received.event, Some(received.source.ip()));
+        if let Some(detection) = &detection {
+            if !self.engine.was_duplicate() {
+                self.feed
+                    .send(Happened::Detected { at_ms: now.at.as_millis(), detection: detection.clone() });
+            }
+            if let Some(picture) = crate::happened::Pictures::of(&received.event, &received.body) {
+                self.feed.send(Happened::Picture {
+                    at_ms: now.at.as_millis(),
+                    camera: detection.camera.clone(),
+                    kind: detection.kind.clone(),
+                    plate: detection.plate.clone(),
+                    picture,
+                });
             }
         }
         self.keep_picture(received);
@@ -668,10 +701,20 @@ impl Core {
                     started_at: now.origin_wall(),
                     uptime_ms: now.at.as_millis(),
                     mqtt: None,
+                    history: None,
                 });
             }
-            ApiRequest::Manual { relay, request, reply } => {
+            ApiRequest::Manual { relay, request, who, reply } => {
                 let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
+                if result.is_ok() {
+                    // Before the switch it causes, so the stream reads in order.
+                    self.feed.send(Happened::Manual {
+                        at_ms: now.at.as_millis(),
+                        relay: relay.clone(),
+                        request: request.to_string(),
+                        who,
+                    });
+                }
                 self.controller.tick(now.at);
                 self.publish_switches();
                 if result.is_ok() {
@@ -872,6 +915,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     keys("gpio", &old.gpio, &new.gpio, &mut out);
     if old.mqtt != new.mqtt {
         out.push("[mqtt]".to_string());
+    }
+    if old.history != new.history {
+        out.push("[history]".to_string());
     }
     out
 }

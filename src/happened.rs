@@ -52,6 +52,22 @@ pub enum Happened {
     Detected { at_ms: u64, detection: crate::engine::places::Detection },
     /// The count in a zone or area changed.
     Occupancy { at_ms: u64, occupancy: crate::engine::places::Occupancy },
+    /// A detection's pictures (the NVR's copy of a detection the camera
+    /// posted first brings them too): for the history and Home Assistant's
+    /// picture. The JPEGs stay base64 inside the post's body, never copied.
+    Picture {
+        at_ms: u64,
+        camera: String,
+        /// The detection's kind and plate, to find the event they belong to.
+        kind: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        plate: Option<String>,
+        #[serde(skip)]
+        picture: Pictures,
+    },
+    /// Someone switched a relay by hand (the API, the web page, MQTT):
+    /// `request` as `on`, `off`, `pulse 5s`, `release`; `who` in words.
+    Manual { at_ms: u64, relay: String, request: String, who: String },
     /// A rule fired on a relay of another node (`node/relay`): the command
     /// leaves through the broker; that node's controller applies it.
     Remote { at_ms: u64, node: String, relay: String, action: crate::command::RemoteAction, why: Why },
@@ -70,17 +86,69 @@ impl Happened {
             Happened::Detected { .. } => "detected",
             Happened::Occupancy { .. } => "occupancy",
             Happened::Remote { .. } => "remote",
+            Happened::Manual { .. } => "manual",
+            Happened::Picture { .. } => "picture",
         }
     }
 }
 
 impl Happened {
+    /// When it happened, on the daemon's monotonic clock.
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            Happened::Switched { at_ms, .. }
+            | Happened::Fired { at_ms, .. }
+            | Happened::NoEffect { at_ms, .. }
+            | Happened::Targets { at_ms, .. }
+            | Happened::Device { at_ms, .. }
+            | Happened::Reloaded { at_ms, .. }
+            | Happened::Detected { at_ms, .. }
+            | Happened::Occupancy { at_ms, .. }
+            | Happened::Remote { at_ms, .. }
+            | Happened::Manual { at_ms, .. }
+            | Happened::Picture { at_ms, .. } => *at_ms,
+        }
+    }
+
     /// Whether it changes something outside the core shows (a relay, a
     /// device, a count, a detection, the rules, another node's relay), as
     /// opposed to what every post brings (a rule firing again, a match
     /// without effect, the targets).
     pub fn is_change(&self) -> bool {
         !matches!(self, Happened::Fired { .. } | Happened::NoEffect { .. } | Happened::Targets { .. })
+    }
+}
+
+/// Where a post's JPEGs are: base64 ranges inside its body (shared, not copied).
+#[derive(Clone, Default, PartialEq)]
+pub struct Pictures {
+    pub body: bytes::Bytes,
+    /// The whole scene (`sourceBase64Data`).
+    pub overview: Option<std::ops::Range<usize>>,
+    /// The first target, face or plate crop (`targetBase64Data`): the thumbnail.
+    pub crop: Option<std::ops::Range<usize>>,
+}
+
+impl Pictures {
+    /// The pictures a decoded post carries, if any.
+    pub fn of(event: &crate::decode::Event, body: &bytes::Bytes) -> Option<Pictures> {
+        use crate::decode::ImageRole;
+        let range = |role| {
+            event.images_of(role).map(|i| i.range.clone()).find(|r| r.end <= body.len() && r.start < r.end)
+        };
+        let (overview, crop) = (range(ImageRole::Overview), range(ImageRole::Target));
+        (overview.is_some() || crop.is_some()).then(|| Pictures { body: body.clone(), overview, crop })
+    }
+
+    /// The base64 text of the overview, else of the crop.
+    pub fn base64(&self, which: std::ops::Range<usize>) -> &[u8] {
+        self.body.get(which).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Pictures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pictures").field("overview", &self.overview).field("crop", &self.crop).finish()
     }
 }
 

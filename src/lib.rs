@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod decode;
 pub mod engine;
 pub mod happened;
+pub mod history;
 pub mod ingest;
 pub mod mqtt;
 pub mod relays;

@@ -62,6 +62,50 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Search the event history (read-only; the daemon may run or not), newest first.
+    History {
+        /// The rules file: its [history] dir and [site] timezone.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history folder (instead of the rules file's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// From: 2026-12-05T21:30:00Z, 2026-12-05 (local midnight) or an age (24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until, in the same words as --since.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        camera: Option<String>,
+        /// A plate, as written on it (case and separators do not matter).
+        #[arg(long)]
+        plate: Option<String>,
+        /// Admit plates this far, as the rules' plate_distance (0.5: one look-alike misread).
+        #[arg(long)]
+        plate_distance: Option<f64>,
+        #[arg(long)]
+        relay: Option<String>,
+        #[arg(long)]
+        rule: Option<String>,
+        /// switched, fired, no_effect, detection, device, reload, remote (comma-separated).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        who: Option<String>,
+        /// The next page: rows older than this id.
+        #[arg(long)]
+        before: Option<i64>,
+        /// Rows at most (default 100).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print CSV (as GET /api/history.csv).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask a camera's own API: probe it, add it, subscribe it, fetch its picture, import its zones.
     #[command(subcommand)]
     Camera(CameraCommand),
@@ -230,6 +274,46 @@ fn main() -> ExitCode {
         }
         Command::Run { config } => camrelay::daemon::run(&config).map(|()| ExitCode::SUCCESS),
         Command::Camera(cmd) => camera(cmd),
+        Command::History {
+            config,
+            dir,
+            since,
+            until,
+            camera,
+            plate,
+            plate_distance,
+            relay,
+            rule,
+            kind,
+            who,
+            before,
+            limit,
+            csv,
+            json,
+        } => {
+            use camrelay::history::cli::{run, Format};
+            let filter = camrelay::history::Filter {
+                since,
+                until,
+                camera,
+                plate,
+                plate_distance,
+                relay,
+                rule,
+                kind,
+                who,
+                before,
+                limit,
+            };
+            let format = if csv {
+                Format::Csv
+            } else if json {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            run(config.as_deref(), dir, &filter, format)
+        }
     };
     match result {
         Ok(code) => code,

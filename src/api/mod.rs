@@ -35,6 +35,7 @@
 //! are open, control, login and `/health` keep room among the connections.
 
 pub mod guard;
+mod history;
 pub mod hosts;
 mod metrics;
 
@@ -65,6 +66,8 @@ pub enum ApiRequest {
     Manual {
         relay: String,
         request: Manual,
+        /// Who asked, for the history: `api token from 192.168.1.5`, `web page from …`, `mqtt`.
+        who: String,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Metrics(oneshot::Sender<String>),
@@ -121,6 +124,9 @@ pub struct Status {
     /// The broker link, with `[mqtt]`: connected, queued, dropped, commands in, commands to other nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<crate::mqtt::Status>,
+    /// The event history, with `[history]`: written, dropped, paused (disk full), its size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::history::Status>,
 }
 
 /// What the last reload did.
@@ -162,6 +168,17 @@ pub struct ApiState {
     camera_calls: Arc<Semaphore>,
     /// The broker link's counters, with `[mqtt]`.
     mqtt: Option<Arc<crate::mqtt::Stats>>,
+    /// The event history, with `[history]`.
+    pub(crate) history: Option<Arc<HistoryAccess>>,
+}
+
+/// Where the API reads the history, and the writer's counters.
+#[derive(Debug)]
+pub struct HistoryAccess {
+    pub dir: std::path::PathBuf,
+    pub stats: Arc<crate::history::Stats>,
+    /// `[site] timezone`: dates in filters and times in the CSV.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl ApiState {
@@ -182,7 +199,14 @@ impl ApiState {
             streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
             camera_calls: Arc::new(Semaphore::new(MAX_CAMERA_CALLS)),
             mqtt: None,
+            history: None,
         }
+    }
+
+    /// The event history `GET /api/history` reads.
+    pub fn with_history(mut self, history: Option<HistoryAccess>) -> Self {
+        self.history = history.map(Arc::new);
+        self
     }
 
     /// The file the token comes from, for the page's login hint.
@@ -290,6 +314,9 @@ pub async fn serve(
         .route("/api/rules/{name}/why", get(why))
         .route("/api/cameras/{name}/snapshot", get(snapshot))
         .route("/api/events", get(events))
+        .route("/api/history", get(history::json))
+        .route("/api/history.csv", get(history::csv))
+        .route("/api/history/pictures/{day}/{file}", get(history::picture))
         .merge(crate::web::routes())
         .with_state(state);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -525,8 +552,11 @@ impl axum::extract::FromRequestParts<ApiState> for CanRead {
     }
 }
 
-/// A request allowed to change things ([`write_access`]).
-pub(crate) struct CanWrite;
+/// A request allowed to change things ([`write_access`]), and who it came
+/// from in words the history keeps (never the token or session itself).
+pub(crate) struct CanWrite {
+    pub who: String,
+}
 
 impl axum::extract::FromRequestParts<ApiState> for CanWrite {
     type Rejection = Response;
@@ -537,7 +567,11 @@ impl axum::extract::FromRequestParts<ApiState> for CanWrite {
     ) -> Result<Self, Response> {
         let peer = peer_of(parts).ok_or_else(no_peer)?;
         match write_access(state, peer, &parts.headers) {
-            Access::Granted => Ok(CanWrite),
+            Access::Granted => {
+                let how =
+                    if parts.headers.contains_key(header::AUTHORIZATION) { "api token" } else { "web page" };
+                Ok(CanWrite { who: format!("{how} from {}", peer.ip().to_canonical()) })
+            }
             Access::Refused(r) => Err(r),
         }
     }
@@ -575,6 +609,7 @@ async fn status(_: CanRead, State(state): State<ApiState>) -> Response {
     match ask(&state, ApiRequest::Status).await {
         Ok(mut status) => {
             status.mqtt = state.mqtt.as_ref().map(|m| m.status());
+            status.history = state.history.as_ref().map(|h| h.stats.status(h.dir.clone()));
             Json(status).into_response()
         }
         Err(r) => r,
@@ -723,6 +758,9 @@ async fn metrics(_: CanRead, State(state): State<ApiState>) -> Response {
             if let Some(mqtt) = &state.mqtt {
                 mqtt.render(&mut text);
             }
+            if let Some(history) = &state.history {
+                history.stats.render_prometheus(&mut text);
+            }
             let (wrong, throttled) = state.guard.counts();
             use std::fmt::Write as _;
             let _ = writeln!(
@@ -776,7 +814,7 @@ fn parse_control(body: &ControlBody) -> Result<Manual, String> {
 }
 
 async fn control(
-    _: CanWrite,
+    CanWrite { who }: CanWrite,
     State(state): State<ApiState>,
     Path(relay): Path<String>,
     body: axum::body::Bytes,
@@ -789,7 +827,7 @@ async fn control(
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    match ask(&state, |reply| ApiRequest::Manual { relay: relay.clone(), request, reply }).await {
+    match ask(&state, |reply| ApiRequest::Manual { relay: relay.clone(), request, who, reply }).await {
         Ok(Ok(())) => Json(serde_json::json!({ "relay": relay, "accepted": body.action })).into_response(),
         Ok(Err(e)) => error(StatusCode::NOT_FOUND, &e),
         Err(r) => r,

@@ -47,6 +47,57 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     /// `[mqtt]`: the broker, when the section is present and not `enabled = false`.
     pub mqtt: Option<MqttConfig>,
+    /// `[history]`: the event history, when the section is present and not `enabled = false`.
+    pub history: Option<HistoryConfig>,
+}
+
+/// `[history]`: what happened, kept on disk and searchable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HistoryConfig {
+    /// The folder of `history.db` (relative to the rules file's folder).
+    pub dir: PathBuf,
+    /// Rows older than this are forgotten.
+    #[serde(with = "duration_str")]
+    pub keep: Duration,
+    /// The database is kept under this many bytes (the oldest rows go first).
+    pub max_size: u64,
+    /// Rows are committed at least this often (or every 512 rows).
+    #[serde(with = "duration_str")]
+    pub commit_every: Duration,
+    /// Which of a detection's pictures are kept.
+    pub pictures: crate::history::picture::Keep,
+}
+
+/// The smallest and largest `[history] max_size`.
+pub const MIN_HISTORY_BYTES: u64 = 10_000_000;
+pub const MAX_HISTORY_BYTES: u64 = 1_000_000_000_000;
+
+/// `"1GB"`, `"500MB"`, `"2GiB"`, `"750 kB"`: bytes (kB, MB, GB, TB are
+/// powers of 1000; KiB, MiB, GiB, TiB of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 =
+        number.parse().map_err(|_| format!("\"{text}\" is not a size; write e.g. \"1GB\" or \"500MB\""))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "" => return Err(format!("\"{text}\" has no unit; write e.g. \"{number}MB\" or \"{number}GB\"")),
+        other => {
+            return Err(format!(
+                "\"{text}\": unknown unit \"{other}\"; use kB, MB, GB, TB (or KiB, MiB, GiB, TiB)"
+            ))
+        }
+    };
+    Ok((n * scale).round() as u64)
 }
 
 /// `[mqtt]`: publish to a broker, take commands from it, reach other nodes' relays.
@@ -800,7 +851,8 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         let cameras = config.cameras.iter_mut().filter_map(|c| c.api.as_mut().map(|a| &mut a.password_file));
         let mqtt =
             config.mqtt.iter_mut().flat_map(|m| [m.password_file.as_mut(), m.ca_file.as_mut()]).flatten();
-        for path in [config.gpio.mock_log.as_mut(), config.server.record_dir.as_mut()]
+        let history = config.history.as_mut().map(|h| &mut h.dir);
+        for path in [config.gpio.mock_log.as_mut(), config.server.record_dir.as_mut(), history]
             .into_iter()
             .flatten()
             .chain(cameras)

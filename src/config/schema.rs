@@ -46,6 +46,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("rule.unless", "[[rule]] when = { ..., unless = { ... } }"),
     ("rule.then", "[[rule]] then = { ... }"),
     ("mqtt", "[mqtt]"),
+    ("history", "[history]"),
 ];
 
 pub const KEYS: &[KeyDoc] = &[
@@ -665,6 +666,13 @@ pub const KEYS: &[KeyDoc] = &[
     k("mqtt", "discovery_prefix", "string", "\"homeassistant\"", "Home Assistant's discovery prefix (its MQTT integration setting)."),
     k("mqtt", "queue", "integer", "1024", "Messages held while the broker is slow or away; past it the oldest are dropped and counted."),
     k("mqtt", "remote_timeout", "duration", "\"2s\"", "A command for another node's relay fails (logged, counted) without that node's answer in this time."),
+    // [history]
+    k("history", "enabled", "bool", "true", "`false` keeps the section but records nothing."),
+    k("history", "dir", "path", "\"history\"", "Folder of `history.db`, relative to the rules file's folder (the package: `/var/lib/camrelay/history`)."),
+    k("history", "keep", "duration", "\"30d\"", "Events older than this are forgotten, a few thousand a minute."),
+    k("history", "max_size", "size", "\"1GB\"", "The history is kept under this size (`500MB`, `2GB`); the oldest events go first."),
+    k("history", "pictures", "string", "\"all\"", "Which pictures of a detection are kept: `all` (the scene, ~0.5 MB, and the target crop), `crops` (the crop only: a few KB for a plate), `none`."),
+    k("history", "commit_every", "duration", "\"5s\"", "Events are written at least this often (or every 512): a power cut loses at most this much."),
 ];
 
 /// The range a duration or number key accepts, as written in the file.
@@ -712,6 +720,8 @@ pub const LIMITS: &[Limit] = &[
     l("rule.then", "plate_cooldown", "1ms", "7d"),
     l("mqtt", "queue", "16", "65536"),
     l("mqtt", "remote_timeout", "100ms", "1m"),
+    l("history", "keep", "1h", "3650d"),
+    l("history", "commit_every", "1s", "1m"),
 ];
 
 /// The range of a key, if it has one.

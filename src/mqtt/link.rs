@@ -449,7 +449,11 @@ impl Link {
             }
         };
         let (reply, answer) = oneshot::channel();
-        if self.core.try_send(ApiRequest::Manual { relay: relay.clone(), request, reply }).is_err() {
+        if self
+            .core
+            .try_send(ApiRequest::Manual { relay: relay.clone(), request, who: "mqtt".to_string(), reply })
+            .is_err()
+        {
             tracing::warn!(relay, "mqtt: command refused: the core is busy or stopping");
             self.stats.commands_refused.fetch_add(1, Relaxed);
             return;
@@ -810,7 +814,11 @@ impl Link {
                 }
             }
             Happened::Remote { node, relay, action, why, .. } => self.send_remote(node, relay, *action, why),
-            Happened::Fired { .. } | Happened::NoEffect { .. } | Happened::Targets { .. } => {}
+            Happened::Fired { .. }
+            | Happened::NoEffect { .. }
+            | Happened::Targets { .. }
+            | Happened::Manual { .. }
+            | Happened::Picture { .. } => {}
         }
     }
 

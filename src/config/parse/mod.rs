@@ -7,12 +7,13 @@
 //!
 //! One file per section, each owning its keys' checks: `server` (`[server]`,
 //! `[api]`), `site` (`[site]`, `[presence]` and the words of time),
-//! `relays`, `cameras`, `zones` (`[[zone]]`, `[[area]]`), `rules`, `mqtt`;
+//! `relays`, `cameras`, `zones` (`[[zone]]`, `[[area]]`), `rules`, `mqtt`, `history`;
 //! `table` reads one table of any of them. This file reads the sections in
 //! the order their names are needed: relays, cameras, zones and areas before
 //! the rules that name them.
 
 mod cameras;
+mod history;
 mod mqtt;
 mod relays;
 mod rules;
@@ -58,6 +59,7 @@ const TOP: &[(&str, bool)] = &[
     ("presence", false),
     ("rule", true),
     ("mqtt", false),
+    ("history", false),
 ];
 
 fn toml_diag(e: &toml::de::Error) -> Diag {
@@ -90,7 +92,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
                 let hint = match did_you_mean(key, names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
-                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[rule]], [mqtt]".to_string(),
+                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[rule]], [mqtt], [history]".to_string(),
                 };
                 return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
             }
@@ -180,6 +182,9 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
     }
     if let Some(v) = root.get("mqtt") {
         b.mqtt(Tbl::new("[mqtt]", "mqtt", v)?)?;
+    }
+    if let Some(v) = root.get("history") {
+        b.history(Tbl::new("[history]", "history", v)?)?;
     }
     if let Some(v) = root.get("site") {
         b.site(Tbl::new("[site]", "site", v)?)?;

@@ -1,0 +1,702 @@
+//! The event history (issue 27): every kind of event written and read back
+//! (through the store, the API, the CSV and `camrelay history`), repeats
+//! folded into one row, forgetting by age and by size on a virtual clock, a
+//! damaged file moved aside, and a daemon killed with SIGKILL in the middle
+//! of a flood leaving a database that opens.
+
+mod common;
+
+use camrelay::command::{RemoteAction, Why};
+use camrelay::engine::places::Detection;
+use camrelay::happened::Happened;
+use camrelay::history::picture::Keep;
+use camrelay::history::writer::{Settings, Stats, Writer};
+use camrelay::history::{Entry, Filter, Kind, PictureNote, Query, Remembered, Store};
+use common::*;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// 2026-12-05 21:32:00 UTC.
+const WALL: i64 = 1_796_506_320_000;
+
+fn settings(dir: &Path) -> Settings {
+    Settings {
+        dir: dir.to_path_buf(),
+        keep: Duration::from_secs(30 * 86_400),
+        max_bytes: 1_000_000_000,
+        commit_every: Duration::from_secs(5),
+        pictures: Keep::All,
+    }
+}
+
+fn writer(dir: &Path, settings: Settings) -> Writer {
+    let (store, opened) = Store::open(dir, chrono::Utc::now()).unwrap();
+    assert_eq!(opened.moved_aside, None);
+    Writer::new(store, settings, Arc::new(Stats::default()))
+}
+
+fn why(rule: &str) -> Why {
+    Why {
+        rule: rule.into(),
+        event: "presence".into(),
+        camera: Some("porch".into()),
+        target: Some(7),
+        zone: Some("door".into()),
+        area: None,
+        plate: None,
+    }
+}
+
+/// One item of each kind the history keeps, as the core puts them on its stream.
+fn one_of_each() -> Vec<Happened> {
+    vec![
+        Happened::Detected {
+            at_ms: 0,
+            detection: Detection {
+                camera: "gate_lpr".into(),
+                kind: "plate".into(),
+                class: Some("vehicle"),
+                zones: vec![],
+                plate: Some("JP116D".into()),
+                group: Some("whiteList".into()),
+                direction: None,
+                confidence: None,
+            },
+        },
+        Happened::Fired {
+            at_ms: 0,
+            relay: "porch_light".into(),
+            action: "hold 10s".into(),
+            why: why("porch light"),
+        },
+        Happened::Switched {
+            at_ms: 0,
+            relay: "porch_light".into(),
+            on: true,
+            reason: "rule".into(),
+            why: Some(why("porch light")),
+        },
+        Happened::NoEffect {
+            at_ms: 0,
+            rule: "open the gate".into(),
+            reason: "plate_cooldown".into(),
+            detail: "25s left".into(),
+        },
+        Happened::Device {
+            at_ms: 0,
+            device: "58:5b:69:00:00:01".into(),
+            camera: "driveway".into(),
+            online: false,
+        },
+        Happened::Reloaded { at_ms: 0, applied: false, message: "rules.toml:3:1: unknown key".into() },
+        Happened::Remote {
+            at_ms: 0,
+            node: "garage".into(),
+            relay: "door".into(),
+            action: RemoteAction::On,
+            why: why("garage door"),
+        },
+        Happened::Manual {
+            at_ms: 0,
+            relay: "gate".into(),
+            request: "pulse 1s".into(),
+            who: "web page from 192.168.1.20".into(),
+        },
+    ]
+}
+
+#[test]
+fn every_kind_is_written_and_read_back_with_its_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path(), settings(dir.path()));
+    let t = Instant::now();
+    for (i, h) in one_of_each().iter().enumerate() {
+        w.add(Entry::of(h, WALL + i as i64 * 1000).unwrap(), t);
+    }
+    // Not written before commit_every has passed.
+    w.tick(t + Duration::from_secs(4), WALL + 7_000);
+    let store = Store::open_read(dir.path()).unwrap();
+    assert_eq!(store.count().unwrap(), 0);
+    w.tick(t + Duration::from_secs(5), WALL + 8_000);
+    assert_eq!(store.count().unwrap(), 8);
+
+    let all = store.search(&Query { limit: 100, ..Query::default() }).unwrap();
+    let kinds: Vec<Kind> = all.iter().map(|e| e.kind).collect();
+    // Newest first.
+    assert_eq!(
+        kinds,
+        [
+            Kind::Manual,
+            Kind::Remote,
+            Kind::Reload,
+            Kind::Device,
+            Kind::NoEffect,
+            Kind::Switched,
+            Kind::Fired,
+            Kind::Detection
+        ]
+    );
+    let detection = &all[7];
+    assert_eq!(
+        (detection.camera.as_deref(), detection.plate.as_deref(), detection.detail.as_str()),
+        (Some("gate_lpr"), Some("JP116D"), "plate (whiteList)")
+    );
+    assert_eq!(detection.at_ms, WALL);
+    let fired = &all[6];
+    assert_eq!(
+        (fired.rule.as_deref(), fired.relay.as_deref(), fired.zone.as_deref(), fired.target),
+        (Some("porch light"), Some("porch_light"), Some("door"), Some(7))
+    );
+    assert_eq!(all[5].detail, "on (rule)");
+    assert_eq!(all[4].detail, "plate_cooldown: 25s left");
+    assert_eq!(all[3].detail, "offline (58:5b:69:00:00:01)");
+    assert_eq!(all[2].detail, "refused: rules.toml:3:1: unknown key");
+    assert_eq!(all[1].relay.as_deref(), Some("garage/door"));
+    assert_eq!(
+        (all[0].relay.as_deref(), all[0].detail.as_str(), all[0].who.as_deref()),
+        (Some("gate"), "pulse 1s", Some("web page from 192.168.1.20"))
+    );
+
+    // Filters, in the words a user writes them.
+    let q = |f: Filter| store.search(&f.query(chrono::Utc::now(), chrono_tz::UTC).unwrap()).unwrap();
+    let by_kind = q(Filter { kind: Some("switched,fired".into()), ..Filter::default() });
+    assert_eq!(by_kind.len(), 2);
+    assert_eq!(q(Filter { relay: Some("porch_light".into()), ..Filter::default() }).len(), 2);
+    assert_eq!(q(Filter { rule: Some("open the gate".into()), ..Filter::default() }).len(), 1);
+    assert_eq!(q(Filter { camera: Some("driveway".into()), ..Filter::default() }).len(), 1);
+    // The plate as written on it, and a look-alike misread within 0.5.
+    assert_eq!(q(Filter { plate: Some("jp-116 d".into()), ..Filter::default() }).len(), 1);
+    assert_eq!(q(Filter { plate: Some("JPII6D".into()), ..Filter::default() }).len(), 0);
+    assert_eq!(
+        q(Filter { plate: Some("JPI16D".into()), plate_distance: Some(0.5), ..Filter::default() }).len(),
+        1
+    );
+    let since = chrono::DateTime::from_timestamp_millis(WALL + 3_000).unwrap().to_rfc3339();
+    assert_eq!(q(Filter { since: Some(since), ..Filter::default() }).len(), 5);
+    // Paging: two at a time, then the next page before the last id.
+    let page = q(Filter { limit: Some(2), ..Filter::default() });
+    let next = q(Filter { limit: Some(2), before: Some(page[1].id), ..Filter::default() });
+    assert_eq!(next[0].kind, Kind::Reload);
+    assert!(Filter { kind: Some("opened".into()), ..Filter::default() }
+        .query(chrono::Utc::now(), chrono_tz::UTC)
+        .unwrap_err()
+        .contains("not one of switched, fired"));
+
+    // The CSV: a header and a line per row, quoted where needed.
+    let csv = camrelay::history::csv(&all, chrono_tz::Europe::Berlin);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "id,time,last,count,kind,camera,relay,rule,zone,plate,target,class,who,detail");
+    assert_eq!(lines.len(), 9);
+    assert!(lines[8].contains(",2026-12-05 22:32:00.000 +0100,"), "{}", lines[8]);
+    assert!(lines[8].ends_with(",gate_lpr,,,,JP116D,,vehicle,,plate (whiteList)"), "{}", lines[8]);
+    assert!(lines[1].ends_with(",manual,,gate,,,,,,web page from 192.168.1.20,pulse 1s"), "{}", lines[1]);
+    assert_eq!(q(Filter { who: Some("web page from 192.168.1.20".into()), ..Filter::default() }).len(), 1);
+}
+
+#[test]
+fn a_hold_renewed_on_every_post_is_one_row_with_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path(), settings(dir.path()));
+    let t = Instant::now();
+    let fired = |at: i64| {
+        Entry::of(
+            &Happened::Fired {
+                at_ms: 0,
+                relay: "porch_light".into(),
+                action: "hold 10s".into(),
+                why: why("porch light"),
+            },
+            at,
+        )
+        .unwrap()
+    };
+    // A person at the door for 10 s: a post every 250 ms, a commit in between.
+    for i in 0..20 {
+        w.add(fired(WALL + i * 250), t);
+    }
+    w.commit(t);
+    for i in 20..40 {
+        w.add(fired(WALL + i * 250), t);
+    }
+    w.commit(t);
+    let store = Store::open_read(dir.path()).unwrap();
+    let rows = store.search(&Query { limit: 10, ..Query::default() }).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].count, rows[0].at_ms, rows[0].last_ms), (40, WALL, WALL + 39 * 250));
+    // The same person back a minute later is a new row.
+    w.add(fired(WALL + 70_000), t);
+    w.commit(t);
+    assert_eq!(store.count().unwrap(), 2);
+}
+
+#[test]
+fn old_events_are_forgotten_after_keep_on_a_virtual_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path(), settings(dir.path()));
+    let t = Instant::now();
+    let hour = 3_600_000;
+    // A device going on and offline every hour for 40 days.
+    for h in 0..40 * 24 {
+        let item =
+            Happened::Device { at_ms: 0, device: "d".into(), camera: "driveway".into(), online: h % 2 == 0 };
+        w.add(Entry::of(&item, WALL + h * hour).unwrap(), t);
+    }
+    w.commit(t);
+    let store = Store::open_read(dir.path()).unwrap();
+    assert_eq!(store.count().unwrap(), 960);
+    let now = WALL + 40 * 24 * hour;
+    w.forget(now);
+    // Kept: from exactly 30 days before now.
+    assert_eq!(store.count().unwrap(), 30 * 24);
+    let oldest = store.search(&Query { limit: 10_000, ..Query::default() }).unwrap();
+    assert_eq!(oldest.last().unwrap().at_ms, now - 30 * 24 * hour);
+}
+
+#[test]
+fn the_history_stays_under_max_size_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path());
+    s.max_bytes = 2_000_000;
+    let mut w = writer(dir.path(), s);
+    let t = Instant::now();
+    // Reloads with long messages: about 5 MB of rows.
+    for i in 0..20_000 {
+        let item = Happened::Reloaded { at_ms: 0, applied: true, message: format!("{i:0>200}") };
+        w.add(Entry::of(&item, WALL + i).unwrap(), t);
+        if i % 500 == 499 {
+            w.commit(t);
+        }
+    }
+    w.commit(t);
+    let store = Store::open_read(dir.path()).unwrap();
+    assert!(store.used_bytes().unwrap() > 4_000_000);
+    for _ in 0..10 {
+        w.forget(WALL + 20_000);
+    }
+    let used = store.used_bytes().unwrap();
+    assert!(used <= 2_000_000, "{used} bytes");
+    let file = std::fs::metadata(dir.path().join("history.db")).unwrap().len();
+    // Freed pages went back to the file system, a step at a time, no VACUUM.
+    assert!(file < 4_000_000, "the file is {file} bytes");
+    let rows = store.search(&Query { limit: 10_000, ..Query::default() }).unwrap();
+    assert_eq!(rows[0].at_ms, WALL + 19_999, "the newest stay");
+    assert!(rows.len() > 3_000 && rows.len() < 20_000, "{}", rows.len());
+}
+
+#[test]
+fn a_damaged_file_is_moved_aside_and_a_new_one_started() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("history.db"), vec![0x5a; 16_384]).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T10:15:00Z").unwrap().to_utc();
+    let (mut store, opened) = Store::open(dir.path(), now).unwrap();
+    let aside = dir.path().join("history.db.damaged-20261205T101500Z");
+    assert_eq!(opened.moved_aside.as_deref(), Some(aside.as_path()));
+    assert_eq!(std::fs::read(&aside).unwrap(), vec![0x5a; 16_384], "kept as it was");
+    let item = Happened::Reloaded { at_ms: 0, applied: true, message: "ok".into() };
+    store.write(&[Entry::of(&item, WALL).unwrap()], &[], &[]).unwrap();
+    assert_eq!(store.count().unwrap(), 1);
+}
+
+const RULES: &str = r#"[server]
+listen = "127.0.0.1:0"
+
+[api]
+listen = "127.0.0.1:0"
+token = "t"
+
+[gpio]
+backend = "mock"
+mock_log = "{MOCK_LOG}"
+
+[presence]
+inertia = 1
+
+[history]
+dir = "history"
+commit_every = "1s"
+
+[[relay]]
+name = "porch_light"
+line = 17
+max_on = "1m"
+
+[[relay]]
+name = "gate"
+line = 27
+max_on = "5s"
+
+[[camera]]
+name = "driveway"
+mac = "58:5b:69:5f:42:1b"
+
+[[camera]]
+name = "gate_lpr"
+nvr = "58:5b:69:40:f4:0d"
+channel = 2
+
+[[zone]]
+name = "porch"
+camera = "driveway"
+polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
+
+[[rule]]
+name = "porch light"
+when = { event = "presence", zone = "porch" }
+then = { relay = "porch_light", action = "hold", hold = "2s" }
+
+[[rule]]
+name = "open the gate"
+when = { event = "plate", plate = "JP116D" }
+then = { relay = "gate", action = "pulse", duration = "1s" }
+"#;
+
+fn traject(x: u32) -> Vec<u8> {
+    format!("<?xml version=\"1.0\"?><config version=\"1.7\" xmlns=\"http://www.ipc.com/ver10\"><mac type=\"string\"><![CDATA[58:5b:69:5f:42:1b]]></mac><traject type=\"list\" count=\"1\"><item><targetId type=\"uint32\">7</targetId><rect><x1>{x}</x1><y1>6000</y1><x2>{}</x2><y2>9000</y2></rect><targetType type=\"targetType\">person</targetType></item></traject></config>", x + 1000)
+        .into_bytes()
+}
+
+/// The NVR's plate post with real JPEGs where the fixture has placeholders.
+fn lpr_with_pictures() -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(fixture("camera/driveway.jpg"));
+    String::from_utf8(fixture("nvr-v2/vehicle-lpr.xml"))
+        .unwrap()
+        .replace("BASE64_JPEG_OVERVIEW_IMAGE", &b64)
+        .replace("BASE64_JPEG_PLATE_CROP", &b64)
+        .into_bytes()
+}
+
+/// GET: status, content type and the raw body.
+fn get_bytes(addr: std::net::SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let ty = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string))
+        .unwrap_or_default();
+    (status, ty, raw[split + 4..].to_vec())
+}
+
+fn history_json(d: &Daemon, query: &str) -> Vec<serde_json::Value> {
+    let r = request(d.api, "GET", &format!("/api/history?{query}"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["events"].as_array().unwrap().clone()
+}
+
+fn wait_history(
+    d: &Daemon,
+    query: &str,
+    pred: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = history_json(d, query);
+        if pred(&rows) {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "history never got there: {rows:#?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_daemon_remembers_what_happened_and_serves_it() {
+    let mut d = Daemon::start(RULES);
+    // A person at the porch for a second, the gate's plate, a manual pulse,
+    // a refused reload.
+    for i in 0..5 {
+        assert_eq!(post(d.posts, "/API", &traject(2000 + i * 50)).status, 200);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(post(d.posts, "/API", &lpr_with_pictures()).status, 200);
+    let r = request(
+        d.api,
+        "POST",
+        "/api/relays/porch_light",
+        &[("Authorization", "Bearer t"), ("Content-Type", "application/json")],
+        br#"{"action":"pulse","duration":"1s"}"#,
+    );
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    std::fs::write(&d.config_path, format!("{RULES}\n[[rule]]\nname = \"broken\"\n")).unwrap();
+    d.signal("HUP");
+
+    let rows = wait_history(&d, "limit=1000", |rows| {
+        rows.iter().any(|e| e["kind"] == "reload")
+            && rows.iter().filter(|e| e["kind"] == "switched").count() >= 3
+    });
+    let of = |kind: &str| rows.iter().filter(|e| e["kind"] == kind).cloned().collect::<Vec<_>>();
+    let fired = of("fired");
+    let porch = fired.iter().find(|e| e["rule"] == "porch light").expect("the porch rule fired");
+    // Five posts renewing one hold: one row.
+    assert_eq!(porch["count"], 5, "{porch}");
+    assert_eq!((porch["camera"].as_str(), porch["target"].as_u64()), (Some("driveway"), Some(7)));
+    let gate = fired.iter().find(|e| e["rule"] == "open the gate").expect("the gate rule fired");
+    assert_eq!(gate["plate"], "JP116D");
+    let detection = &of("detection")[0];
+    // Its pictures, as the NVR sent them, behind the API.
+    let jpeg = fixture("camera/driveway.jpg");
+    for key in ["picture", "thumb"] {
+        let name = detection[key].as_str().unwrap_or_else(|| panic!("no {key}: {detection}"));
+        let r = get_bytes(d.api, &format!("/api/history/pictures/{name}"));
+        assert_eq!((r.0, r.1.as_str()), (200, "image/jpeg"), "{name}");
+        assert_eq!(r.2, jpeg, "{key}: byte for byte");
+    }
+    for bad in ["../history.db", "..%2Fhistory.db/x", "2026-12-05/..%2F..%2Fhistory.db"] {
+        let r = request(d.api, "GET", &format!("/api/history/pictures/{bad}"), &[], b"");
+        assert_eq!(r.status, 404, "{bad}: {}", r.body);
+    }
+    assert_eq!(
+        (detection["camera"].as_str(), detection["plate"].as_str()),
+        (Some("gate_lpr"), Some("JP116D"))
+    );
+    assert!(of("switched").iter().any(|e| e["relay"] == "gate" && e["detail"] == "on (rule)"), "{rows:#?}");
+    assert!(of("reload")[0]["detail"].as_str().unwrap().starts_with("refused: "), "{rows:#?}");
+
+    // The plate search and the CSV, with the same filters.
+    // The plate, as a user types it: the read, the rule it fired, the gate
+    // it switched, and nothing else.
+    let plated = history_json(&d, "plate=jp116d");
+    assert!(plated.iter().all(|e| e["plate"] == "JP116D"), "{plated:#?}");
+    let kinds: Vec<&str> = plated.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for kind in ["detection", "fired", "switched"] {
+        assert!(kinds.contains(&kind), "{kind} missing: {plated:#?}");
+    }
+    let r = request(d.api, "GET", "/api/history.csv?kind=detection", &[], b"");
+    assert_eq!(r.status, 200);
+    let lines: Vec<&str> = r.body.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.body);
+    assert!(lines[1].contains(",detection,gate_lpr,") && lines[1].contains(",JP116D,"), "{}", r.body);
+    // A filter word that means nothing is refused with what would be valid.
+    let r = request(d.api, "GET", "/api/history?kind=opened", &[], b"");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("not one of switched"), "{}", r.body);
+    let r = request(d.api, "GET", "/api/history?colour=red", &[], b"");
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // Stopped: every relay's switch-off is remembered, and the command line
+    // reads the history of a daemon that no longer runs.
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(15)).success());
+    let out = camrelay_command()
+        .args(["history", "--config"])
+        .arg(&d.config_path)
+        .args(["--kind", "switched", "--limit", "50"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The rules file is still the broken one: the history is read all the same.
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is missing \"when\""));
+    // Every relay that went on went off again, the newest line first.
+    for relay in ["porch_light", "gate"] {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(&format!("relay=\"{relay}\""))).collect();
+        assert!(lines.len() >= 2, "{relay}: {text}");
+        assert!(lines[0].contains("  off ("), "{relay} ends off: {text}");
+    }
+    // The manual pulse, with who asked, though the light was already on.
+    let manual = camrelay_command()
+        .args(["history", "--dir"])
+        .arg(d.dir.path().join("history"))
+        .args(["--kind", "manual"])
+        .output()
+        .unwrap();
+    let manual = String::from_utf8_lossy(&manual.stdout);
+    assert_eq!(manual.lines().count(), 1, "{manual}");
+    assert!(manual.contains("pulse 1s  relay=\"porch_light\"  who=\"api token from 127.0.0.1\""), "{manual}");
+    assert!(text.lines().all(|l| l.contains("switched")), "{text}");
+    let csv = camrelay_command()
+        .args(["history", "--dir"])
+        .arg(d.dir.path().join("history"))
+        .args(["--csv", "--plate", "JP116D"])
+        .output()
+        .unwrap();
+    assert!(csv.status.success());
+    let stopped = Store::open_read(&d.dir.path().join("history")).unwrap();
+    let plated = stopped
+        .search(
+            &Filter { plate: Some("JP116D".into()), ..Filter::default() }
+                .query(chrono::Utc::now(), chrono_tz::UTC)
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout).lines().count(),
+        1 + plated.len(),
+        "a header and a line per row"
+    );
+}
+
+#[test]
+fn a_daemon_killed_in_the_middle_of_a_flood_leaves_a_history_that_opens() {
+    let mut d = Daemon::start(RULES);
+    let stop = Instant::now() + Duration::from_millis(2_500);
+    let mut n = 0u32;
+    while Instant::now() < stop {
+        // Targets come and go, so rules fire and relays switch all the time.
+        let body = if n % 3 == 0 { fixture("nvr-v2/vehicle-lpr.xml") } else { traject(2000 + (n % 40) * 50) };
+        assert_eq!(post(d.posts, "/API", &body).status, 200);
+        n += 1;
+    }
+    // SIGKILL: no chance to commit what is pending.
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let dir = d.dir.path().join("history");
+    let store = Store::open_read(&dir).unwrap();
+    assert_eq!(store.integrity().unwrap(), "ok");
+    let rows = store.count().unwrap();
+    assert!(rows > 0, "at least the batches before the last were committed ({n} posts)");
+    // It opens for writing again, as the restarted daemon will.
+    let (mut again, opened) = Store::open(&dir, chrono::Utc::now()).unwrap();
+    assert_eq!(opened.moved_aside, None);
+    let item = Happened::Reloaded { at_ms: 0, applied: true, message: "restarted".into() };
+    again.write(&[Entry::of(&item, WALL).unwrap()], &[], &[]).unwrap();
+    assert_eq!(again.count().unwrap(), rows + 1);
+}
+
+#[test]
+fn a_history_section_with_a_mistake_is_refused_where_it_is() {
+    let parse = |section: &str| {
+        camrelay::config::parse(
+            &format!("[gpio]\nbackend = \"mock\"\n\n[history]\n{section}\n"),
+            Path::new("rules.toml"),
+        )
+    };
+    let ok = parse("dir = \"/var/lib/camrelay/history\"\nkeep = \"90d\"\nmax_size = \"500MB\"").unwrap();
+    let h = ok.history.unwrap();
+    assert_eq!((h.keep, h.max_size), (Duration::from_secs(90 * 86_400), 500_000_000));
+    assert_eq!(parse("max_size = \"2GiB\"").unwrap().history.unwrap().max_size, 2 * 1024 * 1024 * 1024);
+    // Relative to the rules file's folder.
+    let rel = camrelay::config::parse("[history]\n", Path::new("/etc/camrelay/rules.toml")).unwrap();
+    assert_eq!(rel.history.unwrap().dir, Path::new("/etc/camrelay/history"));
+    assert_eq!(parse("enabled = false").unwrap().history, None);
+    for (section, want) in [
+        (
+            "max_size = \"1 gigabyte\"",
+            "rules.toml:5:12: [history] max_size \"1 gigabyte\": unknown unit \"gigabyte\"",
+        ),
+        ("max_size = \"1MB\"", "must be from 10MB to 1TB"),
+        ("keep = \"10m\"", "1h"),
+        ("kepe = \"30d\"", "did you mean \"keep\""),
+        ("dir = \"\"", "[history] dir is empty"),
+    ] {
+        let e = parse(section).unwrap_err().to_string();
+        assert!(e.contains(want), "{section}: {e}");
+    }
+}
+
+/// A post body with the camera's JPEG as base64 twice (scene and crop), and where each is.
+fn pictures_of(jpeg: &[u8]) -> camrelay::happened::Pictures {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(jpeg);
+    let body = format!("<a>{b64}</a><b>{b64}</b>");
+    let scene = 3..3 + b64.len();
+    let crop = scene.end + 7..scene.end + 7 + b64.len();
+    camrelay::happened::Pictures { body: body.into(), overview: Some(scene), crop: Some(crop) }
+}
+
+fn plate_detection(at: i64) -> Entry {
+    Entry::of(&one_of_each()[0], at).unwrap()
+}
+
+fn note(at: i64, jpeg: &[u8]) -> Remembered {
+    Remembered::Picture(PictureNote {
+        at_ms: at,
+        camera: "gate_lpr".into(),
+        kind: "plate".into(),
+        plate: Some("JP116D".into()),
+        picture: pictures_of(jpeg),
+    })
+}
+
+#[test]
+fn a_detections_pictures_are_the_cameras_jpegs_joined_to_its_row() {
+    let jpeg = fixture("camera/driveway.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path(), settings(dir.path()));
+    let t = Instant::now();
+    // The camera's copy (no pictures), written; the NVR's copy 1.2 s later
+    // brings the pictures, which join the row already written.
+    w.add(plate_detection(WALL), t);
+    w.commit(t);
+    w.take(note(WALL + 1_200, &jpeg), t);
+    w.commit(t);
+    // A picture no detection asked for (another camera) is not kept.
+    w.take(
+        Remembered::Picture(PictureNote {
+            at_ms: WALL + 1_300,
+            camera: "porch".into(),
+            kind: "intrusion".into(),
+            plate: None,
+            picture: pictures_of(&jpeg),
+        }),
+        t,
+    );
+    w.commit(t);
+    let store = Store::open_read(dir.path()).unwrap();
+    let rows = store.search(&Query { limit: 10, ..Query::default() }).unwrap();
+    assert_eq!(rows.len(), 1);
+    let (scene, crop) = (rows[0].picture.clone().unwrap(), rows[0].thumb.clone().unwrap());
+    assert!(scene.starts_with("2026-12-05/") && scene.ends_with("-scene.jpg"), "{scene}");
+    let file = camrelay::history::picture::file(dir.path(), &scene).unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), jpeg, "byte for byte what the camera sent");
+    let thumb = camrelay::history::picture::file(dir.path(), &crop).unwrap();
+    assert_eq!(std::fs::read(thumb).unwrap(), jpeg);
+    assert_eq!(rows[0].picture_bytes, 2 * jpeg.len() as u64);
+    assert_eq!(store.picture_bytes().unwrap(), 2 * jpeg.len() as u64);
+    let pictures = std::fs::read_dir(dir.path().join("pictures/2026-12-05")).unwrap().count();
+    assert_eq!(pictures, 2);
+
+    // `crops` keeps the thumbnail only.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path());
+    s.pictures = Keep::Crops;
+    let mut w = writer(dir.path(), s);
+    w.add(plate_detection(WALL), t);
+    w.take(note(WALL, &jpeg), t);
+    w.commit(t);
+    let rows =
+        Store::open_read(dir.path()).unwrap().search(&Query { limit: 10, ..Query::default() }).unwrap();
+    assert_eq!((rows[0].picture.is_none(), rows[0].thumb.is_some()), (true, true));
+}
+
+#[test]
+fn over_max_size_pictures_go_first_and_their_rows_stay() {
+    let jpeg = fixture("camera/driveway.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path());
+    // Room for about 20 detections' pictures.
+    s.max_bytes = 40 * jpeg.len() as u64 + 200_000;
+    let mut w = writer(dir.path(), s);
+    let t = Instant::now();
+    for i in 0..100 {
+        let at = WALL + i * 60_000;
+        w.add(plate_detection(at), t);
+        w.take(note(at, &jpeg), t);
+        w.commit(t);
+    }
+    let store = Store::open_read(dir.path()).unwrap();
+    assert_eq!(store.picture_bytes().unwrap(), 200 * jpeg.len() as u64);
+    for _ in 0..5 {
+        w.forget(WALL + 100 * 60_000);
+    }
+    let rows = store.search(&Query { limit: 1000, ..Query::default() }).unwrap();
+    assert_eq!(rows.len(), 100, "every row stays");
+    let kept: Vec<bool> = rows.iter().map(|e| e.picture.is_some()).collect();
+    let n = kept.iter().filter(|k| **k).count();
+    assert!((10..=40).contains(&n), "{n} detections keep their pictures");
+    assert!(kept[..n].iter().all(|k| *k), "the newest keep theirs");
+    assert!(store.used_bytes().unwrap() + store.picture_bytes().unwrap() <= 40 * jpeg.len() as u64 + 200_000);
+    let files: usize = std::fs::read_dir(dir.path().join("pictures"))
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(files, 2 * n, "the forgotten pictures' files are gone");
+}

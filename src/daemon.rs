@@ -597,6 +597,14 @@ impl Core {
             let what = if n.stationary { "target stationary" } else { "target moves again" };
             tracing::info!(camera = %n.camera, target = n.target, class = n.class.word(), "{what}");
         }
+        for visit in self.engine.take_visits() {
+            self.feed.send(Happened::Visit {
+                at_ms: at.as_millis(),
+                first_ms: visit.first_seen.as_millis(),
+                last_ms: visit.last_seen.as_millis(),
+                visit,
+            });
+        }
         for unfired in self.engine.take_unfired() {
             self.no_effect(&unfired.rule, unfired.reason, &unfired.detail);
         }

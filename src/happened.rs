@@ -65,6 +65,9 @@ pub enum Happened {
         #[serde(skip)]
         picture: Pictures,
     },
+    /// A tracked target is gone: its visit, first and last seen (on the
+    /// same clock as `at_ms`), its class and the zones it was in.
+    Visit { at_ms: u64, first_ms: u64, last_ms: u64, visit: crate::engine::Visit },
     /// Someone switched a relay by hand (the API, the web page, MQTT):
     /// `request` as `on`, `off`, `pulse 5s`, `release`; `who` in words.
     Manual { at_ms: u64, relay: String, request: String, who: String },
@@ -88,6 +91,7 @@ impl Happened {
             Happened::Remote { .. } => "remote",
             Happened::Manual { .. } => "manual",
             Happened::Picture { .. } => "picture",
+            Happened::Visit { .. } => "visit",
         }
     }
 }
@@ -106,7 +110,8 @@ impl Happened {
             | Happened::Occupancy { at_ms, .. }
             | Happened::Remote { at_ms, .. }
             | Happened::Manual { at_ms, .. }
-            | Happened::Picture { at_ms, .. } => *at_ms,
+            | Happened::Picture { at_ms, .. }
+            | Happened::Visit { at_ms, .. } => *at_ms,
         }
     }
 
@@ -140,9 +145,14 @@ impl Pictures {
         (overview.is_some() || crop.is_some()).then(|| Pictures { body: body.clone(), overview, crop })
     }
 
-    /// The base64 text of the overview, else of the crop.
-    pub fn base64(&self, which: std::ops::Range<usize>) -> &[u8] {
-        self.body.get(which).unwrap_or_default()
+    /// The JPEG at `which` (the overview's or the crop's range), decoded
+    /// from its base64 (line breaks tolerated); `None` if it is not a JPEG.
+    pub fn jpeg(&self, which: std::ops::Range<usize>) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let text = self.body.get(which)?;
+        let clean: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(clean).ok()?;
+        bytes.starts_with(&[0xFF, 0xD8]).then_some(bytes)
     }
 }
 
@@ -343,5 +353,21 @@ mod tests {
         assert!(changes.try_recv().is_err());
         let kinds: Vec<&str> = std::iter::from_fn(|| all.try_recv().ok()).map(|i| i.kind()).collect();
         assert_eq!(kinds, ["no_effect", "targets", "switched"]);
+    }
+}
+
+#[cfg(test)]
+mod picture_tests {
+    use super::Pictures;
+
+    #[test]
+    fn only_a_jpeg_is_a_picture() {
+        let body = bytes::Bytes::from_static(b"/9j/4AAQ|/9j/\n4AAQ|iVBORw0KGgo=|BASE64_JPEG_OVERVIEW_IMAGE");
+        let p = Pictures { body, overview: None, crop: None };
+        assert_eq!(p.jpeg(0..8), Some(vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]));
+        assert_eq!(p.jpeg(9..18), Some(vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]), "line breaks tolerated");
+        assert_eq!(p.jpeg(19..31), None, "a PNG");
+        assert_eq!(p.jpeg(32..58), None, "the vendor docs' placeholder");
+        assert_eq!(p.jpeg(50..90), None, "out of the body");
     }
 }

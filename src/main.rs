@@ -88,7 +88,7 @@ enum Command {
         relay: Option<String>,
         #[arg(long)]
         rule: Option<String>,
-        /// switched, fired, no_effect, detection, device, reload, remote (comma-separated).
+        /// switched, fired, no_effect, detection, visit, manual, device, reload, remote (comma-separated).
         #[arg(long)]
         kind: Option<String>,
         #[arg(long)]

@@ -430,6 +430,7 @@ fn the_daemon_remembers_what_happened_and_serves_it() {
 
     let rows = wait_history(&d, "limit=1000", |rows| {
         rows.iter().any(|e| e["kind"] == "reload")
+            && rows.iter().any(|e| e["kind"] == "visit")
             && rows.iter().filter(|e| e["kind"] == "switched").count() >= 3
     });
     let of = |kind: &str| rows.iter().filter(|e| e["kind"] == kind).cloned().collect::<Vec<_>>();
@@ -440,6 +441,16 @@ fn the_daemon_remembers_what_happened_and_serves_it() {
     assert_eq!((porch["camera"].as_str(), porch["target"].as_u64()), (Some("driveway"), Some(7)));
     let gate = fired.iter().find(|e| e["rule"] == "open the gate").expect("the gate rule fired");
     assert_eq!(gate["plate"], "JP116D");
+    // The person's visit: one row for five traject posts, with its span.
+    let visits = of("visit");
+    assert_eq!(visits.len(), 1, "{visits:#?}");
+    let v = &visits[0];
+    assert_eq!(
+        (v["camera"].as_str(), v["target"].as_u64(), v["class"].as_str(), v["zone"].as_str()),
+        (Some("driveway"), Some(7), Some("person"), Some("porch"))
+    );
+    let span = v["last_ms"].as_i64().unwrap() - v["at_ms"].as_i64().unwrap();
+    assert!((600..=1_600).contains(&span), "posts 200 ms apart for 0.8 s, then gone: {span} ms");
     let detection = &of("detection")[0];
     // Its pictures, as the NVR sent them, behind the API.
     let jpeg = fixture("camera/driveway.jpg");

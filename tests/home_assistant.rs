@@ -264,9 +264,11 @@ fn expected(with_porch: bool) -> Vec<(&'static str, &'static str)> {
         ("sensor.camrelay_nodea_area_outside_count", "camrelay nodea Outside count"),
         ("binary_sensor.camrelay_nodea_camera_drive_online", "Drive posting"),
         ("event.camrelay_nodea_camera_drive_detection", "Drive detection"),
+        ("image.camrelay_nodea_camera_drive_picture", "Drive event picture"),
         ("binary_sensor.camrelay_nodea_camera_gate_lpr_online", "Gate lpr posting"),
         ("sensor.camrelay_nodea_camera_gate_lpr_plate", "Gate lpr last plate"),
         ("event.camrelay_nodea_camera_gate_lpr_detection", "Gate lpr detection"),
+        ("image.camrelay_nodea_camera_gate_lpr_picture", "Gate lpr event picture"),
         ("event.camrelay_nodea_safety", "camrelay nodea safety cut-off"),
         ("sensor.camrelay_nodea_reload", "camrelay nodea last reload"),
     ];
@@ -293,6 +295,17 @@ fn person(id: u32) -> (u32, &'static str, [u32; 4]) {
 }
 
 const DETECTION: &str = "event.camrelay_nodea_camera_drive_detection";
+
+/// The intrusion post with a real JPEG where the vendor's sample has placeholders.
+fn intrusion_with_picture() -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(common::fixture("camera/driveway.jpg"));
+    String::from_utf8(intrusion())
+        .unwrap()
+        .replace("BASE64_JPEG_OVERVIEW_IMAGE", &b64)
+        .replace("BASE64_JPEG_TARGET_CROP", &b64)
+        .into_bytes()
+}
 
 /// The vendor's perimeter intrusion post, from the drive camera.
 fn intrusion() -> Vec<u8> {
@@ -394,6 +407,14 @@ fn a_real_home_assistant_sees_every_entity_keeps_renames_and_gets_fresh_attribut
         assert_eq!(e["new_state"]["attributes"]["event_type"], "intrusion", "{e}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A detection with its pictures: the camera's image entity shows it
+    // (its state becomes the time the picture came).
+    const PICTURE: &str = "image.camrelay_nodea_camera_drive_picture";
+    let before = hass.state(PICTURE).map(|s| s["state"].clone());
+    post(camrelay.posts, "/API", &intrusion_with_picture());
+    eventually(WAIT, "the picture in Home Assistant", || {
+        hass.state(PICTURE).is_some_and(|s| Some(s["state"].clone()) != before && s["state"] != "unknown")
+    });
     latencies.sort_by(f64::total_cmp);
     let pct =
         |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];

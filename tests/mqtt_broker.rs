@@ -616,3 +616,53 @@ fn ha_defect_5_every_entity_names_its_id_for_old_and_new_home_assistant() {
         assert_eq!(object, v["unique_id"].as_str().unwrap(), "{}", m.topic);
     }
 }
+
+/// The NVR's plate post with `jpeg` where the fixture has placeholders.
+fn lpr_with(jpeg: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(jpeg);
+    String::from_utf8(common::fixture("nvr-v2/vehicle-lpr.xml"))
+        .unwrap()
+        .replace("BASE64_JPEG_OVERVIEW_IMAGE", &b64)
+        .replace("BASE64_JPEG_PLATE_CROP", &b64)
+        .into_bytes()
+}
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn a_cameras_latest_event_picture_is_an_image_entity_published_when_it_changes() {
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#", "homeassistant/#"]);
+    let secrets = secrets_dir();
+    let rules = format!(
+        "{head}\n[[relay]]\nname = \"gate\"\nline = 5\nmax_on = \"10s\"\n\n[[camera]]\nname = \"gate_lpr\"\nnvr = \"58:5b:69:40:f4:0d\"\nchannel = 2\n",
+        head = head(&broker, "nodea", secrets.path())
+    );
+    let d = Daemon::start(&rules);
+    let config =
+        watch.wait("homeassistant/image/camrelay_nodea/camera_gate_lpr_picture/config", WAIT, |_| true);
+    let config: serde_json::Value = serde_json::from_str(&config.payload).unwrap();
+    assert_eq!(config["image_topic"], "camrelay/nodea/camera/gate_lpr/picture");
+    assert_eq!(config["content_type"], "image/jpeg");
+    watch.wait("camrelay/nodea/availability", WAIT, |m| m.payload == "online");
+
+    let jpeg = common::fixture("camera/driveway.jpg");
+    let topic = "camrelay/nodea/camera/gate_lpr/picture";
+    assert_eq!(post(d.posts, "/API", &lpr_with(&jpeg)).status, 200);
+    let first = watch.wait(topic, WAIT, |_| true);
+    assert_eq!(first.raw, jpeg, "the JPEG the NVR sent, byte for byte");
+    // The same picture again: nothing new for Home Assistant.
+    assert_eq!(post(d.posts, "/API", &lpr_with(&jpeg)).status, 200);
+    let mut other = jpeg.clone();
+    other.extend_from_slice(b"\xff\xd9");
+    assert_eq!(post(d.posts, "/API", &lpr_with(&other)).status, 200);
+    watch.wait(topic, WAIT, |m| m.raw == other);
+    std::thread::sleep(Duration::from_millis(300));
+    let pictures: Vec<_> = watch.all().into_iter().filter(|m| m.topic == topic).collect();
+    assert_eq!(pictures.len(), 2, "published when it changed, not on every post");
+    // Retained: a Home Assistant that starts now gets the latest one.
+    let late = Watcher::connect(&broker, "homeassistant", &[topic]);
+    let m = late.wait(topic, WAIT, |_| true);
+    assert!(m.retain);
+    assert_eq!(m.raw, other);
+}

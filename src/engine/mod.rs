@@ -148,6 +148,21 @@ pub struct Notice {
     pub stationary: bool,
 }
 
+/// A tracked target's visit, once it is gone: one row of the history
+/// instead of one per traject post.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Visit {
+    pub camera: String,
+    pub target: u32,
+    pub class: TargetClass,
+    #[serde(skip)]
+    pub first_seen: Instant,
+    #[serde(skip)]
+    pub last_seen: Instant,
+    /// The zones it was in, in zone order.
+    pub zones: Vec<String>,
+}
+
 /// A tracked target, for the status API.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TargetStatus {
@@ -196,6 +211,8 @@ pub struct Engine {
     /// The last event handled was the other source's copy of a detection.
     duplicate: bool,
     notices: Vec<Notice>,
+    /// Visits that ended, until the daemon takes them (at most [`MAX_UNFIRED`]).
+    visits: Vec<Visit>,
     /// `stationary_tolerance` in picture units.
     tolerance: u32,
     /// Some rule counts targets in a place.
@@ -245,6 +262,7 @@ impl Engine {
             offline: Vec::new(),
             plate_read: None,
             notices: Vec::new(),
+            visits: Vec::new(),
             tolerance: 0,
             has_counting: false,
             areas: Vec::new(),
@@ -392,6 +410,11 @@ impl Engine {
     /// Camera names by index, as in [`RuleVerdict::camera`].
     pub fn camera_name(&self, index: usize) -> Option<&str> {
         self.cameras.get(index).map(|c| c.name.as_str())
+    }
+
+    /// Visits that ended (targets gone) since the last call.
+    pub fn take_visits(&mut self) -> Vec<Visit> {
+        std::mem::take(&mut self.visits)
     }
 
     /// Targets that became stationary or moved again since the last call.
@@ -1220,6 +1243,22 @@ impl Engine {
         for key in gone {
             let Some(track) = self.tracks.remove(&key) else { continue };
             let cam = (key.0 < UNKNOWN_DEVICE_BASE).then_some(key.0 as usize);
+            if self.visits.len() < MAX_UNFIRED {
+                self.visits.push(Visit {
+                    camera: track.camera.clone(),
+                    target: key.1,
+                    class: track.class,
+                    first_seen: track.first_seen,
+                    last_seen: track.last_seen,
+                    zones: track
+                        .zones
+                        .iter()
+                        .zip(&self.zones)
+                        .filter(|(state, _)| state.visited || state.inside)
+                        .map(|(_, zone)| zone.name.clone())
+                        .collect(),
+                });
+            }
             let ctx = self.ctx(cam, track.channel, now);
             for (z, state) in track.zones.iter().enumerate() {
                 if !state.inside {

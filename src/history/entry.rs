@@ -28,10 +28,12 @@ pub enum Kind {
     Remote,
     /// Someone switched a relay by hand, and who.
     Manual,
+    /// A tracked target came and went: first and last seen, class, zones.
+    Visit,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Switched,
         Kind::Fired,
         Kind::NoEffect,
@@ -40,6 +42,7 @@ impl Kind {
         Kind::Reload,
         Kind::Remote,
         Kind::Manual,
+        Kind::Visit,
     ];
 
     /// The word stored, filtered by and shown.
@@ -53,6 +56,7 @@ impl Kind {
             Kind::Reload => "reload",
             Kind::Remote => "remote",
             Kind::Manual => "manual",
+            Kind::Visit => "visit",
         }
     }
 
@@ -248,6 +252,23 @@ impl Entry {
                 let mut e = Entry::new(Kind::Manual, at_ms, request.clone());
                 e.relay = Some(relay.clone());
                 e.who = Some(who.clone());
+                e
+            }
+            Happened::Visit { at_ms: end, first_ms, last_ms, visit } => {
+                // `at_ms` (wall) is when the core saw it gone: the visit's
+                // own times are that far before it on the same clock.
+                let wall = |ms: &u64| at_ms - end.saturating_sub(*ms) as i64;
+                let seconds = last_ms.saturating_sub(*first_ms) as f64 / 1000.0;
+                let mut e = Entry::new(
+                    Kind::Visit,
+                    wall(first_ms),
+                    format!("{} for {seconds:.1}s", visit.class.word()),
+                );
+                e.last_ms = wall(last_ms);
+                e.camera = Some(visit.camera.clone());
+                e.target = Some(visit.target);
+                e.class = Some(visit.class.word().to_string());
+                e.zone = (!visit.zones.is_empty()).then(|| visit.zones.join(", "));
                 e
             }
             Happened::Targets { .. } | Happened::Occupancy { .. } | Happened::Picture { .. } => return None,

@@ -5,7 +5,6 @@
 //! folder or serve a name it did not make.
 
 use crate::happened::Pictures;
-use base64::Engine as _;
 use std::path::{Path, PathBuf};
 
 /// The folder inside the history folder.
@@ -45,7 +44,7 @@ pub fn write(dir: &Path, day: &str, stem: &str, p: &Pictures, keep: Keep) -> std
     let scene = if keep == Keep::All { p.overview.clone() } else { None };
     for (range, suffix) in [(scene, "scene"), (p.crop.clone(), "crop")] {
         let Some(range) = range else { continue };
-        let Some(jpeg) = jpeg(p.base64(range)) else { continue };
+        let Some(jpeg) = p.jpeg(range) else { continue };
         std::fs::create_dir_all(&folder)?;
         let name = format!("{day}/{stem}-{suffix}.jpg");
         std::fs::write(dir.join(FOLDER).join(&name), &jpeg)?;
@@ -56,13 +55,6 @@ pub fn write(dir: &Path, day: &str, stem: &str, p: &Pictures, keep: Keep) -> std
         }
     }
     Ok(out)
-}
-
-/// The JPEG in a base64 text (line breaks and spaces tolerated), if it is one.
-fn jpeg(base64: &[u8]) -> Option<Vec<u8>> {
-    let clean: Vec<u8> = base64.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(clean).ok()?;
-    bytes.starts_with(&[0xFF, 0xD8]).then_some(bytes)
 }
 
 /// The file a row's picture name stands for, if the name is one this
@@ -109,13 +101,5 @@ mod tests {
         ] {
             assert_eq!(file(dir, bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn a_picture_that_is_not_a_jpeg_is_left_out() {
-        assert_eq!(jpeg(b"/9j/4AAQ"), Some(vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]));
-        assert_eq!(jpeg(b"/9j/\n4AAQ"), Some(vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]));
-        assert_eq!(jpeg(b"iVBORw0KGgo="), None, "a PNG");
-        assert_eq!(jpeg(b"BASE64_JPEG_OVERVIEW_IMAGE"), None);
     }
 }

@@ -163,6 +163,16 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             );
         }
         add(
+            "image",
+            format!("camera_{l}_picture"),
+            json!({
+                "name": "event picture",
+                "image_topic": t.camera(camera, "picture"),
+                "content_type": "image/jpeg",
+            }),
+            &dev,
+        );
+        add(
             "event",
             format!("camera_{l}_detection"),
             json!({

@@ -155,6 +155,8 @@ struct Link {
     model_known: bool,
     /// Last plate per camera (retained), republished with every state.
     plates: HashMap<String, String>,
+    /// Each camera's latest event picture (a JPEG), republished on every connection.
+    pictures: HashMap<String, Bytes>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
     republish_at: Option<Instant>,
@@ -213,6 +215,7 @@ impl Link {
             on_broker: BTreeSet::new(),
             model_known: false,
             plates: HashMap::new(),
+            pictures: HashMap::new(),
             pending: HashMap::new(),
             next_id: 1,
             republish_at: None,
@@ -752,6 +755,9 @@ impl Link {
             if let Some(plate) = self.plates.get(camera).cloned() {
                 self.publish(Message::new(t.camera(camera, "plate"), plate, true));
             }
+            if let Some(jpeg) = self.pictures.get(camera).cloned() {
+                self.publish_picture(camera, jpeg);
+            }
         }
         if let Some(r) = &state.last_reload {
             self.publish(Message::new(t.reload(), reload_payload(r.applied, &r.message), true));
@@ -818,8 +824,27 @@ impl Link {
             | Happened::NoEffect { .. }
             | Happened::Targets { .. }
             | Happened::Manual { .. }
-            | Happened::Picture { .. } => {}
+            | Happened::Visit { .. } => {}
+            Happened::Picture { camera, picture, .. } => {
+                // The scene, else the crop; published only when it changed.
+                let Some(jpeg) = payload::picture(picture) else { return };
+                if self.cameras.contains(camera) && self.pictures.get(camera) != Some(&jpeg) {
+                    self.pictures.insert(camera.clone(), jpeg.clone());
+                    if self.connected {
+                        self.publish_picture(camera, jpeg);
+                    }
+                }
+            }
         }
+    }
+
+    /// A camera's event picture, replacing one still queued for it.
+    fn publish_picture(&mut self, camera: &str, jpeg: Bytes) {
+        let m = Message::new(self.s.topics.camera(camera, "picture"), jpeg, true);
+        if self.outbox.push_latest(m).is_some() {
+            self.stats.dropped.fetch_add(1, Relaxed);
+        }
+        self.stats.queued.store(self.outbox.len() as u64, Relaxed);
     }
 
     /// Queue a message; it leaves when connected and the client has room.

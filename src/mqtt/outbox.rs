@@ -53,6 +53,14 @@ impl Outbox {
         dropped
     }
 
+    /// Queue a retained state, dropping a queued message on the same topic
+    /// first: only the latest matters, so a camera's pictures can never fill
+    /// the queue while the broker is slow.
+    pub fn push_latest(&mut self, m: Message) -> Option<Message> {
+        self.queue.retain(|q| q.topic != m.topic);
+        self.push(m)
+    }
+
     pub fn front(&self) -> Option<&Message> {
         self.queue.front()
     }

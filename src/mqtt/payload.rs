@@ -8,6 +8,13 @@ use crate::relays::controller::Manual;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// A post's picture for Home Assistant's image entity: the scene, else the
+/// target crop, decoded from the post's base64; `None` if it is not a JPEG.
+pub fn picture(p: &crate::happened::Pictures) -> Option<bytes::Bytes> {
+    let scene = p.overview.clone().and_then(|r| p.jpeg(r));
+    scene.or_else(|| p.crop.clone().and_then(|r| p.jpeg(r))).map(bytes::Bytes::from)
+}
+
 /// A `PULSE` without a duration lasts this long.
 pub const DEFAULT_PULSE: Duration = Duration::from_secs(1);
 

@@ -142,6 +142,8 @@ impl Drop for Broker {
 pub struct Msg {
     pub topic: String,
     pub payload: String,
+    /// The payload as sent (pictures are not text).
+    pub raw: Vec<u8>,
     pub retain: bool,
     pub at: Instant,
 }
@@ -200,6 +202,7 @@ impl Watcher {
                         keep.lock().unwrap().push(Msg {
                             topic: String::from_utf8_lossy(&p.topic).into_owned(),
                             payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                            raw: p.payload.to_vec(),
                             retain: p.retain,
                             at: Instant::now(),
                         });

@@ -79,7 +79,14 @@ const MISS_AFTER: Duration = Duration::from_secs(2);
 
 fn main() {
     let posts: usize = std::env::var("LATENCY_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let config = camrelay::config::parse(RULES, std::path::Path::new("latency-bench.toml"))
+    // LATENCY_HISTORY=1: the same with [history] on (every post's toggle is
+    // a rule firing and a switch to remember), in a temporary folder.
+    let history = std::env::var("LATENCY_HISTORY").is_ok_and(|v| v == "1").then(tempfile_dir);
+    let rules = match &history {
+        Some(dir) => format!("{RULES}\n[history]\ndir = \"{}\"\n", dir.display()),
+        None => RULES.to_string(),
+    };
+    let config = camrelay::config::parse(&rules, std::path::Path::new("latency-bench.toml"))
         .unwrap_or_else(|e| panic!("bench rules: {e}"));
     let backend = MockBackend::new(&config.relays, None).expect("mock backend");
     let record = backend.record();
@@ -164,7 +171,13 @@ fn main() {
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-    println!("post → mock line change, {posts} traject posts on loopback, one connection, keep-alive");
+    if let Some(dir) = &history {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    println!(
+        "post → mock line change, {posts} traject posts on loopback, one connection, keep-alive, history {}",
+        if history.is_some() { "on" } else { "off" }
+    );
     println!("  (after {WARMUP} warm-up posts; load average {load}; {} CPUs)", cpus());
     print_stats("line change", &mut line_us);
     print_stats("reply read ", &mut reply_us);
@@ -182,15 +195,24 @@ fn main() {
     println!("  target p99 < 1000 µs: {}", if p99 < 1000.0 && misses == 0 { "met" } else { "MISSED" });
     // Machine-readable line for bench/run.sh.
     println!(
-        "LATENCY_JSON {{\"posts\":{posts},\"p50_us\":{:.1},\"p90_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"misses\":{misses},\"over_1ms\":{slow},\"runqueue_wait_ms\":{:.1},\"posting_ms\":{:.1},\"load\":\"{load}\"}}",
+        "LATENCY_JSON {{\"posts\":{posts},\"p50_us\":{:.1},\"p90_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1},\"misses\":{misses},\"over_1ms\":{slow},\"runqueue_wait_ms\":{:.1},\"posting_ms\":{:.1},\"load\":\"{load}\",\"history\":{}}}",
         percentile(&line_us, 50.0),
         percentile(&line_us, 90.0),
         p99,
         percentile(&line_us, 99.9),
         line_us.last().copied().unwrap_or(f64::NAN),
         waited.as_secs_f64() * 1e3,
-        run_wall.as_secs_f64() * 1e3
+        run_wall.as_secs_f64() * 1e3,
+        history.is_some()
     );
+}
+
+/// A fresh folder under the system's temporary directory.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("camrelay-latency-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("history folder");
+    dir
 }
 
 /// Time the daemon's threads (every thread but the calling client thread)

@@ -21,6 +21,12 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// writer for long (and never needs a full VACUUM).
 pub const PRUNE_STEP: usize = 2_000;
 
+/// The longest a row spans (`at..=last`): the writer stops folding repeats
+/// into a row after [`super::writer::FOLD_SPAN`], and a visit longer than a
+/// day (a car parked in view) is found by a search that ends within a day
+/// of its end.
+pub const MAX_SPAN_MS: i64 = 86_400_000;
+
 /// Pictures forgotten per step when over the size cap.
 pub const PICTURE_STEP: usize = 200;
 
@@ -186,11 +192,11 @@ impl Store {
                     target INTEGER, class TEXT, who TEXT,
                     detail TEXT NOT NULL
                 );
-                CREATE INDEX event_at ON event(at);
-                CREATE INDEX event_plate ON event(plate) WHERE plate IS NOT NULL;
-                CREATE INDEX event_camera ON event(camera, at) WHERE camera IS NOT NULL;
-                CREATE INDEX event_relay ON event(relay, at) WHERE relay IS NOT NULL;
-                CREATE INDEX event_rule ON event(rule, at) WHERE rule IS NOT NULL;
+                CREATE INDEX event_last ON event(last);
+                CREATE INDEX event_plate ON event(plate, last) WHERE plate IS NOT NULL;
+                CREATE INDEX event_camera ON event(camera, last) WHERE camera IS NOT NULL;
+                CREATE INDEX event_relay ON event(relay, last) WHERE relay IS NOT NULL;
+                CREATE INDEX event_rule ON event(rule, last) WHERE rule IS NOT NULL;
                 PRAGMA user_version = 1;",
             )?;
         }
@@ -200,7 +206,7 @@ impl Store {
                 "ALTER TABLE event ADD COLUMN picture TEXT;
                 ALTER TABLE event ADD COLUMN thumb TEXT;
                 ALTER TABLE event ADD COLUMN picture_bytes INTEGER NOT NULL DEFAULT 0;
-                CREATE INDEX event_pictured ON event(at) WHERE picture_bytes > 0;
+                CREATE INDEX event_pictured ON event(last) WHERE picture_bytes > 0;
                 PRAGMA user_version = 2;",
             )?;
         }
@@ -267,7 +273,7 @@ impl Store {
         Ok(())
     }
 
-    /// Forget one step of what is older than `keep_from_ms`; then, while
+    /// Forget one step of what last happened before `keep_from_ms`; then, while
     /// the database and its pictures take more than `max_bytes`, one step of
     /// the oldest pictures (rows are small: pictures go long before them),
     /// and once no picture is left, of the oldest rows. Returns what was
@@ -276,8 +282,9 @@ impl Store {
         let mut out = Forgotten::default();
         let tx = self.conn.transaction()?;
         {
-            let mut old =
-                tx.prepare_cached("SELECT id, picture, thumb FROM event WHERE at < ?1 ORDER BY at LIMIT ?2")?;
+            let mut old = tx.prepare_cached(
+                "SELECT id, picture, thumb FROM event WHERE last < ?1 ORDER BY last LIMIT ?2",
+            )?;
             let rows = old.query_map(params![keep_from_ms, PRUNE_STEP as i64], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
             })?;
@@ -302,7 +309,7 @@ impl Store {
                 let tx = self.conn.transaction()?;
                 {
                     let mut oldest = tx.prepare_cached(
-                        "SELECT id, picture, thumb, picture_bytes FROM event WHERE picture_bytes > 0 ORDER BY at LIMIT ?1",
+                        "SELECT id, picture, thumb, picture_bytes FROM event WHERE picture_bytes > 0 ORDER BY last LIMIT ?1",
                     )?;
                     let rows = oldest.query_map([PICTURE_STEP as i64], |r| {
                         Ok((
@@ -334,7 +341,7 @@ impl Store {
                 tx.commit()?;
             } else {
                 out.rows += self.conn.execute(
-                    "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY at LIMIT ?1)",
+                    "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY last LIMIT ?1)",
                     params![PRUNE_STEP as i64],
                 )?;
             }
@@ -389,6 +396,9 @@ impl Store {
         }
         if let Some(t) = q.until_ms {
             arg(&mut sql, " AND at <= ?", t.into());
+            // Bounds the index walk: a row's span (a folded repeat, a
+            // visit) is at most [`MAX_SPAN_MS`].
+            arg(&mut sql, " AND last <= ?", t.saturating_add(MAX_SPAN_MS).into());
         }
         if let Some(c) = &q.camera {
             arg(&mut sql, " AND camera = ?", c.clone().into());
@@ -403,7 +413,8 @@ impl Store {
             arg(&mut sql, " AND who = ?", w.clone().into());
         }
         if let Some(id) = q.before_id {
-            arg(&mut sql, " AND id < ?", id.into());
+            // The next page: after that row in the listing's order.
+            arg(&mut sql, " AND (last, id) < (SELECT last, id FROM event WHERE id = ?)", id.into());
         }
         if !q.kinds.is_empty() {
             let words: Vec<String> = q.kinds.iter().map(|k| format!("'{}'", k.word())).collect();
@@ -423,7 +434,9 @@ impl Store {
             }
             sql.push_str(&format!(" AND plate IN ({})", marks.join(",")));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", q.limit.max(1)));
+        // Newest last occurrence first: every index ends in `last`, so a
+        // filtered search walks its index backwards and stops at the limit.
+        sql.push_str(&format!(" ORDER BY last DESC, id DESC LIMIT {}", q.limit.max(1)));
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             let kind: String = r.get(4)?;

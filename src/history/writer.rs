@@ -35,6 +35,10 @@ const HELD_WHILE_PAUSED: usize = 20_000;
 /// A repeat this close after the last one folds into its row.
 pub const FOLD_GAP: Duration = Duration::from_secs(30);
 
+/// A row folds repeats for at most this long, then a new row starts: a
+/// light held all evening is a row an hour, and searches stay bounded.
+pub const FOLD_SPAN: Duration = Duration::from_secs(3600);
+
 /// The WAL is copied into the database at most this often.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
@@ -218,9 +222,22 @@ pub fn spawn(
     });
     let thread = std::thread::Builder::new()
         .name("history".into())
-        .spawn(move || Writer::new(store, settings, stats).run(rx))
+        .spawn(move || {
+            lower_priority();
+            Writer::new(store, settings, stats).run(rx)
+        })
         .map_err(|e| StoreError::Folder { path: PathBuf::from("history thread"), source: e })?;
     Ok(Running { feeder, thread })
+}
+
+/// The history is background work: on a busy Pi the scheduler runs the
+/// core (posts, rules, relays) first. Linux's nice is per thread.
+fn lower_priority() {
+    // SAFETY: plain syscalls on this thread's own id; a failure changes nothing.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
 
 /// A started writer.
@@ -389,12 +406,11 @@ impl Writer {
     /// Take one row: fold it into a recent row it repeats, or keep it to write.
     pub fn add(&mut self, entry: Entry, now: Instant) {
         let gap = FOLD_GAP.as_millis() as i64;
-        if let Some(fold) = self
-            .folds
-            .iter_mut()
-            .rev()
-            .find(|f| f.entry.repeats(&entry) && entry.at_ms - f.entry.last_ms <= gap)
-        {
+        if let Some(fold) = self.folds.iter_mut().rev().find(|f| {
+            f.entry.repeats(&entry)
+                && entry.at_ms - f.entry.last_ms <= gap
+                && entry.at_ms - f.entry.at_ms <= FOLD_SPAN.as_millis() as i64
+        }) {
             fold.entry.last_ms = fold.entry.last_ms.max(entry.last_ms);
             fold.entry.count = fold.entry.count.saturating_add(entry.count);
             match fold.place {

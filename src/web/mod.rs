@@ -178,8 +178,11 @@ impl Recent {
 
     fn keep(&self, item: Arc<crate::happened::Item>) {
         use crate::happened::Happened;
-        // Live state, not decisions: the page draws targets, and counts change on every step.
-        if item.targets_of().is_some() || matches!(&**item, Happened::Occupancy { .. }) {
+        // Live state, not decisions: the page draws targets, and counts change
+        // on every step. A picture holds its whole post: never kept here.
+        if item.targets_of().is_some()
+            || matches!(&**item, Happened::Occupancy { .. } | Happened::Picture { .. })
+        {
             return;
         }
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());

@@ -131,13 +131,14 @@ fn discovery_and_every_state_are_published_at_start_and_follow_the_relays() {
     let camera: serde_json::Value = serde_json::from_str(&camera.payload).unwrap();
     assert_eq!(camera["device"]["via_device"], "camrelay_nodea");
     // porch and gate: switch + 2 buttons each; yard and outside: 2 each;
-    // drive: 2 (no rule reads plates from it); safety and reload.
+    // drive: 3 (online, detection, event picture; no rule reads plates from
+    // it); safety and reload.
     eventually(WAIT, "every entity announced", || {
-        watch.all().iter().filter(|m| m.topic.ends_with("/config")).count() >= 14
+        watch.all().iter().filter(|m| m.topic.ends_with("/config")).count() >= 15
     });
     let configs: Vec<_> = watch.all().into_iter().filter(|m| m.topic.ends_with("/config")).collect();
     let distinct: std::collections::BTreeSet<_> = configs.iter().map(|m| m.topic.clone()).collect();
-    assert_eq!(distinct.len(), 14, "{distinct:#?}");
+    assert_eq!(distinct.len(), 15, "{distinct:#?}");
     for m in &configs {
         let v: serde_json::Value = serde_json::from_str(&m.payload).unwrap();
         assert_eq!(v["availability_topic"], "camrelay/nodea/availability", "{}", m.topic);

@@ -231,6 +231,65 @@ fn a_hold_renewed_on_every_post_is_one_row_with_a_count() {
 }
 
 #[test]
+fn a_written_row_s_growing_count_waits_for_the_repeats_to_stop() {
+    // Rewriting a row's `last` moves it in every index: on an SD card a
+    // person standing at the door must not cost a rewrite every commit.
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path(), settings(dir.path()));
+    let t = Instant::now();
+    let fired = |at: i64| {
+        Entry::of(
+            &Happened::Fired {
+                at_ms: 0,
+                relay: "porch_light".into(),
+                action: "hold 10s".into(),
+                why: why("porch"),
+            },
+            at,
+        )
+        .unwrap()
+    };
+    let store = Store::open_read(dir.path()).unwrap();
+    let count = || store.search(&Query { limit: 10, ..Query::default() }).unwrap()[0].count;
+    w.add(fired(WALL), t);
+    w.tick(t + Duration::from_secs(5), WALL + 5_000);
+    assert_eq!(count(), 1, "a new row is written after commit_every");
+    // Repeats every second for 20 s: the commit clock does not start for them.
+    for s in 1..=20 {
+        w.add(fired(WALL + s * 1_000), t + Duration::from_secs(s as u64));
+        w.tick(t + Duration::from_secs(s as u64 + 5), WALL + (s + 5) * 1_000);
+    }
+    assert_eq!(count(), 1, "growth waits while the repeats go on");
+    // The repeats stop: a fold gap after the last one, the row is final.
+    w.tick(t + Duration::from_secs(50), WALL + 20_000 + 30_001);
+    assert_eq!(count(), 21);
+    // Repeats that never stop are written every GROWN_EVERY.
+    let t2 = t + Duration::from_secs(100);
+    let wall2 = WALL + 100_000;
+    w.add(fired(wall2), t2);
+    w.tick(t2 + Duration::from_secs(5), wall2 + 5_000);
+    for s in 1..=59 {
+        w.add(fired(wall2 + s * 1_000), t2 + Duration::from_secs(s as u64));
+        w.tick(t2 + Duration::from_secs(s as u64), wall2 + s * 1_000);
+    }
+    assert_eq!(count(), 1, "the second row, still growing");
+    w.add(fired(wall2 + 65_000), t2 + Duration::from_secs(65));
+    w.tick(t2 + Duration::from_secs(65), wall2 + 65_000);
+    assert_eq!(count(), 61, "written a minute after it first grew");
+}
+
+#[test]
+fn a_new_database_has_small_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(writer(dir.path(), settings(dir.path())));
+    let conn = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(size, camrelay::history::store::PAGE_SIZE as i64);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
 fn old_events_are_forgotten_after_keep_on_a_virtual_clock() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(dir.path(), settings(dir.path()));

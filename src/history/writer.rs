@@ -5,10 +5,11 @@
 //! wall clock) and hands them over a bounded queue; when the queue is full,
 //! rows are dropped and counted, never waited for. The thread folds repeats
 //! into one row with a count, commits every `commit_every` or
-//! [`BATCH_ROWS`] rows, checkpoints the WAL at most once a minute, and
-//! forgets by age and size a step at a time. A full disk pauses it (said
-//! once, retried); a damaged file is moved aside and a new one started. It
-//! must never touch the engine, the controller or a line.
+//! [`BATCH_ROWS`] rows (a written row's growing count waits for the repeats
+//! to stop, or [`GROWN_EVERY`]), checkpoints the WAL every five minutes or
+//! megabyte, and forgets by age and size a step at a time. A full disk
+//! pauses it (said once, retried); a damaged file is moved aside and a new
+//! one started. It must never touch the engine, the controller or a line.
 
 use super::entry::{Entry, PictureNote, Remembered};
 use super::picture;
@@ -39,8 +40,24 @@ pub const FOLD_GAP: Duration = Duration::from_secs(30);
 /// light held all evening is a row an hour, and searches stay bounded.
 pub const FOLD_SPAN: Duration = Duration::from_secs(3600);
 
-/// The WAL is copied into the database at most this often.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// A row already written whose repeats go on (a light held all evening)
+/// has its count and span written this often, or when the repeats stop,
+/// not at every commit: rewriting its `last` moves it in every index.
+pub const GROWN_EVERY: Duration = Duration::from_secs(60);
+
+/// The WAL is copied into the database at most this often, or sooner once
+/// it holds [`CHECKPOINT_WAL_BYTES`]: a checkpoint writes again every page
+/// the commits since the last one touched, and the tail pages of the table
+/// and its indexes are touched by nearly every commit, so rarer checkpoints
+/// write each of them once. The kernel writes the WAL out within about 30 s
+/// on its own, so a power cut still loses only the last half minute.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+
+/// A WAL this large is checkpointed at the next commit.
+const CHECKPOINT_WAL_BYTES: u64 = 1 << 20;
+
+/// How long the thread waits, once woken, for the rest of a burst.
+const GATHER: Duration = Duration::from_millis(50);
 
 /// Old rows are looked for this often.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
@@ -279,6 +296,8 @@ pub struct Writer {
     pending: Vec<Entry>,
     folds: Vec<Fold>,
     first_pending: Option<Instant>,
+    /// When a written row first grew since the last commit.
+    grown_since: Option<Instant>,
     last_checkpoint: Instant,
     committed_since_checkpoint: bool,
     last_forget: Instant,
@@ -307,6 +326,7 @@ impl Writer {
             pending: Vec::new(),
             folds: Vec::new(),
             first_pending: None,
+            grown_since: None,
             last_checkpoint: now,
             committed_since_checkpoint: false,
             // Forget what an earlier run left past its age soon after start.
@@ -323,6 +343,11 @@ impl Writer {
             let wait = self.next_deadline().saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(entry) => {
+                    // What happened comes in bursts (a post is a detection, a
+                    // firing, a switch): a moment's wait lets the rest of it
+                    // queue, so a busy core wakes this thread a few times a
+                    // second, not once per item, and a sender never has to.
+                    std::thread::sleep(GATHER);
                     let now = Instant::now();
                     self.take(entry, now);
                     while let Ok(more) = rx.try_recv() {
@@ -347,6 +372,15 @@ impl Writer {
         let mut next = now + FORGET_EVERY;
         if let Some(first) = self.first_pending {
             next = next.min(first + self.settings.commit_every);
+        }
+        if let Some(since) = self.grown_since {
+            next = next.min(since + GROWN_EVERY);
+            // And when the last of the repeats is a fold gap old.
+            let wall = chrono::Utc::now().timestamp_millis();
+            if let Some(last) = self.folds.iter().filter(|f| f.grown).map(|f| f.entry.last_ms).min() {
+                let left = (last + FOLD_GAP.as_millis() as i64 - wall).max(0) as u64;
+                next = next.min(now + Duration::from_millis(left + 1));
+            }
         }
         if let Some(since) = self.paused_since {
             next = next.min(since + RETRY_EVERY);
@@ -422,7 +456,7 @@ impl Writer {
                 }
                 Place::Written(_) => {
                     fold.grown = true;
-                    self.first_pending.get_or_insert(now);
+                    self.grown_since.get_or_insert(now);
                 }
             }
             return;
@@ -447,13 +481,17 @@ impl Writer {
 
     /// Commit, checkpoint and forget when their time has come.
     pub fn tick(&mut self, now: Instant, wall_ms: i64) {
+        let gap = FOLD_GAP.as_millis() as i64;
         let due = self.first_pending.is_some_and(|t| now >= t + self.settings.commit_every)
-            || self.pending.len() >= BATCH_ROWS;
+            || self.pending.len() >= BATCH_ROWS
+            || self.grown_since.is_some_and(|t| now >= t + GROWN_EVERY)
+            || self.folds.iter().any(|f| f.grown && wall_ms - f.entry.last_ms > gap);
         let retry = self.paused_since.map_or(true, |since| now >= since + RETRY_EVERY);
         if due && retry {
             self.commit(now);
         }
-        if self.committed_since_checkpoint && now >= self.last_checkpoint + CHECKPOINT_EVERY {
+        let wal_full = || self.store.wal_bytes() >= CHECKPOINT_WAL_BYTES;
+        if self.committed_since_checkpoint && (now >= self.last_checkpoint + CHECKPOINT_EVERY || wal_full()) {
             if let Err(e) = self.store.checkpoint() {
                 tracing::debug!(error = %e, "history checkpoint failed");
             }
@@ -464,7 +502,6 @@ impl Writer {
             self.forget(wall_ms);
             self.last_forget = now;
         }
-        let gap = FOLD_GAP.as_millis() as i64;
         self.folds
             .retain(|f| matches!(f.place, Place::Pending(_)) || f.grown || wall_ms - f.entry.last_ms <= gap);
         self.detections
@@ -483,6 +520,7 @@ impl Writer {
             .collect();
         if self.pending.is_empty() && grown.is_empty() && self.pictured.is_empty() {
             self.first_pending = None;
+            self.grown_since = None;
             return;
         }
         match self.store.write(&self.pending, &grown, &self.pictured) {
@@ -507,6 +545,7 @@ impl Writer {
                 self.stats.commits.fetch_add(1, Relaxed);
                 self.pending.clear();
                 self.first_pending = None;
+                self.grown_since = None;
                 self.committed_since_checkpoint = true;
                 if self.paused_since.take().is_some() {
                     tracing::warn!("history: writing again");

@@ -157,9 +157,10 @@ build_target() {
 
 build_target aarch64-unknown-linux-gnu || failed=1
 aarch64_size=$(stat -c %s target/aarch64-unknown-linux-gnu/release/camrelay.stripped 2>/dev/null || echo 0)
-# The budget with everything in the default build, the web page included (issue 15).
-if [ "$aarch64_size" -ge $((7 * 1024 * 1024)) ]; then
-    echo "aarch64 binary is $aarch64_size bytes: over the 7 MiB budget" >&2
+# The budget with everything in the default build: the web page (issue 15),
+# MQTT and its TLS (issue 17), the history's SQLite (issue 27).
+if [ "$aarch64_size" -ge $((8 * 1024 * 1024)) ]; then
+    echo "aarch64 binary is $aarch64_size bytes: over the 8 MiB budget" >&2
     failed=1
 fi
 

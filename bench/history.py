@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The history's cost on the SD card (issue 27), measured on this machine's
-ext4 disk with the release binary under strace (fsync and fdatasync only):
+ext4 disk with the release binary under strace (fsyncs and file writes):
 
   household  a household's day, compressed: 4 cameras (driveway, porch,
              garden on their own; the gate's plate camera behind the NVR),
@@ -14,10 +14,14 @@ ext4 disk with the release binary under strace (fsync and fdatasync only):
              renewed on every post) for --flood-seconds, through
              bench/loadgen.
 
-For each: rows written, bytes the daemon caused to be written to the disk
-(/proc/<pid>/io write_bytes, WAL and checkpoints included) minus the
-pictures' bytes, per row; fsyncs per 5 s; the database's size and the
-pictures' size; peak RSS. A run without [history] gives the baseline.
+For each: rows written; bytes_per_row, what the daemon caused to be
+written to the disk (write_bytes, as /proc/<pid>/io counts it, whole 4 KB
+pages, from start to exit: WAL, checkpoints, the WAL index and the last
+checkpoint at exit included) minus the pictures' pages, per row;
+db_write_calls_per_row, the bytes SQLite itself handed to history.db, its
+WAL and its journal (write and pwrite64 as strace shows them), per row;
+fsyncs per 5 s; the database's size and the pictures' size; peak RSS.
+A run without [history] gives the baseline.
 
 Usage: python3 bench/history.py [--day-seconds 60] [--flood-seconds 30] [--json bench/out/history.json]
 Needs target/release/camrelay, bench/target/release/loadgen and strace.
@@ -60,7 +64,7 @@ target_timeout = "1s"
 inertia = 1
 """
     if history:
-        text += f'\n[history]\ndir = "{work}/history"\n'
+        text += f'\n[history]\ndir = "{work}/history"\n' + os.environ.get("HISTORY_EXTRA", "")
     text += """
 [[relay]]
 name = "porch_light"
@@ -139,7 +143,7 @@ class Daemon:
         open(path, "w").write(rules(work, history))
         self.strace_log = os.path.join(work, "strace.log")
         self.proc = subprocess.Popen(
-            ["strace", "-f", "-qq", "-ttt", "--seccomp-bpf", "-e", "trace=fsync,fdatasync", "-o", self.strace_log,
+            ["strace", "-f", "-qq", "-ttt", "--seccomp-bpf", "-y", "-e", "trace=fsync,fdatasync,write,pwrite64,writev,pwritev", "-o", self.strace_log,
              CAMRELAY, "run", "--config", path],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=dict(os.environ, CAMRELAY_LOG="warn"))
         line = ""
@@ -189,28 +193,44 @@ class Daemon:
         return json.loads(c.getresponse().read())
 
     def stop(self):
-        """SIGTERM; returns (write_bytes just before it, seconds run, fsyncs)."""
-        written = self.io()
+        """SIGTERM; returns (bytes written over the whole run, seconds run,
+        fsyncs, peak RSS, bytes written by calls on the database's files). The bytes are the daemon's write_bytes from start
+        to exit, its last checkpoint at exit included (the rusage strace
+        collects from it), less strace's own log."""
         hwm = self.hwm_kb()
         seconds = time.time() - self.started
         stopping = time.time()
         os.kill(self.pid, signal.SIGTERM)
-        self.proc.wait(timeout=30)
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        written = usage.ru_oublock * 512 - du_file_pages(self.strace_log)
         # Between start-up and SIGTERM (the last checkpoint at exit is not steady state).
         fsyncs = 0
+        db_calls = 0
+        db = os.path.join(self.work, "history", "history.db")
         for l in open(self.strace_log):
             parts = l.split()
             if len(parts) > 2 and ("fsync(" in l or "fdatasync(" in l):
                 if self.started <= float(parts[1]) <= stopping:
                     fsyncs += 1
-        return written, seconds, fsyncs, hwm
+            elif f"<{db}" in l and "write" in l and l.rstrip().split("= ")[-1].isdigit():
+                db_calls += int(l.rstrip().split("= ")[-1])
+        return written, seconds, fsyncs, hwm, db_calls
 
 
-def du(path):
+def du_file_pages(path):
+    return -(-os.path.getsize(path) // 4096) * 4096
+
+
+def du(path, pages=False):
+    """Bytes of the files under `path`; with `pages`, each rounded up to whole
+    4 KB pages, as /proc/<pid>/io write_bytes counts a file's writes (the
+    pictures' share of write_bytes)."""
     total = 0
     for dirpath, _, files in os.walk(path):
         for f in files:
-            total += os.path.getsize(os.path.join(dirpath, f))
+            size = os.path.getsize(os.path.join(dirpath, f))
+            total += -(-size // 4096) * 4096 if pages else size
     return total
 
 
@@ -252,17 +272,19 @@ def measure(name, history, drive, args):
         drive(d)
         time.sleep(7)  # the last commit
         status = d.status().get("history", {})
-        written, seconds, fsyncs, hwm = d.stop()
+        written, seconds, fsyncs, hwm, db_calls = d.stop()
         out = {"point": name, "history": history, "seconds": round(seconds, 1), "write_bytes": written,
                "fsyncs": fsyncs, "fsyncs_per_5s": round(fsyncs / seconds * 5, 3), "rss_peak_mb": round(hwm / 1024, 1)}
         if history:
             db = os.path.join(work, "history", "history.db")
             rows = sqlite3.connect(db).execute("select count(*), coalesce(sum(count),0) from event").fetchone()
             pictures = du(os.path.join(work, "history", "pictures"))
+            picture_pages = du(os.path.join(work, "history", "pictures"), pages=True)
             out.update({"rows": rows[0], "occurrences": rows[1], "picture_bytes": pictures,
                         "db_bytes": os.path.getsize(db) + sum(os.path.getsize(db + s) for s in ("-wal",) if os.path.exists(db + s)),
                         "dropped": status.get("dropped"),
-                        "bytes_per_row": round((written - pictures) / max(rows[0], 1), 1)})
+                        "bytes_per_row": round((written - picture_pages) / max(rows[0], 1), 1),
+                        "db_write_calls_per_row": round(db_calls / max(rows[0], 1), 1)})
         print(json.dumps(out), flush=True)
         return out
     finally:

@@ -194,23 +194,21 @@ fn every_kind_is_written_and_read_back_with_its_words() {
     assert_eq!(q(Filter { who: Some("web page from 192.168.1.20".into()), ..Filter::default() }).len(), 1);
 }
 
+/// The porch light's hold fired by `rule`, remembered at wall time `at`.
+fn porch_hold_fired(rule: &str, at: i64) -> Entry {
+    Entry::of(
+        &Happened::Fired { at_ms: 0, relay: "porch_light".into(), action: "hold 10s".into(), why: why(rule) },
+        at,
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_hold_renewed_on_every_post_is_one_row_with_a_count() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(dir.path(), settings(dir.path()));
     let t = Instant::now();
-    let fired = |at: i64| {
-        Entry::of(
-            &Happened::Fired {
-                at_ms: 0,
-                relay: "porch_light".into(),
-                action: "hold 10s".into(),
-                why: why("porch light"),
-            },
-            at,
-        )
-        .unwrap()
-    };
+    let fired = |at: i64| porch_hold_fired("porch light", at);
     // A person at the door for 10 s: a post every 250 ms, a commit in between.
     for i in 0..20 {
         w.add(fired(WALL + i * 250), t);
@@ -237,18 +235,7 @@ fn a_written_row_s_growing_count_waits_for_the_repeats_to_stop() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = writer(dir.path(), settings(dir.path()));
     let t = Instant::now();
-    let fired = |at: i64| {
-        Entry::of(
-            &Happened::Fired {
-                at_ms: 0,
-                relay: "porch_light".into(),
-                action: "hold 10s".into(),
-                why: why("porch"),
-            },
-            at,
-        )
-        .unwrap()
-    };
+    let fired = |at: i64| porch_hold_fired("porch", at);
     let store = Store::open_read(dir.path()).unwrap();
     let count = || store.search(&Query { limit: 10, ..Query::default() }).unwrap()[0].count;
     w.add(fired(WALL), t);

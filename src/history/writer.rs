@@ -377,7 +377,7 @@ impl Writer {
             next = next.min(since + GROWN_EVERY);
             // And when the last of the repeats is a fold gap old.
             let wall = chrono::Utc::now().timestamp_millis();
-            if let Some(last) = self.folds.iter().filter(|f| f.grown).map(|f| f.entry.last_ms).min() {
+            if let Some(last) = self.quietest_grown() {
                 let left = (last + FOLD_GAP.as_millis() as i64 - wall).max(0) as u64;
                 next = next.min(now + Duration::from_millis(left + 1));
             }
@@ -386,6 +386,12 @@ impl Writer {
             next = next.min(since + RETRY_EVERY);
         }
         next.max(now + Duration::from_millis(1))
+    }
+
+    /// The wall time of the last repeat of the written row that has been
+    /// quiet longest: its growth is final a fold gap after it.
+    fn quietest_grown(&self) -> Option<i64> {
+        self.folds.iter().filter(|f| f.grown).map(|f| f.entry.last_ms).min()
     }
 
     /// Take one item of the stream.
@@ -485,7 +491,7 @@ impl Writer {
         let due = self.first_pending.is_some_and(|t| now >= t + self.settings.commit_every)
             || self.pending.len() >= BATCH_ROWS
             || self.grown_since.is_some_and(|t| now >= t + GROWN_EVERY)
-            || self.folds.iter().any(|f| f.grown && wall_ms - f.entry.last_ms > gap);
+            || self.quietest_grown().is_some_and(|last| wall_ms - last > gap);
         let retry = self.paused_since.map_or(true, |since| now >= since + RETRY_EVERY);
         if due && retry {
             self.commit(now);

@@ -84,6 +84,9 @@ pub struct Why {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub area: Option<String>,
     pub plate: Option<String>,
+    /// The `[[input]]` whose event it was (a button, a gate's contact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
 }
 
 impl std::fmt::Display for Why {
@@ -103,6 +106,9 @@ impl std::fmt::Display for Why {
         }
         if let Some(p) = &self.plate {
             write!(f, " plate {p}")?;
+        }
+        if let Some(i) = &self.input {
+            write!(f, " input {i:?}")?;
         }
         Ok(())
     }

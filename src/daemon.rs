@@ -62,6 +62,18 @@ struct Core {
     /// and a buffer for the next ones.
     occupancy: Vec<[u32; 4]>,
     occupancy_next: Vec<[u32; 4]>,
+    /// The `[[input]]` lines: how they are read, their debounce, their changes.
+    inputs: InputBank,
+}
+
+/// The inputs as the core keeps them: one debouncer per input (a zero
+/// debounce where the kernel does it) and the changes counted.
+struct InputBank {
+    lines: relays::input::InputLines,
+    debouncers: Vec<relays::input::Debouncer>,
+    /// Debounced changes per input, and raw edges in all (metrics).
+    changes: Vec<u64>,
+    edges: u64,
 }
 
 /// Run the daemon until SIGTERM or SIGINT; every relay is off when this returns.
@@ -116,6 +128,15 @@ pub async fn serve(
         .context("cannot set up the relay controller")?;
     // Startup's drive-off is the state everyone starts from, not news.
     switches.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    // Inputs next: a line that cannot be read stops startup, as a relay's does.
+    let mut input_lines =
+        relays::input::open_inputs(&config.gpio, &config.inputs, clock).with_context(|| {
+            format!("{}: cannot read the lines of its [[input]] blocks", config_path.display())
+        })?;
+    let mut edges = input_lines.edges.take();
+    if !input_lines.describe.is_empty() {
+        tracing::info!(inputs = %input_lines.describe, "reading inputs");
+    }
     let feed = crate::happened::Feed::new();
 
     let posts = TcpListener::bind(config.server.listen)
@@ -242,7 +263,23 @@ pub async fn serve(
         events: 0,
         occupancy: Vec::new(),
         occupancy_next: Vec::new(),
+        inputs: InputBank {
+            debouncers: input_lines
+                .initial
+                .iter()
+                .zip(&input_lines.debounce)
+                .map(|(&on, &d)| relays::input::Debouncer::new(d, on, clock.instant()))
+                .collect(),
+            changes: vec![0; input_lines.initial.len()],
+            edges: 0,
+            lines: input_lines,
+        },
     };
+    // Each input's first reading: its level, not a change.
+    for (index, on) in core.inputs.lines.initial.clone().into_iter().enumerate() {
+        let commands = core.engine.input(index, on, core.now());
+        core.apply(commands, core.clock.instant());
+    }
 
     let watchdog = systemd::watchdog_interval().map(|d| d / 2);
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
@@ -291,6 +328,17 @@ pub async fn serve(
                 None => break ingest_outcome((&mut ingest_task).await),
             },
             request = api_rx.recv() => if let Some(request) = request { core.on_api(request) },
+            edge = next_edge(&mut edges) => match edge {
+                Some(edge) => {
+                    core.on_edge(edge);
+                    for _ in 1..EVENT_BATCH {
+                        let Some(edge) = edges.as_mut().and_then(|rx| rx.try_recv().ok()) else { break };
+                        core.on_edge(edge);
+                    }
+                }
+                // The reader stopped (it logged why): the inputs keep their last level.
+                None => edges = None,
+            },
             _ = &mut sleep => core.tick(),
             _ = trim_tick.tick() => trim_freed_memory(),
             _ = watchdog_tick.tick(), if watchdog.is_some() => notify(systemd::notify_watchdog()),
@@ -404,6 +452,14 @@ fn notify(result: std::io::Result<bool>) {
     }
 }
 
+/// The next raw edge of an input, or never when there is no reader.
+async fn next_edge(edges: &mut Option<mpsc::Receiver<relays::input::Edge>>) -> Option<relays::input::Edge> {
+    match edges {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A future that completes when the stop flag is raised.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     while !*rx.borrow() {
@@ -420,6 +476,7 @@ impl Core {
             self.engine.next_deadline(),
             self.controller.next_deadline(),
             self.shared.devices.next_offline(self.config.server.offline_after),
+            self.inputs.debouncers.iter().filter_map(|d| d.deadline()).min(),
         ]
         .into_iter()
         .flatten()
@@ -491,6 +548,41 @@ impl Core {
         }
     }
 
+    /// A raw edge of an input: through its debouncer, and on if it counts now.
+    fn on_edge(&mut self, edge: relays::input::Edge) {
+        self.inputs.edges += 1;
+        let Some(d) = self.inputs.debouncers.get_mut(edge.index) else { return };
+        if let Some(on) = d.edge(edge.on, edge.at) {
+            self.input_changed(edge.index, on, edge.at);
+        }
+    }
+
+    /// Levels that have lasted their debounce by now.
+    fn settle_inputs(&mut self) {
+        let now = self.clock.instant();
+        for index in 0..self.inputs.debouncers.len() {
+            let d = &mut self.inputs.debouncers[index];
+            if let Some(on) = d.settle(now) {
+                let since = d.since();
+                self.input_changed(index, on, since);
+            }
+        }
+    }
+
+    /// An input's debounced level changed, at `at` (its edge).
+    fn input_changed(&mut self, index: usize, on: bool, at: Instant) {
+        let Some(input) = self.config.inputs.get(index) else { return };
+        let name = input.name.clone();
+        if let Some(n) = self.inputs.changes.get_mut(index) {
+            *n += 1;
+        }
+        tracing::info!(input = %name, on, "input {}", if on { "on" } else { "off" });
+        self.feed.send(Happened::Input { at_ms: at.as_millis(), input: name, on });
+        let now = Now { at, wall: self.clock.now().wall };
+        let commands = self.engine.input(index, on, now);
+        self.apply(commands, self.clock.instant());
+    }
+
     /// Zones and areas whose counts changed since the last call, on the feed.
     fn publish_occupancy(&mut self, at: Instant) {
         let mut now = std::mem::take(&mut self.occupancy_next);
@@ -525,10 +617,12 @@ impl Core {
     }
 
     /// Line changes since the last call, on the feed.
-    fn publish_switches(&self) {
+    fn publish_switches(&mut self) {
         let changes = std::mem::take(&mut *self.switches.lock().unwrap_or_else(|p| p.into_inner()));
         for (index, on, at, reason) in changes {
             let relay = self.config.relays.get(index).map(|r| r.name.clone()).unwrap_or_default();
+            // A relay with `confirm` now waits for its input.
+            self.engine.relay_switched(&relay, on, at);
             let why = if on { self.controller.why_of(index, at) } else { None };
             self.feed.send(Happened::Switched { at_ms: at.as_millis(), relay, on, reason, why });
         }
@@ -582,6 +676,7 @@ impl Core {
 
     fn tick(&mut self) {
         self.check_offline();
+        self.settle_inputs();
         let now = self.now();
         let commands = self.engine.tick(now);
         // `apply` ends with the controller's own tick at the same instant.
@@ -607,6 +702,21 @@ impl Core {
         }
         for unfired in self.engine.take_unfired() {
             self.no_effect(&unfired.rule, unfired.reason, &unfired.detail);
+        }
+        for news in self.engine.take_input_news() {
+            match &news {
+                crate::engine::InputNews::DidNotMove { relay, input, to, within_ms } => tracing::warn!(
+                    relay = %relay, input = %input,
+                    "relay {relay:?} switched on but input {input:?} did not go {} within {}: it did not move",
+                    if *to { "on" } else { "off" },
+                    config::fmt_duration(Duration::from_millis(*within_ms))
+                ),
+                crate::engine::InputNews::Tailgating { rule, input, camera, vehicles, .. } => tracing::warn!(
+                    rule = %rule, camera = %camera,
+                    "tailgating: {vehicles} vehicles while input {input:?} says the gate is open"
+                ),
+            }
+            self.feed.send(Happened::Inputs { at_ms: at.as_millis(), news });
         }
         let mut local = Vec::with_capacity(commands.len());
         for (index, command) in commands.iter().enumerate() {
@@ -710,7 +820,12 @@ impl Core {
                     uptime_ms: now.at.as_millis(),
                     mqtt: None,
                     history: None,
+                    inputs: self.input_status(),
                 });
+            }
+            ApiRequest::SetInput { input, on, who, reply } => {
+                let result = self.set_input(&input, on, &who);
+                let _ = reply.send(result);
             }
             ApiRequest::Manual { relay, request, who, reply } => {
                 let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
@@ -765,6 +880,7 @@ impl Core {
                     devices: self.shared.devices.snapshot(),
                     occupancy: self.engine.occupancy(),
                     last_reload: self.last_reload.clone(),
+                    inputs: self.input_status(),
                 });
             }
             ApiRequest::PageConfig(reply) => {
@@ -792,6 +908,42 @@ impl Core {
                 let _ = reply.send(out);
             }
         }
+    }
+
+    /// Each input's level and since when, for status and the page.
+    fn input_status(&self) -> Vec<api::InputStatus> {
+        let levels = self.engine.input_levels();
+        self.config
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let level = levels.iter().find(|(n, _)| *n == c.name).and_then(|(_, l)| *l);
+                api::InputStatus {
+                    name: c.name.clone(),
+                    on: level.map(|l| l.0),
+                    since_ms: level.map(|l| l.1.as_millis()),
+                    device_class: c.device_class.clone(),
+                    changes: self.inputs.changes.get(i).copied().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    /// `POST /api/inputs/{name}` under the mock backend: a raw edge now, as a
+    /// contact would make it (debounced alike).
+    fn set_input(&mut self, input: &str, on: bool, who: &str) -> Result<(), String> {
+        let Some(index) = self.config.inputs.iter().position(|i| i.name == input) else {
+            return Err(format!("no [[input]] named {input:?}"));
+        };
+        if !self.inputs.lines.settable {
+            return Err(format!(
+                "input {input:?} is read from its GPIO line; only the mock backend takes inputs from the API"
+            ));
+        }
+        tracing::debug!(input, on, who, "input set through the API (mock)");
+        self.on_edge(relays::input::Edge { index, on, at: self.clock.instant() });
+        Ok(())
     }
 
     /// A rule on node `from` commands one of this node's relays: applied like
@@ -871,6 +1023,15 @@ impl Core {
     fn try_reload(&mut self) -> Result<String, String> {
         let new = config::load(&self.config_path).map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
         let now = self.now();
+        let lines = |c: &Config| -> Vec<_> {
+            c.inputs
+                .iter()
+                .map(|i| (i.name.clone(), i.line.clone(), i.chip.clone(), i.active_low, i.bias, i.debounce))
+                .collect()
+        };
+        if lines(&new) != lines(&self.config) {
+            return Err("the [[input]] blocks changed (names, lines, levels, bias or debounce): inputs are requested once at start; restart camrelay (systemctl restart camrelay) to read the new ones".into());
+        }
         self.controller.reconfigure(&new.relays, now.at).map_err(|e| e.to_string())?;
         self.pending_restart = restart_needed(&self.config, &new);
         for what in &self.pending_restart {

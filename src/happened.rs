@@ -74,6 +74,11 @@ pub enum Happened {
     /// A rule fired on a relay of another node (`node/relay`): the command
     /// leaves through the broker; that node's controller applies it.
     Remote { at_ms: u64, node: String, relay: String, action: crate::command::RemoteAction, why: Why },
+    /// An input's debounced level changed (`at_ms`: its edge).
+    Input { at_ms: u64, input: String, on: bool },
+    /// What the inputs showed about the relays and the gate: a relay that
+    /// did not move, tailgating.
+    Inputs { at_ms: u64, news: crate::engine::InputNews },
 }
 
 impl Happened {
@@ -92,6 +97,11 @@ impl Happened {
             Happened::Manual { .. } => "manual",
             Happened::Picture { .. } => "picture",
             Happened::Visit { .. } => "visit",
+            Happened::Input { .. } => "input",
+            Happened::Inputs { news, .. } => match news {
+                crate::engine::InputNews::DidNotMove { .. } => "did_not_move",
+                crate::engine::InputNews::Tailgating { .. } => "tailgating",
+            },
         }
     }
 }
@@ -111,7 +121,9 @@ impl Happened {
             | Happened::Remote { at_ms, .. }
             | Happened::Manual { at_ms, .. }
             | Happened::Picture { at_ms, .. }
-            | Happened::Visit { at_ms, .. } => *at_ms,
+            | Happened::Visit { at_ms, .. }
+            | Happened::Input { at_ms, .. }
+            | Happened::Inputs { at_ms, .. } => *at_ms,
         }
     }
 
@@ -177,6 +189,8 @@ pub struct State {
     /// Every zone, then every area.
     pub occupancy: Vec<crate::engine::places::Occupancy>,
     pub last_reload: Option<crate::api::ReloadOutcome>,
+    /// The `[[input]]` lines and their levels.
+    pub inputs: Vec<crate::api::InputStatus>,
 }
 
 /// One item on the stream with its Server-Sent Events frame, made once.

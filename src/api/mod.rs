@@ -98,6 +98,27 @@ pub enum ApiRequest {
     },
     /// What is true now, for an output that (re)publishes every state (MQTT).
     State(oneshot::Sender<crate::happened::State>),
+    /// Set a mock input (`POST /api/inputs/{name}`): refused under a real backend.
+    SetInput {
+        input: String,
+        on: bool,
+        who: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// One `[[input]]` in `GET /api/status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputStatus {
+    pub name: String,
+    /// `None` until the line was first read.
+    pub on: Option<bool>,
+    /// Since when, on the same clock as the relays' `since`.
+    pub since_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_class: Option<String>,
+    /// Debounced changes since start.
+    pub changes: u64,
 }
 
 /// `GET /api/status`.
@@ -127,6 +148,8 @@ pub struct Status {
     /// The event history, with `[history]`: written, dropped, paused (disk full), its size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<crate::history::Status>,
+    /// The `[[input]]` lines: level, since when, changes.
+    pub inputs: Vec<InputStatus>,
 }
 
 /// What the last reload did.

@@ -33,6 +33,8 @@ pub struct Config {
     pub gpio: GpioConfig,
     /// `[[relay]]`, in file order (the index is the backend's relay index).
     pub relays: Vec<RelayConfig>,
+    /// `[[input]]`, in file order (the index is the input's number everywhere).
+    pub inputs: Vec<InputConfig>,
     /// `[[camera]]`, in file order (the first that matches a post wins).
     pub cameras: Vec<CameraConfig>,
     /// `[[zone]]`, in file order; names are unique.
@@ -289,7 +291,82 @@ pub struct RelayConfig {
     /// Dead time after another relay of the group switched off.
     #[serde(default, with = "duration_str")]
     pub interlock_wait: Duration,
+    /// The input that shows the relay did what it was for (a gate moved).
+    #[serde(skip)]
+    pub confirm: Option<Confirm>,
 }
+
+/// `confirm = { input = "gate_closed", to = "off", within = "5s" }`: after
+/// the relay switches on, `input` must go to `to` within `within`, or the
+/// relay "did not move" (an event rules, the log, MQTT and the history see).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub input: String,
+    pub to: bool,
+    pub within: Duration,
+}
+
+/// `[[input]]`: one GPIO line read, never driven: a reed contact, a limit
+/// switch, a push button, a PIR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputConfig {
+    pub name: String,
+    pub line: LineRef,
+    /// Chip for this input, overriding `[gpio] chip`.
+    pub chip: Option<String>,
+    /// The contact closes to ground (with a pull-up): low is `on`.
+    pub active_low: bool,
+    pub bias: Bias,
+    /// A change counts once the line has kept its new level this long.
+    pub debounce: Duration,
+    /// Home Assistant's `device_class` of its `binary_sensor`.
+    pub device_class: Option<String>,
+}
+
+/// The pull resistor the line gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bias {
+    /// As the board or the kernel left it (an external resistor).
+    #[default]
+    AsIs,
+    PullUp,
+    PullDown,
+    /// Explicitly no pull (`"none"`).
+    Disabled,
+}
+
+impl Bias {
+    pub fn word(self) -> &'static str {
+        match self {
+            Bias::AsIs => "as_is",
+            Bias::PullUp => "pull_up",
+            Bias::PullDown => "pull_down",
+            Bias::Disabled => "none",
+        }
+    }
+}
+
+/// An input's debounce unless its `debounce` says otherwise: longer than a
+/// reed contact's or a push button's bounce (a few ms), far shorter than a hand.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(30);
+
+/// Home Assistant `binary_sensor` device classes an input may name.
+pub const INPUT_DEVICE_CLASSES: &[&str] = &[
+    "door",
+    "garage_door",
+    "opening",
+    "window",
+    "motion",
+    "occupancy",
+    "presence",
+    "lock",
+    "moving",
+    "vibration",
+    "safety",
+    "problem",
+    "tamper",
+    "power",
+];
 
 /// A relay stays off at least this long unless its `min_off` says otherwise:
 /// a flood of detections or a rule pair fighting each other cannot make it chatter.
@@ -347,11 +424,16 @@ pub struct CameraApi {
 /// across chips"); `/dev/gpiochip0` and `gpiochip0` are one chip. A name and
 /// an offset that resolve to the same line only show on the hardware.
 pub fn same_line(gpio: &GpioConfig, a: &RelayConfig, b: &RelayConfig) -> bool {
+    same_line_ref(gpio, (&a.line, a.chip.as_deref()), (&b.line, b.chip.as_deref()))
+}
+
+/// [`same_line`] for any two lines (a relay's, an input's) with their chips.
+pub fn same_line_ref(gpio: &GpioConfig, a: (&LineRef, Option<&str>), b: (&LineRef, Option<&str>)) -> bool {
     fn chip_key(chip: Option<&str>) -> &str {
         chip.map(|c| c.strip_prefix("/dev/").unwrap_or(c)).unwrap_or("")
     }
-    let (ca, cb) = (a.chip.as_deref().or(gpio.chip.as_deref()), b.chip.as_deref().or(gpio.chip.as_deref()));
-    match (&a.line, &b.line) {
+    let (ca, cb) = (a.1.or(gpio.chip.as_deref()), b.1.or(gpio.chip.as_deref()));
+    match (a.0, b.0) {
         // Offsets without a chip are on gpiochip0.
         (LineRef::Offset(x), LineRef::Offset(y)) if x == y => {
             chip_key(ca.or(Some("gpiochip0"))) == chip_key(cb.or(Some("gpiochip0")))
@@ -573,6 +655,9 @@ pub enum EventWord {
     Occupancy,
     AreaOccupied,
     AreaEmpty,
+    Input,
+    DidNotMove,
+    Tailgating,
 }
 
 impl EventWord {
@@ -604,6 +689,9 @@ impl EventWord {
         EventWord::Occupancy,
         EventWord::AreaOccupied,
         EventWord::AreaEmpty,
+        EventWord::Input,
+        EventWord::DidNotMove,
+        EventWord::Tailgating,
     ];
 
     pub fn word(self) -> &'static str {
@@ -635,6 +723,9 @@ impl EventWord {
             EventWord::Occupancy => "occupancy",
             EventWord::AreaOccupied => "area_occupied",
             EventWord::AreaEmpty => "area_empty",
+            EventWord::Input => "input",
+            EventWord::DidNotMove => "did_not_move",
+            EventWord::Tailgating => "tailgating",
         }
     }
 
@@ -745,8 +836,27 @@ pub struct Conditions {
     pub offline: Option<Vec<String>>,
     /// `occupied`: a moving target is in one of these zones or areas now.
     pub occupied: Vec<String>,
+    /// `input` (with `event = "input"`, `"did_not_move"` or `"tailgating"`):
+    /// the inputs whose events the rule takes.
+    pub inputs: Vec<String>,
+    /// `to`: the level the input changes to (`input`), or the level that
+    /// means the gate is open (`tailgating`). `None`: either.
+    pub input_to: Option<bool>,
+    /// `for`: the input has kept `to` this long (`event = "input"`): fires once.
+    pub input_held: Option<Duration>,
+    /// `input_on` / `input_off`: inputs that must be on / off when the rule fires.
+    pub input_states: Vec<InputCondition>,
+    /// `input_for`: ... and have been for at least this long.
+    pub input_for: Duration,
     /// `unless = { ... }`: the rule does not fire while all of these hold.
     pub unless: Option<Box<Unless>>,
+}
+
+/// `input_on = "door"` / `input_off = "gate_closed"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputCondition {
+    pub input: String,
+    pub on: bool,
 }
 
 /// `unless = { ... }`: states (and the plate read) under which a rule keeps
@@ -761,6 +871,9 @@ pub struct Unless {
     /// As [`Conditions::offline`].
     pub offline: Option<Vec<String>>,
     pub occupied: Vec<String>,
+    /// As [`Conditions::input_states`] (with `input_for`).
+    pub input_states: Vec<InputCondition>,
+    pub input_for: Duration,
 }
 
 impl Unless {

@@ -33,6 +33,7 @@
 //!   ([`Engine::verdicts`]): fired, or the first condition that failed.
 
 pub mod geometry;
+pub mod inputs;
 pub mod places;
 pub mod plates;
 pub mod presence;
@@ -41,6 +42,7 @@ pub mod schedule;
 pub mod sun;
 pub mod verdict;
 
+pub use inputs::InputNews;
 pub use verdict::{RuleVerdict, Verdict};
 
 use crate::clock::{Instant, Now};
@@ -221,10 +223,14 @@ pub struct Engine {
     areas: Vec<(String, Vec<usize>)>,
     /// While [`Engine::handle_from_node`] runs: the camera every lookup resolves to.
     from_node: Option<usize>,
+    /// Input levels, confirmations awaited, tailgating windows.
+    inputs: inputs::Inputs,
 }
 
 /// What a rule-level check needs to know about the event.
 struct EventCtx {
+    /// When the event happened: `input_for` is measured to it.
+    at: Instant,
     camera: Option<usize>,
     channel: Option<u32>,
     local: Option<schedule::LocalTime>,
@@ -267,6 +273,7 @@ impl Engine {
             has_counting: false,
             areas: Vec::new(),
             from_node: None,
+            inputs: inputs::Inputs::default(),
         };
         e.install(config);
         e
@@ -322,6 +329,7 @@ impl Engine {
             r.when.schedule.is_some() || r.when.unless.as_ref().is_some_and(|u| u.schedule.is_some())
         });
         self.sun_cache = None;
+        self.install_inputs(config);
     }
 
     /// Replace rules, zones and cameras at once. Presence is kept for cameras
@@ -465,7 +473,8 @@ impl Engine {
     /// The earliest instant at which [`Engine::tick`] has something to do
     /// (a target timing out), if any.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.tracks.values().map(|t| t.last_seen + self.presence.target_timeout).min()
+        let tracks = self.tracks.values().map(|t| t.last_seen + self.presence.target_timeout).min();
+        tracks.into_iter().chain(self.inputs_deadline()).min()
     }
 
     /// Advance time: targets not seen for `target_timeout` are gone, and leave their zones.
@@ -474,6 +483,7 @@ impl Engine {
         self.fired.clear();
         let mut out = Vec::new();
         self.expire(now, &mut out);
+        self.inputs_tick(now, &mut out);
         out
     }
 
@@ -645,7 +655,7 @@ impl Engine {
         } else {
             (None, None)
         };
-        EventCtx { camera, channel, local, sun }
+        EventCtx { at: now.at, camera, channel, local, sun }
     }
 
     // ---- evaluation ----------------------------------------------------------
@@ -812,6 +822,19 @@ impl Engine {
             self.verdict(ri, first.0, cam, Some(first.1), verdict, now.at);
         }
         self.update_places(cam, &label, true, now, out);
+        if self.inputs.windows.iter().any(Option::is_some) {
+            let vehicles: Vec<u32> = ev
+                .targets
+                .iter()
+                .filter_map(|t| t.id)
+                .filter(|id| {
+                    self.tracks.get(&(cam_id, *id)).is_some_and(|t| t.class.is_vehicle() && !t.stationary)
+                })
+                .collect();
+            for id in vehicles {
+                self.saw_vehicle(cam, cam_id, Some(id), None, &label, now, out);
+            }
+        }
     }
 
     /// Area rules with `dwell`: the place's continuous occupied time, counted
@@ -939,13 +962,42 @@ impl Engine {
                 return;
             }
         }
+        if let Some(p) = plate_norm.as_deref().filter(|p| !p.is_empty()) {
+            // A plate is a vehicle at the gate: after this post's own rules
+            // (the one that opens the gate), it may be one too many.
+            let cam_id = self.track_camera(cam, &ev.device, source);
+            let p = p.to_string();
+            let label = label.clone();
+            let mut later = Vec::new();
+            self.discrete_rules(ev, bits, cam, &label, &ctx, plate, plate_norm.as_deref(), now, out);
+            self.saw_vehicle(cam, cam_id, None, Some(&p), &label, now, &mut later);
+            out.append(&mut later);
+            return;
+        }
+        self.discrete_rules(ev, bits, cam, &label, &ctx, plate, plate_norm.as_deref(), now, out);
+    }
+
+    /// The rules of a discrete event (not traject, not alarms), past de-duplication.
+    #[allow(clippy::too_many_arguments)]
+    fn discrete_rules(
+        &mut self,
+        ev: &Event,
+        bits: u32,
+        cam: Option<usize>,
+        label: &str,
+        ctx: &EventCtx,
+        plate: Option<&crate::decode::Plate>,
+        plate_norm: Option<&str>,
+        now: Now,
+        out: &mut Vec<Command>,
+    ) {
         for ri in 0..self.rules.len() {
             let rule = &self.rules[ri];
             if rule.mask & bits == 0 {
                 continue;
             }
             let word = first_word(rule.mask & bits);
-            if let Some(v) = self.event_check(ri, &ctx) {
+            if let Some(v) = self.event_check(ri, ctx) {
                 self.verdict(ri, word, cam, None, v, now.at);
                 continue;
             }
@@ -954,7 +1006,7 @@ impl Engine {
                 continue;
             }
             if rule.when.unless.as_ref().is_some_and(|u| u.reads_plates())
-                && self.unless_holds(ri, &ctx, plate)
+                && self.unless_holds(ri, ctx, plate)
             {
                 self.verdict(ri, word, cam, None, Verdict::Unless, now.at);
                 continue;
@@ -971,12 +1023,12 @@ impl Engine {
                 (ev.targets.first().and_then(|t| t.id), None)
             };
             // A fuzzy match is named, and cooled down, by the plate it matched.
-            let listed: Option<String> = match plate_norm.as_deref() {
+            let listed: Option<String> = match plate_norm {
                 Some(read) if !rule.when.plates.is_empty() => rule.listed_plate(read).map(str::to_string),
                 _ => None,
             };
-            let plate = listed.as_deref().or(plate_norm.as_deref());
-            let subject = Subject { event: word, camera: &label, target, zone, plate };
+            let plate = listed.as_deref().or(plate_norm);
+            let subject = Subject { event: word, camera: label, target, zone, plate };
             let v = self.fire(ri, &subject, now, out);
             self.verdict(ri, word, cam, target, v, now.at);
         }
@@ -1082,6 +1134,7 @@ impl Engine {
         }
         if rule.offline.as_ref().is_some_and(|cams| !self.any_offline(cams))
             || (!rule.occupied_zones.is_empty() && !self.occupied(&rule.occupied_zones))
+            || !self.inputs.hold(&rule.input_states, rule.when.input_for, ctx.at)
         {
             return Some(Verdict::State);
         }
@@ -1123,6 +1176,11 @@ impl Engine {
         }
         if !rule.unless_occupied.is_empty() && !self.occupied(&rule.unless_occupied) {
             return false;
+        }
+        if let Some(u) = rule.when.unless.as_deref() {
+            if !self.inputs.hold(&rule.unless_inputs, u.input_for, ctx.at) {
+                return false;
+            }
         }
         if u.reads_plates() {
             let Some(p) = plate else { return false };
@@ -1219,7 +1277,8 @@ impl Engine {
             why: Why {
                 rule: rule.name.clone(),
                 event: s.event.to_string(),
-                camera: Some(s.camera.to_string()),
+                camera: (!s.camera.is_empty()).then(|| s.camera.to_string()),
+                input: None,
                 target: s.target,
                 zone: zone_name,
                 area: rule.area.clone(),

@@ -46,6 +46,11 @@ pub(crate) struct Rule {
     /// `unless`'s `offline` and `occupied`, resolved alike.
     pub unless_offline: Option<Vec<usize>>,
     pub unless_occupied: Vec<usize>,
+    /// `input` (input indices; empty: any), `input_on` / `input_off` and
+    /// `unless`'s, as (input, on): resolved when the engine installs its inputs.
+    pub inputs: Vec<usize>,
+    pub input_states: Vec<(usize, bool)>,
+    pub unless_inputs: Vec<(usize, bool)>,
 }
 
 /// Bits of the traject-driven words.
@@ -122,6 +127,9 @@ impl Rule {
             occupied_zones: places(&r.when.occupied),
             unless_offline: unless.and_then(|u| cams(&u.offline)),
             unless_occupied: unless.map(|u| places(&u.occupied)).unwrap_or_default(),
+            inputs: Vec::new(),
+            input_states: Vec::new(),
+            unless_inputs: Vec::new(),
         }
     }
 

@@ -23,8 +23,10 @@ pub enum Verdict {
     Duplicate,
     /// Outside the rule's time window or days.
     OutsideWindow,
-    /// A state the rule asks for (`offline`, `occupied`) does not hold.
+    /// A state the rule asks for (`offline`, `occupied`, `input_on`, `input_off`) does not hold.
     State,
+    /// Another input's event, or the input changed to the other level.
+    OtherInput,
     /// Everything in the rule's `unless` holds.
     Unless,
     /// The post names no target, or no target with an id.
@@ -76,7 +78,8 @@ impl Verdict {
             Verdict::WrongChannel => "for another NVR channel",
             Verdict::Duplicate => "the same detection already came from the camera's other source",
             Verdict::OutsideWindow => "outside its time window",
-            Verdict::State => "a state it asks for does not hold (offline, occupied)",
+            Verdict::State => "a state it asks for does not hold (offline, occupied, an input's level)",
+            Verdict::OtherInput => "another input, or the input went to the other level",
             Verdict::Unless => "held still by its unless",
             Verdict::NoTarget => "no target in the post",
             Verdict::NoTransition => "no target entered or left the zone",

@@ -30,10 +30,16 @@ pub enum Kind {
     Manual,
     /// A tracked target came and went: first and last seen, class, zones.
     Visit,
+    /// An `[[input]]` changed level (a door opened, a button was pressed).
+    Input,
+    /// A relay switched on and its `confirm` input did not move.
+    DidNotMove,
+    /// A second vehicle while the gate was open.
+    Tailgating,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Switched,
         Kind::Fired,
         Kind::NoEffect,
@@ -43,6 +49,9 @@ impl Kind {
         Kind::Remote,
         Kind::Manual,
         Kind::Visit,
+        Kind::Input,
+        Kind::DidNotMove,
+        Kind::Tailgating,
     ];
 
     /// The word stored, filtered by and shown.
@@ -57,6 +66,9 @@ impl Kind {
             Kind::Remote => "remote",
             Kind::Manual => "manual",
             Kind::Visit => "visit",
+            Kind::Input => "input",
+            Kind::DidNotMove => "did_not_move",
+            Kind::Tailgating => "tailgating",
         }
     }
 
@@ -269,6 +281,40 @@ impl Entry {
                 e.target = Some(visit.target);
                 e.class = Some(visit.class.word().to_string());
                 e.zone = (!visit.zones.is_empty()).then(|| visit.zones.join(", "));
+                e
+            }
+            // The input's name leads the detail: rows have no column for it.
+            Happened::Input { input, on, .. } => {
+                Entry::new(Kind::Input, at_ms, format!("{input} {}", if *on { "on" } else { "off" }))
+            }
+            Happened::Inputs {
+                news: crate::engine::InputNews::DidNotMove { relay, input, to, within_ms },
+                ..
+            } => {
+                let mut e = Entry::new(
+                    Kind::DidNotMove,
+                    at_ms,
+                    format!(
+                        "{input} did not go {} within {}",
+                        if *to { "on" } else { "off" },
+                        crate::words::fmt_duration(Duration::from_millis(*within_ms))
+                    ),
+                );
+                e.relay = Some(relay.clone());
+                e
+            }
+            Happened::Inputs {
+                news: crate::engine::InputNews::Tailgating { rule, input, camera, vehicles, plate },
+                ..
+            } => {
+                let mut e = Entry::new(
+                    Kind::Tailgating,
+                    at_ms,
+                    format!("{vehicles} vehicles while {input} said open"),
+                );
+                e.rule = Some(rule.clone());
+                e.camera = Some(camera.clone());
+                e.plate = plate.clone();
                 e
             }
             Happened::Targets { .. } | Happened::Occupancy { .. } | Happened::Picture { .. } => return None,

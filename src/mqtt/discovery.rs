@@ -94,6 +94,18 @@ pub fn entities(t: &Topics, state: &State) -> Vec<Entity> {
             &device,
         );
     }
+    for i in &state.inputs {
+        let mut config = json!({
+            "name": label(&i.name),
+            "state_topic": t.input(&i.name, "state"),
+            "payload_on": "ON",
+            "payload_off": "OFF",
+        });
+        if let (Some(class), Some(map)) = (&i.device_class, config.as_object_mut()) {
+            map.insert("device_class".into(), class.clone().into());
+        }
+        add("binary_sensor", format!("input_{}", level(&i.name)), config, &device);
+    }
     for o in &state.occupancy {
         let kind = if o.area { "area" } else { "zone" };
         let l = level(&o.place);

@@ -749,6 +749,11 @@ impl Link {
         for o in &state.occupancy {
             self.publish_occupancy(o);
         }
+        for i in &state.inputs {
+            if let Some(on) = i.on {
+                self.publish(Message::new(t.input(&i.name, "state"), payload::on_off(on), true));
+            }
+        }
         for camera in &state.cameras {
             let online = state.devices.iter().any(|d| d.online && d.camera.as_deref() == Some(camera));
             self.publish(Message::new(t.camera(camera, "online"), payload::on_off(online), true));
@@ -820,6 +825,13 @@ impl Link {
                 }
             }
             Happened::Remote { node, relay, action, why, .. } => self.send_remote(node, relay, *action, why),
+            Happened::Input { input, on, .. } => {
+                self.publish(Message::new(t.input(input, "state"), payload::on_off(*on), true));
+            }
+            Happened::Inputs { news, .. } => {
+                let body = serde_json::to_string(news).unwrap_or_default();
+                self.publish(Message::new(t.alert(), body, false));
+            }
             Happened::Fired { .. }
             | Happened::NoEffect { .. }
             | Happened::Targets { .. }

@@ -108,6 +108,8 @@ pub struct WhyWire {
     pub area: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
 }
 
 impl From<&Why> for WhyWire {
@@ -120,6 +122,7 @@ impl From<&Why> for WhyWire {
             zone: w.zone.clone(),
             area: w.area.clone(),
             plate: w.plate.clone(),
+            input: w.input.clone(),
         }
     }
 }
@@ -134,6 +137,7 @@ impl From<WhyWire> for Why {
             zone: w.zone,
             area: w.area,
             plate: w.plate,
+            input: w.input,
         }
     }
 }

@@ -65,6 +65,13 @@ impl Topics {
     pub fn camera(&self, camera: &str, leaf: &str) -> String {
         format!("{}/camera/{}/{leaf}", self.base, level(camera))
     }
+    pub fn input(&self, input: &str, leaf: &str) -> String {
+        format!("{}/input/{}/{leaf}", self.base, level(input))
+    }
+    /// A relay that did not move, tailgating: events, not states.
+    pub fn alert(&self) -> String {
+        format!("{}/alert", self.base)
+    }
     pub fn safety(&self) -> String {
         format!("{}/safety", self.base)
     }

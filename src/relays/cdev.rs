@@ -17,9 +17,9 @@ use crate::clock::Instant;
 use crate::config::{GpioConfig, RelayConfig};
 
 #[cfg(target_os = "linux")]
-pub use linux::CdevBackend;
+pub use linux::{open_inputs, CdevBackend};
 #[cfg(not(target_os = "linux"))]
-pub use other::CdevBackend;
+pub use other::{open_inputs, CdevBackend};
 
 /// The consumer label the kernel shows (`gpioinfo`) for every line camrelay holds.
 pub const CONSUMER: &str = "camrelay";
@@ -39,10 +39,15 @@ pub enum Uapi {
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;
-    use gpiocdev::line::{Offset, Value};
+    use crate::clock::SystemClock;
+    use crate::config::{Bias, InputConfig};
+    use crate::relays::input::{Edge, InputLines};
+    use gpiocdev::line::{Bias as LineBias, EdgeDetection, EdgeKind, Offset, Value};
     use gpiocdev::{AbiVersion, Chip, Request};
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
 
     // Linux errno values (the same on every architecture camrelay targets).
     const EPERM: i32 = 1;
@@ -465,6 +470,171 @@ mod linux {
     fn denied(path: &Path) -> GpioError {
         GpioError::PermissionDenied { path: path.display().to_string() }
     }
+
+    /// Request every input's line as an input with edge detection on both
+    /// edges, its bias and (uAPI v2) the kernel's debounce, and start a
+    /// reader thread per request. Errors name the input.
+    pub fn open_inputs(
+        gpio: &GpioConfig,
+        inputs: &[InputConfig],
+        clock: SystemClock,
+        stop: Arc<AtomicBool>,
+    ) -> Result<InputLines, GpioError> {
+        let chips = survey();
+        // The relay lookups, with the input's name and words in messages.
+        let as_line = |i: &InputConfig| RelayConfig {
+            name: i.name.clone(),
+            line: i.line.clone(),
+            chip: i.chip.clone(),
+            active_low: i.active_low,
+            max_on: std::time::Duration::from_secs(1),
+            min_off: std::time::Duration::ZERO,
+            switch_limit: None,
+            interlock: None,
+            interlock_wait: std::time::Duration::ZERO,
+            confirm: None,
+        };
+        let lines: Vec<RelayConfig> = inputs.iter().map(as_line).collect();
+        let named = |e: GpioError| input_words(e);
+        let mut resolved = Vec::with_capacity(inputs.len());
+        for line in &lines {
+            resolved.push(resolve(line, gpio.chip.as_deref(), &chips).map_err(named)?);
+        }
+        refuse_duplicates(&lines, &resolved, &chips).map_err(named)?;
+        for (line, r) in lines.iter().zip(&resolved) {
+            check_free(line, r, &chips).map_err(named)?;
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        for (i, r) in resolved.iter().enumerate() {
+            let abi = abi_for(&chips[r.chip], Uapi::Auto)?;
+            let line = if abi == AbiVersion::V1 { Some(r.offset) } else { None };
+            match groups.iter_mut().find(|g| g.chip == r.chip && g.line == line) {
+                Some(g) => g.members.push(i),
+                None => groups.push(Group { chip: r.chip, line, abi, members: vec![i] }),
+            }
+        }
+        let (tx, rx) = super::super::input::edge_channel();
+        let mut initial = vec![false; inputs.len()];
+        let mut debounce = vec![std::time::Duration::ZERO; inputs.len()];
+        let mut described = Vec::new();
+        for Group { chip, abi, members, .. } in groups {
+            let entry = &chips[chip];
+            let mut builder = Request::builder();
+            builder.on_chip(&entry.path).with_consumer(CONSUMER).using_abi_version(abi);
+            for &i in &members {
+                let input = &inputs[i];
+                builder
+                    .with_line(resolved[i].offset)
+                    .as_input()
+                    .with_edge_detection(EdgeDetection::BothEdges);
+                if input.active_low {
+                    builder.as_active_low();
+                }
+                match input.bias {
+                    Bias::AsIs => {}
+                    Bias::PullUp => {
+                        builder.with_bias(LineBias::PullUp);
+                    }
+                    Bias::PullDown => {
+                        builder.with_bias(LineBias::PullDown);
+                    }
+                    Bias::Disabled => {
+                        builder.with_bias(LineBias::Disabled);
+                    }
+                }
+                if abi == AbiVersion::V2 && !input.debounce.is_zero() {
+                    builder.with_debounce_period(input.debounce);
+                } else {
+                    // uAPI v1 has no debounce: camrelay does it.
+                    debounce[i] = input.debounce;
+                }
+            }
+            let request = builder.request().map_err(|e| {
+                input_words(request_error(e, entry, members.iter().map(|&i| (&lines[i], resolved[i].offset))))
+            })?;
+            let mut by_offset = Vec::new();
+            for &i in &members {
+                let value = request.value(resolved[i].offset).map_err(|e| GpioError::Io {
+                    what: format!(
+                        "input {:?} (line {} of {})",
+                        inputs[i].name,
+                        resolved[i].offset,
+                        entry.display()
+                    ),
+                    message: e.to_string(),
+                })?;
+                initial[i] = value == Value::Active;
+                by_offset.push((resolved[i].offset, i));
+            }
+            described.push(format!(
+                "{} lines {}",
+                entry.path.display(),
+                members.iter().map(|&i| resolved[i].offset.to_string()).collect::<Vec<_>>().join(",")
+            ));
+            let (tx, stop) = (tx.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("camrelay-inputs".into())
+                .spawn(move || read_edges(request, by_offset, tx, clock, stop))
+                .map_err(|e| GpioError::Io {
+                    what: "the input reader thread".into(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(InputLines::new(
+            initial,
+            debounce,
+            Some(rx),
+            format!("cdev {}", described.join("; ")),
+            false,
+            stop,
+        ))
+    }
+
+    /// The reader thread: the kernel's edge events, on the daemon's clock,
+    /// until the daemon stops (it looks every 200 ms).
+    fn read_edges(
+        request: Request,
+        by_offset: Vec<(Offset, usize)>,
+        tx: tokio::sync::mpsc::Sender<Edge>,
+        clock: SystemClock,
+        stop: Arc<AtomicBool>,
+    ) {
+        while !stop.load(Ordering::Relaxed) {
+            match request.wait_edge_event(std::time::Duration::from_millis(200)) {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the inputs' edges failed; inputs stop changing");
+                    return;
+                }
+            }
+            let event = match request.read_edge_event() {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the inputs' edges failed; inputs stop changing");
+                    return;
+                }
+            };
+            let Some(&(_, index)) = by_offset.iter().find(|(o, _)| *o == event.offset) else { continue };
+            let edge = Edge {
+                index,
+                on: event.kind == EdgeKind::Rising,
+                at: super::super::input::kernel_instant(&clock, event.timestamp_ns),
+            };
+            if tx.blocking_send(edge).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// A relay lookup's message, about an input.
+    fn input_words(e: GpioError) -> GpioError {
+        let text = e
+            .to_string()
+            .replacen("relay \"", "input \"", 1)
+            .replace("each relay needs its own line", "each input needs its own line");
+        GpioError::Io { what: "an [[input]] line".into(), message: text }
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -495,6 +665,18 @@ mod other {
         pub fn line_levels(&self) -> Result<Vec<bool>, GpioError> {
             Ok(Vec::new())
         }
+    }
+
+    pub fn open_inputs(
+        _gpio: &GpioConfig,
+        _inputs: &[crate::config::InputConfig],
+        _clock: crate::clock::SystemClock,
+        _stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<crate::relays::input::InputLines, GpioError> {
+        Err(GpioError::Unavailable {
+            backend: "cdev",
+            hint: "the GPIO character device is Linux only".into(),
+        })
     }
 
     impl Backend for CdevBackend {

@@ -10,6 +10,7 @@ use crate::config::{BackendKind, GpioConfig, LineRef, RelayConfig};
 pub mod boot;
 pub mod cdev;
 pub mod controller;
+pub mod input;
 pub mod mock;
 #[cfg(all(feature = "rppal", target_os = "linux"))]
 pub mod rppal;

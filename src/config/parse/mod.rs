@@ -7,13 +7,14 @@
 //!
 //! One file per section, each owning its keys' checks: `server` (`[server]`,
 //! `[api]`), `site` (`[site]`, `[presence]` and the words of time),
-//! `relays`, `cameras`, `zones` (`[[zone]]`, `[[area]]`), `rules`, `mqtt`, `history`;
+//! `inputs`, `relays`, `cameras`, `zones` (`[[zone]]`, `[[area]]`), `rules`, `mqtt`, `history`;
 //! `table` reads one table of any of them. This file reads the sections in
 //! the order their names are needed: relays, cameras, zones and areas before
 //! the rules that name them.
 
 mod cameras;
 mod history;
+mod inputs;
 mod mqtt;
 mod relays;
 mod rules;
@@ -22,6 +23,7 @@ mod site;
 mod table;
 mod zones;
 
+use inputs::check_input_lines;
 use relays::check_shared_lines;
 pub(crate) use relays::parse_relays;
 use server::{check_allow, check_token};
@@ -51,6 +53,7 @@ const TOP: &[(&str, bool)] = &[
     ("server", false),
     ("api", false),
     ("gpio", false),
+    ("input", true),
     ("relay", true),
     ("camera", true),
     ("zone", true),
@@ -189,11 +192,17 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
     if let Some(v) = root.get("site") {
         b.site(Tbl::new("[site]", "site", v)?)?;
     }
+    // Inputs before relays: a relay's `confirm` names one.
+    for (i, v) in list(root, "input").iter().enumerate() {
+        let label = format!("[[input]] #{}", i + 1);
+        b.input(Tbl::new(&label, "input", v)?)?;
+    }
     for (i, v) in list(root, "relay").iter().enumerate() {
         let label = format!("[[relay]] #{}", i + 1);
         b.relay(Tbl::new(&label, "relay", v)?)?;
     }
     check_shared_lines(&b.cfg, root)?;
+    check_input_lines(&b.cfg, root)?;
     for (i, v) in list(root, "camera").iter().enumerate() {
         let label = format!("[[camera]] #{}", i + 1);
         b.camera(Tbl::new(&label, "camera", v)?)?;

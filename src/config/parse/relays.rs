@@ -18,24 +18,7 @@ impl Builder {
         self.one_level_each("relay", name, nspan)?;
         let label = format!("[[relay]] \"{name}\"");
         let t = Tbl { label: &label, ..t };
-        let line = match t.get("line") {
-            None => return Err(t.missing("line", "17")),
-            Some(v) => match v.get_ref() {
-                DeValue::Integer(_) => {
-                    let (n, span) = t.int("line")?.ok_or_else(|| t.missing("line", "17"))?;
-                    let n = u32::try_from(n).map_err(|_| {
-                        Diag::new(
-                            span,
-                            "line",
-                            format!("\"line\" in {label} must be a line offset from 0 up, found {n}"),
-                        )
-                    })?;
-                    LineRef::Offset(n)
-                }
-                DeValue::String(s) if !s.trim().is_empty() => LineRef::Name(s.to_string()),
-                _ => return Err(t.wrong("line", v, "a line offset (17) or a line name (\"GPIO17\")")),
-            },
-        };
+        let line = self.line_ref(&t, "17", "\"GPIO17\"")?;
         let chip = t.str("chip")?.map(|(s, _)| s.to_string());
         let active_low = t.bool("active_low")?.unwrap_or(false);
         let max_on = match positive(t.duration("max_on")?, "max_on", &label)? {
@@ -88,6 +71,7 @@ impl Builder {
             switch_limit,
             interlock,
             interlock_wait: interlock_wait.map(|x| x.0).unwrap_or_default(),
+            confirm: self.confirm(&t)?,
         });
         Ok(())
     }
@@ -152,6 +136,11 @@ pub(crate) fn parse_relays(text: &str) -> Result<(GpioConfig, Vec<RelayConfig>, 
         }
     };
     let mut b = Builder::new(text);
+    // A relay's `confirm` names an input: read the inputs first, as far as they go.
+    for (i, v) in list(root, "input").iter().enumerate() {
+        let label = format!("[[input]] #{}", i + 1);
+        let _ = Tbl::new(&label, "input", v).and_then(|t| b.input(t));
+    }
     for (i, v) in list(root, "relay").iter().enumerate() {
         let label = format!("[[relay]] #{}", i + 1);
         let strict = Tbl::new(&label, "relay", v).and_then(|t| b.relay(t));
@@ -214,5 +203,6 @@ pub(super) fn lenient_relay(v: &Value) -> Option<RelayConfig> {
         switch_limit: Some(DEFAULT_SWITCH_LIMIT),
         interlock: None,
         interlock_wait: Duration::ZERO,
+        confirm: None,
     })
 }

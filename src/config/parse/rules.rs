@@ -76,8 +76,40 @@ impl Builder {
         }
         let events = c.events.clone();
         let only = |allowed: &[EventWord]| events.iter().all(|e| allowed.contains(e));
-        let targetless = [EventWord::Alarm, EventWord::CameraOffline, EventWord::CameraOnline];
+        let input_family = [EventWord::Input, EventWord::DidNotMove, EventWord::Tailgating];
+        if let Some(e) = c.events.iter().find(|e| input_family.contains(e)) {
+            if let Some(other) = c.events.iter().find(|o| !input_family.contains(o)) {
+                return Err(Diag::new(
+                    t.key_span("event"),
+                    "event",
+                    format!(
+                        "\"{}\" and \"{}\" in {} cannot share a rule: an input's events have no camera targets; put them in rules of their own",
+                        e.word(),
+                        other.word(),
+                        t.label
+                    ),
+                ));
+            }
+        }
+        let targetless = [
+            EventWord::Alarm,
+            EventWord::CameraOffline,
+            EventWord::CameraOnline,
+            EventWord::Input,
+            EventWord::DidNotMove,
+            EventWord::Tailgating,
+        ];
         let has_targetless = c.events.iter().any(|e| targetless.contains(e));
+        if t.get("camera").is_some()
+            && c.events.iter().any(|e| matches!(e, EventWord::Input | EventWord::DidNotMove))
+        {
+            return Err(Diag::new(
+                t.key_span("camera"),
+                "camera",
+                format!("\"camera\" in {} does not go with input events: they come from a GPIO line, not a camera", t.label),
+            ));
+        }
+        self.input_keys(t, &mut c)?;
 
         if let Some((cams, _)) = t.strings("camera")? {
             for (cam, span) in cams {
@@ -101,7 +133,7 @@ impl Builder {
                 return Err(Diag::new(
                     t.key_span(key),
                     key,
-                    format!("\"{key}\" in {} needs targets, which \"alarm\", \"camera_offline\" and \"camera_online\" events do not have; put those events in a rule of their own", t.label),
+                    format!("\"{key}\" in {} needs targets, which \"alarm\", \"camera_offline\", \"camera_online\", \"input\", \"did_not_move\" and \"tailgating\" events do not have; put those events in a rule of their own", t.label),
                 ));
             }
             Ok(())
@@ -322,6 +354,7 @@ impl Builder {
             }
         }
         (c.offline, c.occupied) = self.states(t)?;
+        (c.input_states, c.input_for) = self.input_states(t)?;
         c.unless = self.unless(t, rule, &c.events)?;
         Ok(c)
     }
@@ -456,6 +489,82 @@ impl Builder {
         Ok((offline, occupied))
     }
 
+    /// `input`, `to` and `for` of a rule on an input's events.
+    fn input_keys(&self, t: &Tbl, c: &mut Conditions) -> R<()> {
+        let has = |e: EventWord| c.events.contains(&e);
+        let input_events = has(EventWord::Input) || has(EventWord::DidNotMove) || has(EventWord::Tailgating);
+        for key in ["input", "to", "for"] {
+            if t.get(key).is_some() && !input_events {
+                return Err(Diag::new(
+                    t.key_span(key),
+                    key,
+                    format!("\"{key}\" in {} applies to event = \"input\", \"did_not_move\" or \"tailgating\"; for an input's state when another event fires, use input_on / input_off", t.label),
+                ));
+            }
+        }
+        if let Some((names, _)) = t.strings("input")? {
+            for (n, span) in names {
+                self.input_exists(n, span, "input", t.label)?;
+                c.inputs.push(n.to_string());
+            }
+        }
+        if let Some((w, span)) = t.str("to")? {
+            if has(EventWord::DidNotMove) {
+                return Err(Diag::new(span, "to", format!("\"to\" in {} does not go with \"did_not_move\": the relay's confirm says which level was awaited", t.label)));
+            }
+            c.input_to = Some(super::inputs::on_off(w, span, "to", t.label)?);
+        }
+        if has(EventWord::Tailgating) && (c.inputs.len() != 1 || c.input_to.is_none()) {
+            return Err(Diag::new(
+                t.span.clone(),
+                "input",
+                format!("{} on \"tailgating\" needs the gate's position input and the level that means open: input = \"gate_closed\", to = \"off\"", t.label),
+            ));
+        }
+        if let Some((d, span)) = positive(t.duration("for")?, "for", t.label)? {
+            if !c.events.iter().all(|e| *e == EventWord::Input) || c.input_to.is_none() {
+                return Err(Diag::new(
+                    span,
+                    "for",
+                    format!("\"for\" in {} applies to event = \"input\" with \"to\": the input has kept that level this long, e.g. to = \"off\", for = \"5m\"", t.label),
+                ));
+            }
+            c.input_held = Some(d);
+        }
+        Ok(())
+    }
+
+    /// `input_on`, `input_off` and `input_for` of a `when` or `unless`.
+    fn input_states(&self, t: &Tbl) -> R<(Vec<InputCondition>, Duration)> {
+        let mut out = Vec::new();
+        for (key, on) in [("input_on", true), ("input_off", false)] {
+            let Some((names, _)) = t.strings(key)? else { continue };
+            for (n, span) in names {
+                self.input_exists(n, span, key, t.label)?;
+                out.push(InputCondition { input: n.to_string(), on });
+            }
+        }
+        let held = match t.duration("input_for")? {
+            Some((_, span)) if out.is_empty() => {
+                return Err(Diag::new(
+                    span,
+                    "input_for",
+                    format!("\"input_for\" in {} needs input_on or input_off (the inputs that must have kept their level)", t.label),
+                ))
+            }
+            Some((d, _)) => d,
+            None => Duration::ZERO,
+        };
+        Ok((out, held))
+    }
+
+    fn input_exists(&self, name: &str, span: Range<usize>, key: &str, label: &str) -> R<()> {
+        if self.cfg.inputs.iter().any(|i| i.name == name) {
+            return Ok(());
+        }
+        Err(unknown_ref(span, key, name, label, self.cfg.inputs.iter().map(|i| i.name.as_str()), "[[input]]"))
+    }
+
     /// `unless = { ... }` of a rule's `when`.
     pub(super) fn unless(&self, t: &Tbl, rule: &str, events: &[EventWord]) -> R<Option<Box<Unless>>> {
         let Some(v) = t.get("unless") else { return Ok(None) };
@@ -464,6 +573,7 @@ impl Builder {
         u.check_keys()?;
         let mut out = Unless { schedule: self.schedule(&u, rule)?, ..Unless::default() };
         (out.offline, out.occupied) = self.states(&u)?;
+        (out.input_states, out.input_for) = self.input_states(&u)?;
         for key in ["plate", "plate_group"] {
             if u.get(key).is_some() && !events.iter().all(|e| *e == EventWord::Plate) {
                 return Err(Diag::new(
@@ -853,6 +963,7 @@ impl Builder {
             switch_limit: None,
             interlock: None,
             interlock_wait: Duration::ZERO,
+            confirm: None,
         };
         self.action_on(t, when, &stand_in)
     }

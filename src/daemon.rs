@@ -905,6 +905,26 @@ impl Core {
                     self.reloads - self.reloads_refused,
                     self.reloads_refused
                 );
+                if !self.config.inputs.is_empty() {
+                    let _ = writeln!(out, "# HELP camrelay_input_on Each input's debounced level (1 on, 0 off).\n# TYPE camrelay_input_on gauge");
+                    for i in self.input_status() {
+                        let _ = writeln!(
+                            out,
+                            "camrelay_input_on{{input=\"{}\"}} {}",
+                            i.name,
+                            u8::from(i.on == Some(true))
+                        );
+                    }
+                    let _ = writeln!(out, "# HELP camrelay_input_changes_total Debounced level changes per input.\n# TYPE camrelay_input_changes_total counter");
+                    for i in self.input_status() {
+                        let _ = writeln!(
+                            out,
+                            "camrelay_input_changes_total{{input=\"{}\"}} {}",
+                            i.name, i.changes
+                        );
+                    }
+                    let _ = writeln!(out, "# HELP camrelay_input_edges_total Raw edges read from the input lines, before debounce.\n# TYPE camrelay_input_edges_total counter\ncamrelay_input_edges_total {}", self.inputs.edges);
+                }
                 let _ = reply.send(out);
             }
         }

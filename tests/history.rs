@@ -45,6 +45,7 @@ fn why(rule: &str) -> Why {
         zone: Some("door".into()),
         area: None,
         plate: None,
+        input: None,
     }
 }
 
@@ -876,4 +877,54 @@ fn a_stalled_history_costs_the_relays_nothing() {
     assert_eq!(visits.len(), 4, "{visits:#?}");
     d.signal("TERM");
     assert!(d.wait_exit(Duration::from_secs(15)).success());
+}
+
+#[test]
+fn an_input_a_gate_that_did_not_move_and_tailgating_are_kept_and_found_by_kind() {
+    use camrelay::engine::InputNews;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = writer(dir.path(), settings(dir.path()));
+    let t = Instant::now();
+    let items = [
+        Happened::Input { at_ms: 0, input: "gate_closed".into(), on: false },
+        Happened::Inputs {
+            at_ms: 0,
+            news: InputNews::DidNotMove {
+                relay: "gate".into(),
+                input: "gate_closed".into(),
+                to: false,
+                within_ms: 5000,
+            },
+        },
+        Happened::Inputs {
+            at_ms: 0,
+            news: InputNews::Tailgating {
+                rule: "tailgating".into(),
+                input: "gate_closed".into(),
+                camera: "gate_cam".into(),
+                vehicles: 2,
+                plate: Some("XY123Z".into()),
+            },
+        },
+    ];
+    for (i, h) in items.iter().enumerate() {
+        w.add(Entry::of(h, WALL + i as i64 * 1000).unwrap(), t);
+    }
+    w.tick(t + Duration::from_secs(5), WALL + 8_000);
+    let store = Store::open_read(dir.path()).unwrap();
+    let all = store.search(&Query { limit: 10, ..Query::default() }).unwrap();
+    let rows: Vec<(Kind, &str)> = all.iter().map(|e| (e.kind, e.detail.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            (Kind::Tailgating, "2 vehicles while gate_closed said open"),
+            (Kind::DidNotMove, "gate_closed did not go off within 5s"),
+            (Kind::Input, "gate_closed off"),
+        ]
+    );
+    assert_eq!(all[1].relay.as_deref(), Some("gate"));
+    assert_eq!(all[0].plate.as_deref(), Some("XY123Z"));
+    let moved =
+        store.search(&Query { kinds: vec![Kind::DidNotMove], limit: 10, ..Query::default() }).unwrap();
+    assert_eq!(moved.len(), 1);
 }

@@ -334,6 +334,7 @@ pub async fn serve(
         .route("/api/status", get(status))
         .route("/metrics", get(metrics))
         .route("/api/relays/{name}", post(control))
+        .route("/api/inputs/{name}", post(set_input))
         .route("/api/rules/{name}/why", get(why))
         .route("/api/cameras/{name}/snapshot", get(snapshot))
         .route("/api/events", get(events))
@@ -853,6 +854,38 @@ async fn control(
     match ask(&state, |reply| ApiRequest::Manual { relay: relay.clone(), request, who, reply }).await {
         Ok(Ok(())) => Json(serde_json::json!({ "relay": relay, "accepted": body.action })).into_response(),
         Ok(Err(e)) => error(StatusCode::NOT_FOUND, &e),
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/inputs/{name}` with `{"on": true}` (or `{"state": "on"}`):
+/// with the mock backend, a contact to try rules with on a PC. The same
+/// write access as switching a relay; refused (409) under a real backend.
+async fn set_input(
+    CanWrite { who }: CanWrite,
+    State(state): State<ApiState>,
+    Path(input): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        on: Option<bool>,
+        state: Option<String>,
+    }
+    let on = match serde_json::from_slice::<Body>(&body) {
+        Ok(Body { on: Some(on), state: None }) => on,
+        Ok(Body { on: None, state: Some(s) }) if s.eq_ignore_ascii_case("on") => true,
+        Ok(Body { on: None, state: Some(s) }) if s.eq_ignore_ascii_case("off") => false,
+        Ok(_) => {
+            return error(StatusCode::BAD_REQUEST, "give the level: {\"on\": true} or {\"state\": \"off\"}")
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    };
+    match ask(&state, |reply| ApiRequest::SetInput { input: input.clone(), on, who, reply }).await {
+        Ok(Ok(())) => Json(serde_json::json!({ "input": input, "on": on })).into_response(),
+        Ok(Err(e)) if e.starts_with("no [[input]]") => error(StatusCode::NOT_FOUND, &e),
+        Ok(Err(e)) => error(StatusCode::CONFLICT, &e),
         Err(r) => r,
     }
 }

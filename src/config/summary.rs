@@ -52,6 +52,14 @@ fn post_url(c: &Config) -> String {
     line
 }
 
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
 fn list_or(items: &[String], word: &str) -> String {
     match items.len() {
         0 => String::new(),
@@ -136,6 +144,31 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
             }
             EventWord::AreaOccupied => format!("the first {noun} arrives"),
             EventWord::AreaEmpty => format!("the last {noun} has left"),
+            EventWord::Input => {
+                let which = if w.inputs.is_empty() {
+                    "any input".to_string()
+                } else {
+                    format!("input {}", list_or(&quoted(&w.inputs), "or"))
+                };
+                match (w.input_to, w.input_held) {
+                    (Some(to), Some(d)) => format!("{which} has been {} for {}", on_off(to), fmt_duration(d)),
+                    (Some(to), None) => format!("{which} turns {}", on_off(to)),
+                    _ => format!("{which} changes"),
+                }
+            }
+            EventWord::DidNotMove => {
+                let which = if w.inputs.is_empty() {
+                    "its input".to_string()
+                } else {
+                    format!("input {}", list_or(&quoted(&w.inputs), "or"))
+                };
+                format!("a relay with confirm switched on and {which} did not follow in time")
+            }
+            EventWord::Tailgating => format!(
+                "a second vehicle comes while input {} is {} (the gate is open)",
+                list_or(&quoted(&w.inputs), "or"),
+                on_off(w.input_to.unwrap_or(false))
+            ),
             other => {
                 let word = other.word().replace('_', " ");
                 let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
@@ -178,6 +211,14 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
     }
     if let Some(d) = w.dwell {
         let _ = write!(s, " for at least {}", fmt_duration(d));
+    }
+    if !w.input_states.is_empty() {
+        let states: Vec<String> =
+            w.input_states.iter().map(|c| format!("input \"{}\" is {}", c.input, on_off(c.on))).collect();
+        let _ = write!(s, ", while {}", list_or(&states, "and"));
+        if !w.input_for.is_zero() {
+            let _ = write!(s, " (for at least {})", fmt_duration(w.input_for));
+        }
     }
     let mut plate_bits = Vec::new();
     if !w.plates.is_empty() {
@@ -377,7 +418,32 @@ pub fn summary(c: &Config, path: &Path) -> String {
         if let Some(g) = &r.interlock {
             let _ = write!(s, ", interlock group \"{g}\"");
         }
+        if let Some(c) = &r.confirm {
+            let _ = write!(
+                s,
+                "; after switching on, input \"{}\" must go {} within {} or it did not move",
+                c.input,
+                on_off(c.to),
+                fmt_duration(c.within)
+            );
+        }
         s.push('\n');
+    }
+    if !c.inputs.is_empty() {
+        let _ = writeln!(s, "\nInputs:");
+    }
+    for i in &c.inputs {
+        let _ = write!(s, "  {}: line {}", i.name, i.line);
+        if let Some(chip) = &i.chip {
+            let _ = write!(s, " on {chip}");
+        }
+        if i.active_low {
+            let _ = write!(s, ", active low (a low line is on)");
+        }
+        if i.bias != crate::config::Bias::AsIs {
+            let _ = write!(s, ", bias {}", i.bias.word());
+        }
+        let _ = writeln!(s, ", debounce {}", fmt_duration(i.debounce));
     }
     if !c.cameras.is_empty() {
         let _ = writeln!(s, "\nCameras:");

@@ -335,6 +335,7 @@ impl Engine {
 
     /// A vehicle (a moving target, or a plate read) seen by camera `cam`:
     /// in every open window it is one more, and past the first, tailgating.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn saw_vehicle(
         &mut self,
         cam: Option<usize>,

@@ -248,6 +248,7 @@ mod tests {
             devices: Vec::new(),
             occupancy: vec![Occupancy { place: "drive".into(), area: true, counts: [0; 4] }],
             last_reload: None,
+            inputs: Vec::new(),
         };
         let all = entities(&t, &state);
         let topics: Vec<&str> = all.iter().map(|e| e.topic.as_str()).collect();
@@ -282,6 +283,7 @@ mod tests {
             devices: Vec::new(),
             occupancy: vec![Occupancy { place: "back_yard".into(), area: false, counts: [0; 4] }],
             last_reload: None,
+            inputs: Vec::new(),
         };
         let all = entities(&t, &state);
         let plates: Vec<&str> =

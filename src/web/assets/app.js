@@ -115,6 +115,7 @@ $('logout').addEventListener('click', async () => {
   await api('/logout', { method: 'POST' }).catch(() => {});
   await loadSession();
   renderRelays();
+  renderInputs();
 });
 
 // ---- overview --------------------------------------------------------------
@@ -128,6 +129,7 @@ async function loadStatus() {
   }
   $('clock').textContent = `up ${span(state.status.uptime_ms)} · pid ${state.status.pid}`;
   renderRelays();
+  renderInputs();
   renderCameras();
   renderTargets();
 }
@@ -180,6 +182,23 @@ function renderRelays() {
   }
 }
 
+function renderInputs() {
+  const inputs = (state.status && state.status.inputs) || [];
+  $('inputs-section').hidden = inputs.length === 0;
+  const tbody = $('inputs').tBodies[0];
+  tbody.replaceChildren();
+  const now = daemonNow();
+  for (const i of inputs) {
+    const word = i.on == null ? 'not read' : i.on ? 'ON' : 'off';
+    tbody.append(el('tr', { 'data-input': i.name },
+      el('td', {}, i.name, i.device_class ? el('div', { class: 'muted' }, i.device_class.replace('_', ' ')) : ''),
+      el('td', {}, el('span', { class: i.on ? 'pill on' : 'pill', 'data-state': word }, word)),
+      el('td', {}, i.since_ms == null ? '' : `since ${span(now - i.since_ms)} ago`),
+      el('td', {}, String(i.changes)),
+    ));
+  }
+}
+
 function renderCameras() {
   const tbody = $('cameras').tBodies[0];
   tbody.replaceChildren();
@@ -208,6 +227,9 @@ function renderCameras() {
 function recentText(h) {
   switch (h.type) {
     case 'switched': return [`${h.relay} ${h.on ? 'ON' : 'off'}: ${h.reason}`, false];
+    case 'input': return [`input ${h.input} ${h.on ? 'on' : 'off'}`, false];
+    case 'did_not_move': return [`${h.news.relay} switched on but ${h.news.input} did not move`, true];
+    case 'tailgating': return [`tailgating: ${h.news.vehicles} vehicles while ${h.news.input} said the gate was open`, true];
     case 'fired': return [`${whyText(h.why)} → ${h.relay}: ${h.action}`, false];
     case 'no_effect': return [`rule "${h.rule}" matched, nothing happened: ${h.reason} (${h.detail})`, false];
     case 'device': return [`${h.device} ${h.online ? 'is posting again' : 'went silent'}`, !h.online];
@@ -270,7 +292,7 @@ function listen() {
     }
     if (window.camrelayDrawn.size > 5000) window.camrelayDrawn.clear();
   });
-  for (const type of ['switched', 'fired', 'no_effect', 'device', 'reloaded', 'detected', 'remote']) {
+  for (const type of ['switched', 'fired', 'no_effect', 'device', 'reloaded', 'detected', 'remote', 'input', 'did_not_move', 'tailgating']) {
     es.addEventListener(type, (m) => {
       const h = JSON.parse(m.data);
       addRecent(h);

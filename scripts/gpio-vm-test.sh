@@ -5,6 +5,21 @@
 # and run inside it the cdev backend tests (tests/gpio_cdev.rs) and
 # `camrelay run` / `camrelay safe-state` against those lines.
 #
+# Inputs too: QEMU's virt machine wires its gpio-key to PL061 line 3, and the
+# monitor command `system_powerdown` drives that line high for ~100 ms, which
+# the PL061 interrupt turns into real edge events on the GPIO character
+# device. The guest boots with QEMU's own device tree minus its gpio-keys node
+# (dumped with dumpdtb, the node removed with fdtput, checked with dtc), so
+# no kernel driver holds line 3 and camrelay requests it as an [[input]]
+# (scripts/vm/inputs.toml). When the guest prints `GPIO-VM: PRESS why` on the
+# console, this script sends `system_powerdown` to the monitor's unix socket
+# (python3). Input checks: input-line-held-as-input, input-button-pulses-relay
+# (debounce 30ms: the press pulses a relay, /api/status counts 2 changes),
+# gate-did-not-move (a relay's confirm without a press: the fault relay goes
+# on), gate-moved-no-fault (with a press), input-short-pulse-ignored
+# (debounce 300ms: the kernel sees both edges, camrelay nothing); plus one
+# INFO line, camrelay's input -> relay latency from its log (not a check).
+#
 #   scripts/gpio-vm-test.sh                 everything
 #   scripts/gpio-vm-test.sh --backend-only  only the cdev backend tests
 #   scripts/gpio-vm-test.sh --no-install    never call apt-get or rustup
@@ -18,7 +33,8 @@
 # that is "not run", never a pass.
 #
 # Needs (installed when missing): the arm64 dpkg architecture, qemu-system-arm,
-# cpio, gcc-aarch64-linux-gnu, the rustup target aarch64-unknown-linux-musl;
+# cpio, gcc-aarch64-linux-gnu, device-tree-compiler (dtc, fdtput), python3,
+# the rustup target aarch64-unknown-linux-musl;
 # downloads busybox-static:arm64 and the kernel package that
 # linux-image-6.12-arm64:arm64 depends on into target/gpio-vm/ (kept there).
 set -euo pipefail
@@ -36,7 +52,7 @@ for arg in "$@"; do
     case "$arg" in
         --backend-only) mode=backend-only ;;
         --no-install) install=0 ;;
-        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
         *) echo "unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -64,6 +80,10 @@ need_pkgs=()
 command -v qemu-system-aarch64 >/dev/null || need_pkgs+=(qemu-system-arm)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_pkgs+=(gcc-aarch64-linux-gnu)
+# The guest's device tree without QEMU's gpio-keys node (line 3 for camrelay).
+{ command -v dtc && command -v fdtput; } >/dev/null || need_pkgs+=(device-tree-compiler)
+# Presses through QEMU's monitor socket.
+command -v python3 >/dev/null || need_pkgs+=(python3)
 # ring's C (TLS for [mqtt]) includes <stdint.h>, whose cross headers are
 # only a recommends of the cross gcc, which --no-install-recommends leaves out.
 [ -e /usr/aarch64-linux-gnu/include/bits/libc-header-start.h ] || need_pkgs+=(libc6-dev-arm64-cross)
@@ -146,6 +166,7 @@ mkdir -p "$root/bin" "$root/etc/camrelay" "$root/posts" "$root/proc" "$root/sys"
 cp "$CACHE/busybox" "$root/bin/busybox"
 install -m 0755 scripts/vm/init "$root/init"
 cp scripts/vm/rules.toml "$root/etc/camrelay/rules.toml"
+cp scripts/vm/inputs.toml "$root/etc/camrelay/inputs.toml"
 cp tests/fixtures/ipc-v1x/traject.xml "$root/posts/traject.xml"
 cp "$test_bin" "$root/gpio_cdev"
 cp "$camrelay_bin" "$root/camrelay"
@@ -155,13 +176,70 @@ cp "$camrelay_bin" "$root/camrelay"
 
 # ---- boot -------------------------------------------------------------------
 
+# The machine as the guest boots it; the device tree is dumped with the same
+# options (its memory, CPU, initrd and command line nodes match).
+machine_args=(-cpu cortex-a57 -m 512 -nographic -no-reboot -nic none
+    -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.cpio"
+    -append "console=ttyAMA0 quiet panic=-1 iomem=relaxed camrelay_vm=$mode")
+dtb=$CACHE/virt-no-gpio-keys.dtb
+rm -f "$dtb"
+if ! qemu-system-aarch64 -M "virt,dumpdtb=$dtb" "${machine_args[@]}" </dev/null >"$CACHE/dumpdtb.log" 2>&1 ||
+    ! fdtput -r "$dtb" /gpio-keys 2>>"$CACHE/dumpdtb.log" ||
+    ! dtc -I dtb -O dts "$dtb" 2>/dev/null | grep -q 'pl061@9030000' ||
+    dtc -I dtb -O dts "$dtb" 2>/dev/null | grep -q 'gpio-keys'; then
+    cat "$CACHE/dumpdtb.log" >&2
+    echo "GPIO-VM: FAIL — could not make QEMU virt's device tree without its gpio-keys node ($dtb)"
+    exit 1
+fi
+
+# QEMU's monitor, for the presses; a short path (unix sockets have ~100 bytes).
+mondir=$(mktemp -d /tmp/gpio-vm.XXXXXX)
+trap 'rm -rf "$mondir"' EXIT
+monitor=$mondir/monitor.sock
+# press: `system_powerdown` on the monitor: QEMU's gpio-key drives PL061
+# line 3 high for about 100 ms. Waits for the monitor's prompt before and after.
+press() {
+    python3 - "$monitor" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def prompt():
+    buf = b""
+    while b"(qemu) " not in buf:
+        data = s.recv(4096)
+        if not data:
+            sys.exit("the monitor closed the connection")
+        buf += data
+prompt()
+s.sendall(b"system_powerdown\n")
+prompt()
+s.close()
+EOF
+}
+
 say "booting qemu-system-aarch64 -M virt ($mode), up to ${BOOT_TIMEOUT}s"
 console=$CACHE/console.log
+: >"$console"
 set +e
-timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512 -nographic -no-reboot -nic none \
-    -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.cpio" \
-    -append "console=ttyAMA0 quiet panic=-1 iomem=relaxed camrelay_vm=$mode" </dev/null 2>&1 |
-    tr -d '\r' | tee "$console" | grep --line-buffered -E '^(PASS|FAIL|GPIO-VM:)'
+# The console is read line by line here (tr and grep would buffer it): a
+# PRESS line must reach the monitor while the guest waits for the press.
+timeout "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt "${machine_args[@]}" -dtb "$dtb" \
+    -monitor "unix:$monitor,server,nowait" </dev/null 2>&1 |
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line//$'\r'/}
+        printf '%s\n' "$line" >>"$console"
+        case $line in
+            'GPIO-VM: PRESS'*)
+                if press 2>"$mondir/press.err"; then
+                    say "system_powerdown sent: line 3 pressed for ${line#GPIO-VM: PRESS }"
+                else
+                    say "could not send system_powerdown to $monitor: $(tr '\n' ' ' <"$mondir/press.err")"
+                fi
+                ;;
+            PASS* | FAIL* | INFO* | GPIO-VM:*) printf '%s\n' "$line" ;;
+        esac
+    done
 qemu_status=${PIPESTATUS[0]}
 set -e
 

@@ -108,7 +108,7 @@ impl std::fmt::Display for Why {
             write!(f, " plate {p}")?;
         }
         if let Some(i) = &self.input {
-            write!(f, " input {i:?}")?;
+            write!(f, " ({i:?})")?;
         }
         Ok(())
     }

@@ -100,7 +100,7 @@ polygon = [[1000, 5000], [6000, 5000], [6000, 10000], [1000, 10000]]
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:8:1: unknown key "colour" in [[relay]] #1; valid keys: name, line, chip, active_low, max_on, min_off, switch_limit, interlock, interlock_wait
+        r##"rules.toml:8:1: unknown key "colour" in [[relay]] #1; valid keys: name, line, chip, active_low, max_on, min_off, switch_limit, interlock, interlock_wait, confirm
   |
 8 | colour = "red"
   | ^^^^^^"##
@@ -633,7 +633,7 @@ then = { relay = "porch_light", action = "hold", hold = "30s" }
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:20:8: [[rule]] "porch" when needs "event", e.g. event = "presence"; valid events: presence, zone_entry, zone_exit, intrusion, line_crossing, loitering, illegal_parking, plate, face, face_match, counting, counting_by_line, counting_by_area, metadata, motion, sensor, tamper, object_removal, crowd_density, people_counting, people_intrusion, alarm, camera_offline, camera_online, occupancy, area_occupied, area_empty
+        r##"rules.toml:20:8: [[rule]] "porch" when needs "event", e.g. event = "presence"; valid events: presence, zone_entry, zone_exit, intrusion, line_crossing, loitering, illegal_parking, plate, face, face_match, counting, counting_by_line, counting_by_area, metadata, motion, sensor, tamper, object_removal, crowd_density, people_counting, people_intrusion, alarm, camera_offline, camera_online, occupancy, area_occupied, area_empty, input, did_not_move, tailgating
    |
 20 | when = { zone = "porch" }
    |        ^^^^^^^^^^^^^^^^^^"##
@@ -1108,7 +1108,7 @@ then = { relay = "porch_light", action = "hold", hold = "30s" }
 "##;
     assert_eq!(
         error_of(text),
-        r##"rules.toml:20:27: "zone" in [[rule]] "porch" when needs targets, which "alarm", "camera_offline" and "camera_online" events do not have; put those events in a rule of their own
+        r##"rules.toml:20:27: "zone" in [[rule]] "porch" when needs targets, which "alarm", "camera_offline", "camera_online", "input", "did_not_move" and "tailgating" events do not have; put those events in a rule of their own
    |
 20 | when = { event = "alarm", zone = "porch" }
    |                           ^^^^"##

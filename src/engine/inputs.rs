@@ -200,8 +200,7 @@ impl Engine {
             self.verdict(ri, event, None, None, v, now.at);
             return;
         }
-        let what = format!("{word} {input}");
-        let subject = Subject { event: &what, camera: "", target: None, zone: None, plate: None };
+        let subject = Subject { event: word, camera: "", target: None, zone: None, plate: None };
         let v = self.fire(ri, &subject, now, out);
         if let Some(c) = out.last_mut() {
             c.why.input = Some(input.to_string());
@@ -267,7 +266,7 @@ impl Engine {
                     self.verdict(ri, "did_not_move", None, None, Verdict::OtherInput, now.at);
                     continue;
                 }
-                let word = format!("relay {} did not move", a.relay);
+                let word = format!("{} did not move", a.relay);
                 self.input_rule(ri, &word, &input, &ctx, now, out);
             }
         }

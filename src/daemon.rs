@@ -906,8 +906,9 @@ impl Core {
                     self.reloads_refused
                 );
                 if !self.config.inputs.is_empty() {
+                    let inputs = self.input_status();
                     let _ = writeln!(out, "# HELP camrelay_input_on Each input's debounced level (1 on, 0 off).\n# TYPE camrelay_input_on gauge");
-                    for i in self.input_status() {
+                    for i in &inputs {
                         let _ = writeln!(
                             out,
                             "camrelay_input_on{{input=\"{}\"}} {}",
@@ -916,7 +917,7 @@ impl Core {
                         );
                     }
                     let _ = writeln!(out, "# HELP camrelay_input_changes_total Debounced level changes per input.\n# TYPE camrelay_input_changes_total counter");
-                    for i in self.input_status() {
+                    for i in &inputs {
                         let _ = writeln!(
                             out,
                             "camrelay_input_changes_total{{input=\"{}\"}} {}",

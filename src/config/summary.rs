@@ -52,6 +52,15 @@ fn post_url(c: &Config) -> String {
     line
 }
 
+/// `input "a" or "b"`, or `none` when the rule names no input.
+fn inputs_named(inputs: &[String], none: &str) -> String {
+    if inputs.is_empty() {
+        none.to_string()
+    } else {
+        format!("input {}", list_or(&quoted(inputs), "or"))
+    }
+}
+
 fn on_off(on: bool) -> &'static str {
     if on {
         "on"
@@ -145,11 +154,7 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
             EventWord::AreaOccupied => format!("the first {noun} arrives"),
             EventWord::AreaEmpty => format!("the last {noun} has left"),
             EventWord::Input => {
-                let which = if w.inputs.is_empty() {
-                    "any input".to_string()
-                } else {
-                    format!("input {}", list_or(&quoted(&w.inputs), "or"))
-                };
+                let which = inputs_named(&w.inputs, "any input");
                 match (w.input_to, w.input_held) {
                     (Some(to), Some(d)) => format!("{which} has been {} for {}", on_off(to), fmt_duration(d)),
                     (Some(to), None) => format!("{which} turns {}", on_off(to)),
@@ -157,11 +162,7 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
                 }
             }
             EventWord::DidNotMove => {
-                let which = if w.inputs.is_empty() {
-                    "its input".to_string()
-                } else {
-                    format!("input {}", list_or(&quoted(&w.inputs), "or"))
-                };
+                let which = inputs_named(&w.inputs, "its input");
                 format!("a relay with confirm switched on and {which} did not follow in time")
             }
             EventWord::Tailgating => format!(

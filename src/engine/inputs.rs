@@ -143,7 +143,7 @@ impl Engine {
         *slot = Some(Level { on, since: now.at });
         // A new stretch of this input: its `for` rules may fire again.
         for (ri, rule) in self.rules.iter().enumerate() {
-            if rule.when.input_held.is_some() && (rule.inputs.is_empty() || rule.inputs.contains(&index)) {
+            if rule.when.input_held.is_some() && rule.takes_input(index) {
                 self.inputs.held_fired[ri] = false;
             }
         }
@@ -169,9 +169,7 @@ impl Engine {
             if !rule.has(EventWord::Input) {
                 continue;
             }
-            if (!rule.inputs.is_empty() && !rule.inputs.contains(&index))
-                || rule.when.input_to.is_some_and(|t| t != on)
-            {
+            if !rule.takes_input(index) || rule.when.input_to.is_some_and(|t| t != on) {
                 self.verdict(ri, "input", None, None, Verdict::OtherInput, now.at);
                 continue;
             }
@@ -227,20 +225,21 @@ impl Engine {
     /// The earliest `for` or `within` deadline.
     pub(super) fn inputs_deadline(&self) -> Option<Instant> {
         let awaited = self.inputs.awaited.iter().map(|a| a.until).min();
-        let held = self.rules.iter().enumerate().filter_map(|(ri, r)| {
-            let d = r.when.input_held?;
-            if self.inputs.held_fired.get(ri).copied().unwrap_or(true) {
-                return None;
-            }
-            let to = r.when.input_to?;
-            let all = 0..self.inputs.names.len();
-            all.filter(|i| r.inputs.is_empty() || r.inputs.contains(i))
-                .filter_map(|i| self.inputs.levels.get(i).copied().flatten())
-                .filter(|l| l.on == to)
-                .map(|l| l.since + d)
-                .min()
-        });
+        let held = (0..self.rules.len()).filter_map(|ri| self.lasting(ri).map(|(_, at)| at).min());
         awaited.into_iter().chain(held).min()
+    }
+
+    /// Rule `ri`'s `for`, not yet fired for the present stretch: each of its
+    /// inputs at the rule's level, with the instant it will have lasted.
+    fn lasting(&self, ri: usize) -> impl Iterator<Item = (usize, Instant)> + '_ {
+        let rule = &self.rules[ri];
+        let waiting = rule.has(EventWord::Input) && !self.inputs.held_fired.get(ri).copied().unwrap_or(true);
+        let held = rule.when.input_held.zip(rule.when.input_to).filter(|_| waiting);
+        (0..self.inputs.names.len()).filter_map(move |i| {
+            let (held, to) = held?;
+            let level = self.inputs.levels.get(i).copied().flatten()?;
+            (rule.takes_input(i) && level.on == to).then_some((i, level.since + held))
+        })
     }
 
     /// Confirmations that did not come and levels that have lasted, at `now`.
@@ -262,7 +261,7 @@ impl Engine {
                 if !rule.has(EventWord::DidNotMove) {
                     continue;
                 }
-                if !rule.inputs.is_empty() && !rule.inputs.contains(&a.input) {
+                if !rule.takes_input(a.input) {
                     self.verdict(ri, "did_not_move", None, None, Verdict::OtherInput, now.at);
                     continue;
                 }
@@ -271,20 +270,11 @@ impl Engine {
             }
         }
         for ri in 0..self.rules.len() {
-            let rule = &self.rules[ri];
-            let (Some(held), Some(to)) = (rule.when.input_held, rule.when.input_to) else { continue };
-            if !rule.has(EventWord::Input) || self.inputs.held_fired[ri] {
+            let Some((i, _)) = self.lasting(ri).find(|(_, at)| *at <= now.at) else { continue };
+            let (Some(held), Some(to)) = (self.rules[ri].when.input_held, self.rules[ri].when.input_to)
+            else {
                 continue;
-            }
-            let candidates: Vec<usize> = if rule.inputs.is_empty() {
-                (0..self.inputs.names.len()).collect()
-            } else {
-                rule.inputs.clone()
             };
-            let lasted = candidates
-                .into_iter()
-                .find(|&i| self.inputs.levels[i].is_some_and(|l| l.on == to && l.since + held <= now.at));
-            let Some(i) = lasted else { continue };
             self.inputs.held_fired[ri] = true;
             let ctx = self.ctx(None, None, now);
             let word =

@@ -962,19 +962,13 @@ impl Engine {
                 return;
             }
         }
-        if let Some(p) = plate_norm.as_deref().filter(|p| !p.is_empty()) {
+        self.discrete_rules(ev, bits, cam, &label, &ctx, plate, plate_norm.as_deref(), now, out);
+        if let Some(p) = plate_norm.filter(|p| !p.is_empty()) {
             // A plate is a vehicle at the gate: after this post's own rules
             // (the one that opens the gate), it may be one too many.
             let cam_id = self.track_camera(cam, &ev.device, source);
-            let p = p.to_string();
-            let label = label.clone();
-            let mut later = Vec::new();
-            self.discrete_rules(ev, bits, cam, &label, &ctx, plate, plate_norm.as_deref(), now, out);
-            self.saw_vehicle(cam, cam_id, None, Some(&p), &label, now, &mut later);
-            out.append(&mut later);
-            return;
+            self.saw_vehicle(cam, cam_id, None, Some(&p), &label, now, out);
         }
-        self.discrete_rules(ev, bits, cam, &label, &ctx, plate, plate_norm.as_deref(), now, out);
     }
 
     /// The rules of a discrete event (not traject, not alarms), past de-duplication.

@@ -133,6 +133,11 @@ impl Rule {
         }
     }
 
+    /// Does the rule take events of input `i` (its `input` names it, or names none)?
+    pub fn takes_input(&self, i: usize) -> bool {
+        self.inputs.is_empty() || self.inputs.contains(&i)
+    }
+
     pub fn has(&self, w: EventWord) -> bool {
         self.mask & w.bit() != 0
     }

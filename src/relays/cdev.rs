@@ -148,15 +148,7 @@ mod linux {
             }
 
             // Group into requests: one per chip for v2, one per line for v1.
-            let mut groups: Vec<Group> = Vec::new();
-            for (i, r) in resolved.iter().enumerate() {
-                let abi = abi_for(&chips[r.chip], uapi)?;
-                let line = if abi == AbiVersion::V1 { Some(r.offset) } else { None };
-                match groups.iter_mut().find(|g| g.chip == r.chip && g.line == line) {
-                    Some(g) => g.members.push(i),
-                    None => groups.push(Group { chip: r.chip, line, abi, members: vec![i] }),
-                }
-            }
+            let groups = group(&resolved, &chips, uapi)?;
 
             let mut requests = Vec::with_capacity(groups.len());
             let mut lines: Vec<Option<RelayLine>> = relays.iter().map(|_| None).collect();
@@ -413,6 +405,21 @@ mod linux {
         }
     }
 
+    /// Lines (indices into `resolved`) grouped into kernel requests: one per
+    /// chip for v2, one per line for v1.
+    fn group(resolved: &[Resolved], chips: &[ChipEntry], uapi: Uapi) -> Result<Vec<Group>, GpioError> {
+        let mut groups: Vec<Group> = Vec::new();
+        for (i, r) in resolved.iter().enumerate() {
+            let abi = abi_for(&chips[r.chip], uapi)?;
+            let line = if abi == AbiVersion::V1 { Some(r.offset) } else { None };
+            match groups.iter_mut().find(|g| g.chip == r.chip && g.line == line) {
+                Some(g) => g.members.push(i),
+                None => groups.push(Group { chip: r.chip, line, abi, members: vec![i] }),
+            }
+        }
+        Ok(groups)
+    }
+
     fn abi_for(entry: &ChipEntry, uapi: Uapi) -> Result<AbiVersion, GpioError> {
         match uapi {
             Uapi::V1 => Ok(AbiVersion::V1),
@@ -504,15 +511,7 @@ mod linux {
         for (line, r) in lines.iter().zip(&resolved) {
             check_free(line, r, &chips).map_err(named)?;
         }
-        let mut groups: Vec<Group> = Vec::new();
-        for (i, r) in resolved.iter().enumerate() {
-            let abi = abi_for(&chips[r.chip], Uapi::Auto)?;
-            let line = if abi == AbiVersion::V1 { Some(r.offset) } else { None };
-            match groups.iter_mut().find(|g| g.chip == r.chip && g.line == line) {
-                Some(g) => g.members.push(i),
-                None => groups.push(Group { chip: r.chip, line, abi, members: vec![i] }),
-            }
-        }
+        let groups = group(&resolved, &chips, Uapi::Auto)?;
         let (tx, rx) = super::super::input::edge_channel();
         let mut initial = vec![false; inputs.len()];
         let mut debounce = vec![std::time::Duration::ZERO; inputs.len()];

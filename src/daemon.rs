@@ -275,8 +275,12 @@ pub async fn serve(
             lines: input_lines,
         },
     };
-    // Each input's first reading: its level, not a change.
+    // Each input's first reading: its level, not a change (recorded, so a
+    // replay starts from it too).
     for (index, on) in core.inputs.lines.initial.clone().into_iter().enumerate() {
+        if let Some(input) = core.config.inputs.get(index) {
+            core.record_input(&input.name, on, core.clock.instant());
+        }
         let commands = core.engine.input(index, on, core.now());
         core.apply(commands, core.clock.instant());
     }
@@ -577,6 +581,7 @@ impl Core {
             *n += 1;
         }
         tracing::info!(input = %name, on, "input {}", if on { "on" } else { "off" });
+        self.record_input(&name, on, at);
         self.feed.send(Happened::Input { at_ms: at.as_millis(), input: name, on });
         let now = Now { at, wall: self.clock.now().wall };
         let commands = self.engine.input(index, on, now);
@@ -997,19 +1002,35 @@ impl Core {
     /// posts (`...-manual.json`), so `replay` sees the override too. Rare and
     /// tiny: written here, not through the post recorder's queue.
     fn record_manual(&self, relay: &str, request: crate::relays::controller::Manual, now: Now) {
+        let body = serde_json::to_vec(&crate::replay::ManualRecord::new(relay, request)).unwrap_or_default();
+        self.record_json(crate::replay::MANUAL_SUFFIX, body, now.at, now.wall);
+    }
+
+    /// An input's level (its first reading, or a change at its edge `at`), for replay.
+    fn record_input(&self, input: &str, on: bool, at: Instant) {
+        let now = self.now();
+        let wall = now.wall - chrono::TimeDelta::milliseconds(now.at.since(at).as_millis() as i64);
+        let body = serde_json::to_vec(&crate::replay::InputRecord { input: input.to_string(), on })
+            .unwrap_or_default();
+        self.record_json(crate::replay::INPUT_SUFFIX, body, at, wall);
+    }
+
+    /// A JSON record beside the posts in `record_dir`, named like them
+    /// (run, sequence, instant, wall time) so replay puts it in its place.
+    fn record_json(&self, suffix: &str, body: Vec<u8>, at: Instant, wall: chrono::DateTime<chrono::Utc>) {
         let Some(dir) = &self.config.server.record_dir else { return };
-        let run_ms = self.shared.run_ms().unwrap_or_else(|| now.origin_wall().timestamp_millis());
+        let run_ms = self.shared.run_ms().unwrap_or_else(|| self.now().origin_wall().timestamp_millis());
         let name = crate::ingest::record::RecordName::new(
             run_ms,
             crate::ingest::record::next_seq(),
-            now.at,
-            now.wall,
+            at,
+            wall,
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         );
-        let file = name.to_string().replace("-0.0.0.0.xml", "-manual.json");
-        let body = serde_json::to_vec(&crate::replay::ManualRecord::new(relay, request)).unwrap_or_default();
-        if let Err(e) = std::fs::write(dir.join(&file), body) {
-            tracing::warn!(file, error = %e, "record_dir: manual command not recorded");
+        let file = name.to_string().replace("-0.0.0.0.xml", suffix);
+        // The first readings come before ingest has made the folder.
+        if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(&file), body)) {
+            tracing::warn!(file, error = %e, "record_dir: not recorded");
         }
     }
 

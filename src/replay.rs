@@ -86,6 +86,8 @@ pub struct Timeline {
     pub start: Option<DateTime<Utc>>,
     /// Manual API commands in the capture.
     pub manual: usize,
+    /// Input levels in the capture (first readings and changes).
+    pub inputs: usize,
     /// Targets that became stationary or moved again.
     pub notices: Vec<Notice>,
     /// `--why RULE`: its verdict on each event it listens to.
@@ -98,13 +100,20 @@ fn is_xml(f: &Path) -> bool {
     f.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml"))
 }
 
-/// A manual API command `record_dir` recorded.
+/// A manual API command or an input's level that `record_dir` recorded.
 fn is_manual(f: &Path) -> bool {
-    f.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-manual.json"))
+    f.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        n.ends_with(MANUAL_SUFFIX) || n.ends_with(INPUT_SUFFIX)
+    })
 }
 
-/// Read capture files and directories (their `*.xml` posts and `*-manual.json`
-/// API commands, in receive order).
+/// How `record_dir` names a manual API command and an input's level.
+pub const MANUAL_SUFFIX: &str = "-manual.json";
+pub const INPUT_SUFFIX: &str = "-input.json";
+
+/// Read capture files and directories (their `*.xml` posts, `*-manual.json`
+/// API commands and `*-input.json` input levels, in receive order).
 pub fn load_posts(paths: &[PathBuf]) -> anyhow::Result<Vec<Post>> {
     let mut files = Vec::new();
     for p in paths {
@@ -141,16 +150,20 @@ pub fn decode_posts(posts: &[Post], site: &SiteConfig) -> Vec<Input> {
     let mut inputs = Vec::with_capacity(posts.len());
     let mut prev: Option<DateTime<Utc>> = None;
     for p in posts {
-        let event = if p.label.ends_with("-manual.json") {
+        let event = if p.label.ends_with(MANUAL_SUFFIX) {
             serde_json::from_slice::<ManualRecord>(&p.body)
                 .map_err(|e| format!("not a manual command record: {e}"))
                 .and_then(|m| Ok(InputKind::Manual(m.relay.clone(), m.request()?)))
+        } else if p.label.ends_with(INPUT_SUFFIX) {
+            serde_json::from_slice::<InputRecord>(&p.body)
+                .map(|r| InputKind::Input(r.input, r.on))
+                .map_err(|e| format!("not an input record: {e}"))
         } else {
             crate::decode::decode(&p.body).map(InputKind::Post).map_err(|e| e.to_string())
         };
         let from_event = event.as_ref().ok().and_then(|e| match e {
             InputKind::Post(e) => e.time,
-            InputKind::Manual(..) => None,
+            InputKind::Manual(..) | InputKind::Input(..) => None,
         });
         let from_event = from_event.and_then(|t| match t {
             DeviceTime::UnixMicros(us) => Utc.timestamp_millis_opt(us.div_euclid(1000)).single(),
@@ -262,6 +275,17 @@ impl Core<'_> {
     /// Let the controller catch up to `now`, and collect what switched.
     fn settle(&mut self, now: Now, tl: &mut Timeline) {
         self.controller.tick(now.at);
+        for news in self.engine.take_input_news() {
+            let text = match news {
+                crate::engine::InputNews::DidNotMove { relay, input, .. } => {
+                    format!("relay {relay:?} switched on but input {input:?} did not follow: it did not move")
+                }
+                crate::engine::InputNews::Tailgating { input, vehicles, .. } => {
+                    format!("tailgating: {vehicles} vehicles while input {input:?} says the gate is open")
+                }
+            };
+            tl.notices.push(Notice { at: self.shown(now.at), wall: now.wall, text });
+        }
         for n in self.engine.take_notices() {
             let what = if n.stationary { "is stationary" } else { "moves again" };
             tl.notices.push(Notice {
@@ -278,6 +302,8 @@ impl Core<'_> {
         let status = self.controller.status(now.at);
         for ch in changes {
             let at = ch.at();
+            // As the daemon: a relay with `confirm` now waits for its input.
+            self.engine.relay_switched(&ch.relay, ch.on, at);
             let why = if ch.on { status.get(ch.index).and_then(|s| s.why.clone()) } else { None };
             tl.transitions.push(Transition {
                 at: self.shown(at),
@@ -458,6 +484,19 @@ fn replay_started(
                 }
                 core.settle(now, &mut tl);
             }
+            Ok(InputKind::Input(name, on)) => {
+                tl.inputs += 1;
+                match config.inputs.iter().position(|i| i.name == *name) {
+                    Some(index) => {
+                        let text = format!("input {name:?} {}", if *on { "on" } else { "off" });
+                        tl.notices.push(Notice { at: core.shown(now.at), wall: now.wall, text });
+                        let commands = core.engine.input(index, *on, now);
+                        core.trace(None, now, &mut tl);
+                        core.apply(commands, now, &mut tl);
+                    }
+                    None => tl.errors.push((input.label.clone(), format!("no [[input]] named {name:?}"))),
+                }
+            }
             Err(reason) => tl.errors.push((input.label.clone(), reason.clone())),
         }
         core.note_relay_effects(&mut tl);
@@ -478,6 +517,15 @@ fn replay_started(
 pub enum InputKind {
     Post(Event),
     Manual(String, Manual),
+    /// An input's debounced level: its first reading or a change.
+    Input(String, bool),
+}
+
+/// An input's level as `record_dir` keeps it (`...-input.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct InputRecord {
+    pub input: String,
+    pub on: bool,
 }
 
 /// A manual API command as `record_dir` keeps it (`...-manual.json`).

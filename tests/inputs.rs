@@ -395,3 +395,52 @@ mac = "58:5b:69:00:00:09"
     assert!((5000..6000).contains(&(fault_on - gate_on)), "within is 5 s: {}", fault_on - gate_on);
     assert_eq!(switched_on(&log, "alarm"), 0, "no tailgating, not left open");
 }
+
+#[test]
+fn replay_of_a_record_dir_plays_the_inputs_as_they_came() {
+    // The button pressed and a gate that did not move, recorded live; replay
+    // of the record_dir switches the same relays in the same order, and the
+    // fault lamp comes the same time after the gate's pulse.
+    let text = rules("30ms", "").replace("[api]", "record_dir = \"{RECORD_DIR}\"\n\n[api]");
+    let mut d = Daemon::start(&text);
+    set(&d, "gate_closed", true);
+    set(&d, "button", true);
+    std::thread::sleep(Duration::from_millis(150));
+    set(&d, "button", false);
+    std::thread::sleep(Duration::from_millis(1100));
+    let pulse = br#"{"action":"pulse","duration":"500ms"}"#;
+    assert_eq!(request(d.api, "POST", "/api/relays/gate", &[TOKEN], pulse).status, 200);
+    let live = d.wait_log(Duration::from_secs(10), |l| switched_on(l, "fault") == 1);
+    d.signal("TERM");
+    d.wait_exit(Duration::from_secs(10));
+
+    let record = d.dir.path().join("record");
+    let inputs = std::fs::read_dir(&record)
+        .expect("record_dir")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with("-input.json")))
+        .count();
+    assert_eq!(inputs, 3 + 3, "three first readings, then gate_closed on, button on, button off");
+    let config = camrelay::config::parse(
+        &text.replace("{MOCK_LOG}", "/dev/null").replace("{RECORD_DIR}", "/tmp"),
+        "rules.toml".as_ref(),
+    )
+    .expect("rules");
+    let posts = camrelay::replay::load_posts(&[record]).expect("capture");
+    let tl = camrelay::replay::replay(&config, &posts);
+    assert!(tl.errors.is_empty(), "{:?}", tl.errors);
+    let replayed: Vec<(String, bool)> = tl.transitions.iter().map(|t| (t.relay.clone(), t.on)).collect();
+    let lived: Vec<(String, bool)> =
+        live.iter().filter(|c| c.reason != "startup").map(|c| (c.relay.clone(), c.on)).collect();
+    // Replay runs the timers on past the recording: the fault lamp's max_on ends it there.
+    assert_eq!(replayed[..lived.len()], lived, "replayed {replayed:?}");
+    assert!(replayed.contains(&("fault".to_string(), true)), "{replayed:?}");
+    let at = |relay: &str| {
+        tl.transitions.iter().find(|t| t.relay == relay && t.on).map(|t| t.at.as_millis() as i64)
+    };
+    let late = at("fault").unwrap() - at("gate").unwrap();
+    assert!(
+        (1000..1100).contains(&late),
+        "in replay the fault came {late} ms after the pulse (within is 1 s)"
+    );
+    assert!(tl.notices.iter().any(|n| n.text.contains("did not move")), "the timeline says so");
+}

@@ -667,3 +667,63 @@ fn a_cameras_latest_event_picture_is_an_image_entity_published_when_it_changes()
     assert!(m.retain);
     assert_eq!(m.raw, other);
 }
+
+#[test]
+#[cfg_attr(not(camrelay_broker), ignore = "needs mosquitto (apt-get install mosquitto)")]
+fn an_input_is_a_binary_sensor_with_its_class_and_a_gate_that_did_not_move_is_an_alert() {
+    // A gate's closed contact in Home Assistant: a binary_sensor of class
+    // garage_door, its state retained and following the contact; a pulse
+    // whose gate stays shut is an alert a Home Assistant automation can take.
+    let broker = Broker::start();
+    let watch = Watcher::connect(&broker, "homeassistant", &["camrelay/#", "homeassistant/#"]);
+    let secrets = secrets_dir();
+    let rules = format!(
+        r#"{head}
+[[input]]
+name = "gate_closed"
+line = 6
+device_class = "garage_door"
+debounce = "0s"
+
+[[relay]]
+name = "gate"
+line = 18
+max_on = "2s"
+min_off = "0s"
+confirm = {{ input = "gate_closed", to = "off", within = "500ms" }}
+"#,
+        head = head(&broker, "nodea", secrets.path())
+    );
+    let d = Daemon::start(&rules);
+    let config =
+        watch.wait("homeassistant/binary_sensor/camrelay_nodea/input_gate_closed/config", WAIT, |m| {
+            m.retain && !m.payload.is_empty()
+        });
+    let config: serde_json::Value = serde_json::from_str(&config.payload).unwrap();
+    assert_eq!(config["device_class"], "garage_door");
+    assert_eq!(config["state_topic"], "camrelay/nodea/input/gate_closed/state");
+    assert_eq!(config["name"], "Gate closed");
+    watch.wait("camrelay/nodea/input/gate_closed/state", WAIT, |m| m.payload == "OFF" && m.retain);
+
+    let set = |on: bool| {
+        let body = format!("{{\"on\":{on}}}");
+        let r = request(
+            d.api,
+            "POST",
+            "/api/inputs/gate_closed",
+            &[("Authorization", "Bearer t0ken")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    set(true);
+    watch.wait("camrelay/nodea/input/gate_closed/state", WAIT, |m| m.payload == "ON" && m.retain);
+    let pulse = br#"{"action":"pulse","duration":"300ms"}"#;
+    let r = request(d.api, "POST", "/api/relays/gate", &[("Authorization", "Bearer t0ken")], pulse);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alert = watch.wait("camrelay/nodea/alert", WAIT, |m| m.payload.contains("did_not_move"));
+    assert!(!alert.retain, "an alert is an event, not a state");
+    let alert: serde_json::Value = serde_json::from_str(&alert.payload).unwrap();
+    assert_eq!(alert["relay"], "gate");
+    assert_eq!(alert["input"], "gate_closed");
+}

@@ -1019,7 +1019,7 @@ impl Core {
     /// (run, sequence, instant, wall time) so replay puts it in its place.
     fn record_json(&self, suffix: &str, body: Vec<u8>, at: Instant, wall: chrono::DateTime<chrono::Utc>) {
         let Some(dir) = &self.config.server.record_dir else { return };
-        let run_ms = self.shared.run_ms().unwrap_or_else(|| self.now().origin_wall().timestamp_millis());
+        let run_ms = self.shared.run_ms_or(self.now().origin_wall().timestamp_millis());
         let name = crate::ingest::record::RecordName::new(
             run_ms,
             crate::ingest::record::next_seq(),

@@ -85,7 +85,8 @@ impl IngestShared {
         self.run_ms.get().copied()
     }
 
-    pub(crate) fn set_run_ms(&self, run_ms: i64) {
-        let _ = self.run_ms.set(run_ms);
+    /// The run's stamp: the one already set, else `run_ms`, set now.
+    pub fn run_ms_or(&self, run_ms: i64) -> i64 {
+        *self.run_ms.get_or_init(|| run_ms)
     }
 }

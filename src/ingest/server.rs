@@ -107,8 +107,10 @@ pub async fn serve_with(
         AllowList::parse(&config.allow).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let recorder = match &config.record_dir {
         Some(dir) => {
-            let run_ms = clock.now().origin_wall().timestamp_millis();
-            shared.set_run_ms(run_ms);
+            // The run's stamp, once for the run: the daemon may have set it
+            // already (its own records come before the first post), and a
+            // second reading of the clocks can differ by a millisecond.
+            let run_ms = shared.run_ms_or(clock.now().origin_wall().timestamp_millis());
             Some(Recorder::start(dir.clone(), shared.clone(), run_ms)?)
         }
         None => None,

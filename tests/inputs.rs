@@ -432,6 +432,12 @@ fn replay_of_a_record_dir_plays_the_inputs_as_they_came() {
     let lived: Vec<(String, bool)> =
         live.iter().filter(|c| c.reason != "startup").map(|c| (c.relay.clone(), c.on)).collect();
     // Replay runs the timers on past the recording: the fault lamp's max_on ends it there.
+    let names: Vec<String> = posts.iter().map(|p| p.label.clone()).collect();
+    assert!(
+        replayed.len() >= lived.len(),
+        "live {lived:?} replayed {replayed:?} from {names:#?} notes {:#?}",
+        tl.notices
+    );
     assert_eq!(replayed[..lived.len()], lived, "replayed {replayed:?}");
     assert!(replayed.contains(&("fault".to_string(), true)), "{replayed:?}");
     let at = |relay: &str| {
@@ -443,4 +449,81 @@ fn replay_of_a_record_dir_plays_the_inputs_as_they_came() {
         "in replay the fault came {late} ms after the pulse (within is 1 s)"
     );
     assert!(tl.notices.iter().any(|n| n.text.contains("did not move")), "the timeline says so");
+}
+
+#[test]
+fn a_door_must_have_been_closed_for_its_time_before_the_light_goes_on() {
+    // "Door closed for half a second": a person right after the door closed
+    // does not switch the lamp; the same person a moment later does.
+    let extra = r#"
+[[rule]]
+name = "lamp once the door has settled"
+when = { event = "presence", class = "person", input_on = "gate_closed", input_for = "500ms" }
+then = { relay = "siren", action = "pulse", duration = "100ms", cooldown = "10s" }
+"#;
+    let d = Daemon::start(&rules("30ms", extra));
+    set(&d, "gate_closed", true);
+    wait_input(&d, "gate_closed", |i| i["on"] == true);
+    assert_eq!(post(d.posts, "/API", &traject(&[(1, "person", [100, 100, 200, 400])])).status, 200);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(switched_on(&d.mock_log(), "siren"), 0, "closed for less than 500 ms");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(post(d.posts, "/API", &traject(&[(2, "person", [100, 100, 200, 400])])).status, 200);
+    d.wait_log(Duration::from_secs(10), |l| switched_on(l, "siren") == 1);
+}
+
+#[test]
+fn check_says_in_words_what_inputs_confirms_and_input_rules_do() {
+    let extra = r#"
+[[rule]]
+name = "gate left open"
+when = { event = "input", input = "gate_closed", to = "off", for = "5m" }
+then = { relay = "siren", action = "pulse", duration = "200ms" }
+"#;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, rules("30ms", extra).replace("{MOCK_LOG}", "/tmp/x.jsonl")).expect("write");
+    let out = camrelay_command().arg("check").arg(&path).output().expect("check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for sentence in [
+        "gate_closed: line 6, active low (a low line is on), bias pull_up, debounce 0s",
+        "after switching on, input \"gate_closed\" must go off within 1s or it did not move",
+        "When input \"button\" turns on: switch relay \"buzzer\" on for 300ms",
+        "When a relay with confirm switched on and input \"gate_closed\" did not follow in time",
+        "When input \"gate_closed\" has been off for 5m",
+    ] {
+        assert!(text.contains(sentence), "{sentence:?} not in:\n{text}");
+    }
+}
+
+#[test]
+fn safe_state_drives_the_relays_off_and_leaves_the_inputs_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("rules.toml");
+    std::fs::write(
+        &path,
+        rules("30ms", "").replace("{MOCK_LOG}", &dir.path().join("m.jsonl").display().to_string()),
+    )
+    .expect("write");
+    let out = camrelay_command().args(["safe-state", "--config"]).arg(&path).output().expect("safe-state");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("relay ")).count(), 4, "{stdout}");
+    assert!(!stdout.contains("button") && !stdout.contains("gate_closed"), "inputs are not driven: {stdout}");
+}
+
+#[test]
+fn an_input_line_that_cannot_be_read_stops_startup_naming_the_input() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("rules.toml");
+    let text =
+        "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[gpio]\nbackend = \"cdev\"\n\
+                [[input]]\nname = \"gate_closed\"\nline = 6\nchip = \"gpiochip99\"\n";
+    std::fs::write(&path, text).expect("write");
+    let out = camrelay_command().args(["run", "--config"]).arg(&path).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started without its input: {stderr}");
+    assert!(stderr.contains("cannot read the lines of its [[input]] blocks"), "{stderr}");
+    assert!(stderr.contains("gpiochip99") && stderr.contains("not found"), "{stderr}");
 }

@@ -280,7 +280,7 @@ fn two_relays_on_one_line_are_refused() {
         relay("gate", &a.to_string(), Some(&chip.label), false),
     ];
     match open_err(&gpio(None), &relays) {
-        GpioError::DuplicateLine { first, second, line, chip: c } => {
+        GpioError::DuplicateLine { first, second, line, chip: c, .. } => {
             assert_eq!((first.as_str(), second.as_str()), ("light", "gate"));
             assert_eq!(line, a.to_string());
             assert_eq!(c, format!("{} ({})", chip.path_str(), chip.label));
@@ -382,7 +382,7 @@ fn lines_are_found_by_name_and_a_missing_name_is_line_not_found() {
     }
     let err = open_err(&gpio(None), &[relay("light", "\"NO_SUCH_LINE\"", None, false)]);
     match &err {
-        GpioError::LineNotFound { relay, line, searched } => {
+        GpioError::LineNotFound { relay, line, searched, .. } => {
             assert_eq!(relay, "light");
             assert_eq!(line, "NO_SUCH_LINE");
             assert!(searched.contains(&chip.path_str()), "searched: {searched}");

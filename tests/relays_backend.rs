@@ -131,7 +131,7 @@ max_on = "1s"
 "#,
     );
     match open_backend(&cfg.gpio, &cfg.relays) {
-        Err(GpioError::DuplicateLine { first, second, line, chip }) => {
+        Err(GpioError::DuplicateLine { first, second, line, chip, .. }) => {
             assert_eq!(
                 (first.as_str(), second.as_str(), line.as_str(), chip.as_str()),
                 ("a", "b", "3", "gpiochip0")

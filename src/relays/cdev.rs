@@ -114,6 +114,38 @@ mod linux {
         members: Vec<usize>,
     }
 
+    /// A line camrelay wants, as the rules file names it: a relay's or an input's.
+    struct Wanted<'a> {
+        /// `relay` or `input`, for messages.
+        what: &'static str,
+        name: &'a str,
+        line: &'a crate::config::LineRef,
+        chip: Option<&'a str>,
+        active_low: bool,
+    }
+
+    impl<'a> Wanted<'a> {
+        fn relay(r: &'a RelayConfig) -> Wanted<'a> {
+            Wanted {
+                what: "relay",
+                name: &r.name,
+                line: &r.line,
+                chip: r.chip.as_deref(),
+                active_low: r.active_low,
+            }
+        }
+
+        fn input(i: &'a InputConfig) -> Wanted<'a> {
+            Wanted {
+                what: "input",
+                name: &i.name,
+                line: &i.line,
+                chip: i.chip.as_deref(),
+                active_low: i.active_low,
+            }
+        }
+    }
+
     /// A relay's line, resolved to a chip (index into the survey) and offset.
     struct Resolved {
         chip: usize,
@@ -136,16 +168,8 @@ mod linux {
             uapi: Uapi,
         ) -> Result<CdevBackend, GpioError> {
             let chips = survey();
-            let mut resolved = Vec::with_capacity(relays.len());
-            for relay in relays {
-                resolved.push(resolve(relay, gpio.chip.as_deref(), &chips)?);
-            }
-            refuse_duplicates(relays, &resolved, &chips)?;
-            // Ask line info first: a refused request only says EBUSY, the info
-            // says who holds the line.
-            for (relay, r) in relays.iter().zip(&resolved) {
-                check_free(relay, r, &chips)?;
-            }
+            let wanted: Vec<Wanted> = relays.iter().map(Wanted::relay).collect();
+            let resolved = resolve_all(&wanted, gpio.chip.as_deref(), &chips)?;
 
             // Group into requests: one per chip for v2, one per line for v1.
             let groups = group(&resolved, &chips, uapi)?;
@@ -163,7 +187,12 @@ mod linux {
                     }
                 }
                 let request = builder.request().map_err(|e| {
-                    request_error(e, entry, members.iter().map(|&i| (&relays[i], resolved[i].offset)))
+                    request_error(
+                        e,
+                        entry,
+                        members.iter().map(|&i| (&wanted[i], resolved[i].offset)),
+                        "outputs",
+                    )
                 })?;
                 for &i in &members {
                     lines[i] = Some(RelayLine {
@@ -312,19 +341,35 @@ mod linux {
     }
 
     /// The chip and offset of one relay's line.
-    fn resolve(
-        relay: &RelayConfig,
+    /// Every wanted line resolved, refused when two are one line or one is
+    /// held by someone else. Line info is asked first: a refused request
+    /// only says EBUSY, the info says who holds the line.
+    fn resolve_all(
+        wanted: &[Wanted],
         default_chip: Option<&str>,
         chips: &[ChipEntry],
-    ) -> Result<Resolved, GpioError> {
-        let spec = relay.chip.as_deref().or(default_chip);
-        let active_low = relay.active_low;
-        match &relay.line {
+    ) -> Result<Vec<Resolved>, GpioError> {
+        let mut resolved = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            resolved.push(resolve(w, default_chip, chips)?);
+        }
+        refuse_duplicates(wanted, &resolved, chips)?;
+        for (w, r) in wanted.iter().zip(&resolved) {
+            check_free(w, r, chips)?;
+        }
+        Ok(resolved)
+    }
+
+    fn resolve(w: &Wanted, default_chip: Option<&str>, chips: &[ChipEntry]) -> Result<Resolved, GpioError> {
+        let spec = w.chip.or(default_chip);
+        let active_low = w.active_low;
+        match w.line {
             crate::config::LineRef::Offset(offset) => {
                 let chip = find_chip(spec.unwrap_or("gpiochip0"), chips)?;
                 if *offset >= chips[chip].lines {
                     return Err(GpioError::LineOutOfRange {
-                        relay: relay.name.clone(),
+                        what: w.what,
+                        relay: w.name.to_string(),
                         line: *offset,
                         chip: chips[chip].display(),
                         lines: chips[chip].lines,
@@ -354,13 +399,18 @@ mod linux {
                     let names: Vec<String> = candidates.iter().map(|&i| chips[i].display()).collect();
                     format!("searched {}", names.join(", "))
                 };
-                Err(GpioError::LineNotFound { relay: relay.name.clone(), line: name.clone(), searched })
+                Err(GpioError::LineNotFound {
+                    what: w.what,
+                    relay: w.name.to_string(),
+                    line: name.clone(),
+                    searched,
+                })
             }
         }
     }
 
     fn refuse_duplicates(
-        relays: &[RelayConfig],
+        wanted: &[Wanted],
         resolved: &[Resolved],
         chips: &[ChipEntry],
     ) -> Result<(), GpioError> {
@@ -368,8 +418,9 @@ mod linux {
         for (i, r) in resolved.iter().enumerate() {
             if let Some(&first) = seen.get(&(r.chip, r.offset)) {
                 return Err(GpioError::DuplicateLine {
-                    first: relays[first].name.clone(),
-                    second: relays[i].name.clone(),
+                    what: wanted[i].what,
+                    first: wanted[first].name.to_string(),
+                    second: wanted[i].name.to_string(),
                     line: r.offset.to_string(),
                     chip: chips[r.chip].display(),
                 });
@@ -379,7 +430,7 @@ mod linux {
         Ok(())
     }
 
-    fn check_free(relay: &RelayConfig, r: &Resolved, chips: &[ChipEntry]) -> Result<(), GpioError> {
+    fn check_free(w: &Wanted, r: &Resolved, chips: &[ChipEntry]) -> Result<(), GpioError> {
         let entry = &chips[r.chip];
         let Some(chip) = &entry.chip else { return Err(denied(&entry.path)) };
         let info = chip.line_info(r.offset).map_err(|e| GpioError::Io {
@@ -387,14 +438,15 @@ mod linux {
             message: format!("reading line info: {e}"),
         })?;
         if info.used {
-            return Err(busy(relay, r.offset, entry, &info.consumer));
+            return Err(busy(w, r.offset, entry, &info.consumer));
         }
         Ok(())
     }
 
-    fn busy(relay: &RelayConfig, offset: Offset, entry: &ChipEntry, consumer: &str) -> GpioError {
+    fn busy(w: &Wanted, offset: Offset, entry: &ChipEntry, consumer: &str) -> GpioError {
         GpioError::LineBusy {
-            relay: relay.name.clone(),
+            what: w.what,
+            relay: w.name.to_string(),
             line: offset,
             chip: entry.display(),
             consumer: if consumer.is_empty() {
@@ -435,12 +487,14 @@ mod linux {
     }
 
     /// Turn a refused request into the error that says what to do.
-    fn request_error<'a>(
+    /// `as_what`: `outputs` or `inputs`, for the message.
+    fn request_error<'a, 'w: 'a>(
         e: gpiocdev::Error,
         entry: &ChipEntry,
-        lines: impl Iterator<Item = (&'a RelayConfig, Offset)>,
+        lines: impl Iterator<Item = (&'a Wanted<'w>, Offset)>,
+        as_what: &str,
     ) -> GpioError {
-        let lines: Vec<(&RelayConfig, Offset)> = lines.collect();
+        let lines: Vec<(&Wanted, Offset)> = lines.collect();
         match errno(&e) {
             Some(EBUSY) => {
                 // Someone took a line between our check and the request: ask who.
@@ -458,7 +512,7 @@ mod linux {
         let offsets: Vec<String> = lines.iter().map(|(_, o)| o.to_string()).collect();
         GpioError::Io {
             what: format!("lines {} of {}", offsets.join(","), entry.display()),
-            message: format!("requesting them as outputs: {e}"),
+            message: format!("requesting them as {as_what}: {e}"),
         }
     }
 
@@ -488,29 +542,8 @@ mod linux {
         stop: Arc<AtomicBool>,
     ) -> Result<InputLines, GpioError> {
         let chips = survey();
-        // The relay lookups, with the input's name and words in messages.
-        let as_line = |i: &InputConfig| RelayConfig {
-            name: i.name.clone(),
-            line: i.line.clone(),
-            chip: i.chip.clone(),
-            active_low: i.active_low,
-            max_on: std::time::Duration::from_secs(1),
-            min_off: std::time::Duration::ZERO,
-            switch_limit: None,
-            interlock: None,
-            interlock_wait: std::time::Duration::ZERO,
-            confirm: None,
-        };
-        let lines: Vec<RelayConfig> = inputs.iter().map(as_line).collect();
-        let named = |e: GpioError| input_words(e);
-        let mut resolved = Vec::with_capacity(inputs.len());
-        for line in &lines {
-            resolved.push(resolve(line, gpio.chip.as_deref(), &chips).map_err(named)?);
-        }
-        refuse_duplicates(&lines, &resolved, &chips).map_err(named)?;
-        for (line, r) in lines.iter().zip(&resolved) {
-            check_free(line, r, &chips).map_err(named)?;
-        }
+        let wanted: Vec<Wanted> = inputs.iter().map(Wanted::input).collect();
+        let resolved = resolve_all(&wanted, gpio.chip.as_deref(), &chips)?;
         let groups = group(&resolved, &chips, Uapi::Auto)?;
         let (tx, rx) = super::super::input::edge_channel();
         let mut initial = vec![false; inputs.len()];
@@ -549,7 +582,7 @@ mod linux {
                 }
             }
             let request = builder.request().map_err(|e| {
-                input_words(request_error(e, entry, members.iter().map(|&i| (&lines[i], resolved[i].offset))))
+                request_error(e, entry, members.iter().map(|&i| (&wanted[i], resolved[i].offset)), "inputs")
             })?;
             let mut by_offset = Vec::new();
             for &i in &members {
@@ -624,15 +657,6 @@ mod linux {
                 return;
             }
         }
-    }
-
-    /// A relay lookup's message, about an input.
-    fn input_words(e: GpioError) -> GpioError {
-        let text = e
-            .to_string()
-            .replacen("relay \"", "input \"", 1)
-            .replace("each relay needs its own line", "each input needs its own line");
-        GpioError::Io { what: "an [[input]] line".into(), message: text }
     }
 }
 

@@ -38,18 +38,19 @@ pub trait Backend: Send {
 pub enum GpioError {
     #[error("GPIO chip {chip:?} not found; chips on this system: {}. Set [gpio] chip (or the relay's chip) to one of them", list_or_none(.available))]
     ChipNotFound { chip: String, available: Vec<String> },
-    #[error("relay {relay:?}: no line named {line:?} on any chip ({searched}). Use the offset instead, or check `gpioinfo`")]
-    LineNotFound { relay: String, line: String, searched: String },
-    #[error("relay {relay:?}: line {line} is out of range: {chip} has lines 0..{lines}")]
-    LineOutOfRange { relay: String, line: u32, chip: String, lines: u32 },
-    #[error("relay {relay:?}: line {line} on {chip} is busy, held by consumer {consumer:?}. Stop that program (or remove its device-tree overlay) first")]
-    LineBusy { relay: String, line: u32, chip: String, consumer: String },
+    // `what`: `relay` or `input`; `relay`: its name.
+    #[error("{what} {relay:?}: no line named {line:?} on any chip ({searched}). Use the offset instead, or check `gpioinfo`")]
+    LineNotFound { what: &'static str, relay: String, line: String, searched: String },
+    #[error("{what} {relay:?}: line {line} is out of range: {chip} has lines 0..{lines}")]
+    LineOutOfRange { what: &'static str, relay: String, line: u32, chip: String, lines: u32 },
+    #[error("{what} {relay:?}: line {line} on {chip} is busy, held by consumer {consumer:?}. Stop that program (or remove its device-tree overlay) first")]
+    LineBusy { what: &'static str, relay: String, line: u32, chip: String, consumer: String },
     #[error("permission denied opening {path}: run as root or add the service user to the `gpio` group (udev rule: SUBSYSTEM==\"gpio\", GROUP=\"gpio\", MODE=\"0660\")")]
     PermissionDenied { path: String },
     #[error(
-        "relays {first:?} and {second:?} are both on line {line} of {chip}; each relay needs its own line"
+        "{what}s {first:?} and {second:?} are both on line {line} of {chip}; each {what} needs its own line"
     )]
-    DuplicateLine { first: String, second: String, line: String, chip: String },
+    DuplicateLine { what: &'static str, first: String, second: String, line: String, chip: String },
     #[error("the {backend} backend is not available in this build: {hint}")]
     Unavailable { backend: &'static str, hint: String },
     #[error("GPIO error on {what}: {message}")]
@@ -111,6 +112,7 @@ pub fn check_distinct_lines(gpio: &GpioConfig, relays: &[RelayConfig]) -> Result
                     (LineRef::Name(_), None) => "any chip".to_string(),
                 };
                 return Err(GpioError::DuplicateLine {
+                    what: "relay",
                     first: first.name.clone(),
                     second: second.name.clone(),
                     line: first.line.to_string(),

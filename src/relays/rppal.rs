@@ -27,6 +27,7 @@ impl RppalBackend {
             let number = bcm_number(r)?;
             if let Some(first) = numbers.iter().position(|&n| n == number) {
                 return Err(GpioError::DuplicateLine {
+                    what: "relay",
                     first: relays[first].name.clone(),
                     second: r.name.clone(),
                     line: format!("GPIO{number}"),
@@ -35,6 +36,7 @@ impl RppalBackend {
             }
             let pin = gpio.get(number).map_err(|e| match e {
                 RppalError::PinNotAvailable(n) => GpioError::LineOutOfRange {
+                    what: "relay",
                     relay: r.name.clone(),
                     line: u32::from(n),
                     chip: "the Raspberry Pi GPIO (rppal)".into(),
@@ -62,6 +64,7 @@ fn bcm_number(r: &RelayConfig) -> Result<u8, GpioError> {
         }
     };
     parsed.ok_or_else(|| GpioError::LineNotFound {
+        what: "relay",
         relay: r.name.clone(),
         line: r.line.to_string(),
         searched: "rppal takes BCM numbers: 17 or \"GPIO17\"".into(),

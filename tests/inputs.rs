@@ -344,12 +344,9 @@ fn gate_recipe() -> String {
     rest[open..open + close].to_string()
 }
 
-#[test]
-fn recipe_a_gate_that_knows_where_it_is() {
-    // docs/rules.md's gate, as written: a resident's plate pulses the opener;
-    // the gate stays shut (its contact stays on), so five seconds later the
-    // fault lamp says it did not move. The alarm stays quiet.
-    let rules = format!(
+/// The gate recipe with the relays and the camera it names.
+fn gate_house() -> String {
+    format!(
         r#"
 [server]
 listen = "127.0.0.1:0"
@@ -377,17 +374,28 @@ name = "gate_cam"
 mac = "58:5b:69:00:00:09"
 {}"#,
         gate_recipe()
-    );
-    let d = Daemon::start(&rules);
+    )
+}
+
+/// A resident's plate (the fixture's ABC1234, on the white list) or another, from the gate camera.
+fn plate_post(plate: &str) -> Vec<u8> {
+    String::from_utf8(fixture("ipc-v1x/lpr.xml"))
+        .expect("utf-8")
+        .replacen("<smartType", "<mac type=\"string\">58:5b:69:00:00:09</mac><smartType", 1)
+        .replace("ABC1234", plate)
+        .into_bytes()
+}
+
+#[test]
+fn recipe_a_gate_that_knows_where_it_is() {
+    // docs/rules.md's gate, as written: a resident's plate pulses the opener;
+    // the gate stays shut (its contact stays on), so five seconds later the
+    // fault lamp says it did not move. The alarm stays quiet.
+    let d = Daemon::start(&gate_house());
     set(&d, "gate_closed", true);
     wait_input(&d, "gate_closed", |i| i["on"] == true);
     std::thread::sleep(Duration::from_millis(1100)); // the opener's min_off after startup
-    let plate = String::from_utf8(fixture("ipc-v1x/lpr.xml")).expect("utf-8").replacen(
-        "<smartType",
-        "<mac type=\"string\">58:5b:69:00:00:09</mac><smartType",
-        1,
-    );
-    assert_eq!(post(d.posts, "/API", plate.as_bytes()).status, 200);
+    assert_eq!(post(d.posts, "/API", &plate_post("ABC1234")).status, 200);
     let log = d.wait_log(Duration::from_secs(15), |l| switched_on(l, "fault_lamp") == 1);
     assert_eq!(switched_on(&log, "gate"), 1, "the resident's plate pulsed the opener: {log:#?}");
     let gate_on = log.iter().find(|c| c.relay == "gate" && c.on).expect("gate").ms;
@@ -526,4 +534,27 @@ fn an_input_line_that_cannot_be_read_stops_startup_naming_the_input() {
     assert!(!out.status.success(), "started without its input: {stderr}");
     assert!(stderr.contains("cannot read the lines of its [[input]] blocks"), "{stderr}");
     assert!(stderr.contains("gpiochip99") && stderr.contains("not found"), "{stderr}");
+}
+
+#[test]
+fn recipe_the_gate_opens_moves_and_a_second_plate_behind_it_is_tailgating() {
+    // The resident's plate opens the gate, which leaves its contact in time:
+    // no fault. While it is open, a second car's plate is read: the alarm
+    // sounds for tailgating. Another read of the resident's own plate is not
+    // a second car.
+    let d = Daemon::start(&gate_house());
+    set(&d, "gate_closed", true);
+    wait_input(&d, "gate_closed", |i| i["on"] == true);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(post(d.posts, "/API", &plate_post("ABC1234")).status, 200);
+    d.wait_log(Duration::from_secs(10), |l| switched_on(l, "gate") == 1);
+    set(&d, "gate_closed", false);
+    wait_input(&d, "gate_closed", |i| i["on"] == false);
+    assert_eq!(post(d.posts, "/API", &plate_post("ABC1234")).status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(switched_on(&d.mock_log(), "alarm"), 0, "the same car read again");
+    assert_eq!(post(d.posts, "/API", &plate_post("XY999Z")).status, 200);
+    d.wait_log(Duration::from_secs(10), |l| switched_on(l, "alarm") == 1);
+    std::thread::sleep(Duration::from_millis(5500));
+    assert_eq!(switched_on(&d.mock_log(), "fault_lamp"), 0, "the gate moved within 5 s");
 }

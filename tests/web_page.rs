@@ -11,7 +11,7 @@ mod common;
 
 use browser::Browser;
 use camera_sim::{Sim, Spec};
-use common::{post, traject, Daemon};
+use common::{post, request, traject, Daemon};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,13 @@ inertia = 1
 name = "path_light"
 line = 5
 max_on = "10m"
+
+# the front door's contact
+[[input]]
+name = "front_door"
+line = 6
+device_class = "door"
+debounce = "0s"
 
 # the driveway camera, with its own API
 [[camera]]
@@ -229,6 +236,20 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
         Duration::from_secs(3),
         "return !!document.querySelector('#relays tr[data-relay=path_light] [data-state=off]')"
     ));
+    // The front door opens: its row says ON and "what happened" says so.
+    assert!(b.wait_for(
+        Duration::from_secs(3),
+        "return !!document.querySelector('#inputs tr[data-input=front_door] [data-state=off]')"
+    ));
+    let auth = format!("Bearer {TOKEN}");
+    let opened =
+        request(d.api, "POST", "/api/inputs/front_door", &[("Authorization", &auth)], br#"{"on":true}"#);
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert!(b.wait_for(
+        Duration::from_secs(3),
+        "return !!document.querySelector('#inputs tr[data-input=front_door] [data-state=ON]')"
+    ));
+    assert!(b.wait_for(Duration::from_secs(2), "return [...document.querySelectorAll('#recent li')].some(li => li.textContent.includes('input front_door on'))"));
     b.screenshot(&screenshots().join("overview.png"));
     assert!(
         sim.log().iter().any(|c| c.contains("GetSnapshot")),

@@ -303,6 +303,11 @@ fn check_refuses_what_run_would_refuse_about_inputs() {
     let cases = [
         // An input on a relay's line.
         (base.replace("line = 13", "line = 17"), "which relay \"buzzer\" drives"),
+        // Two inputs on one line.
+        (
+            base.replace("line = 13", "line = 6"),
+            "as input \"gate_closed\" does; each input needs its own line",
+        ),
         // A confirm naming no input.
         (
             base.replace(

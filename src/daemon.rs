@@ -937,7 +937,7 @@ impl Core {
     }
 
     /// Each input's level and since when, for status and the page.
-    fn input_status(&self) -> Vec<api::InputStatus> {
+    fn input_status(&self) -> Vec<relays::input::InputStatus> {
         let levels = self.engine.input_levels();
         self.config
             .inputs
@@ -945,7 +945,7 @@ impl Core {
             .enumerate()
             .map(|(i, c)| {
                 let level = levels.iter().find(|(n, _)| *n == c.name).and_then(|(_, l)| *l);
-                api::InputStatus {
+                relays::input::InputStatus {
                     name: c.name.clone(),
                     on: level.map(|l| l.0),
                     since_ms: level.map(|l| l.1.as_millis()),

@@ -190,7 +190,7 @@ pub struct State {
     pub occupancy: Vec<crate::engine::places::Occupancy>,
     pub last_reload: Option<crate::api::ReloadOutcome>,
     /// The `[[input]]` lines and their levels.
-    pub inputs: Vec<crate::api::InputStatus>,
+    pub inputs: Vec<crate::relays::input::InputStatus>,
 }
 
 /// One item on the stream with its Server-Sent Events frame, made once.

@@ -107,20 +107,6 @@ pub enum ApiRequest {
     },
 }
 
-/// One `[[input]]` in `GET /api/status`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InputStatus {
-    pub name: String,
-    /// `None` until the line was first read.
-    pub on: Option<bool>,
-    /// Since when, on the same clock as the relays' `since`.
-    pub since_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_class: Option<String>,
-    /// Debounced changes since start.
-    pub changes: u64,
-}
-
 /// `GET /api/status`.
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -149,7 +135,7 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<crate::history::Status>,
     /// The `[[input]]` lines: level, since when, changes.
-    pub inputs: Vec<InputStatus>,
+    pub inputs: Vec<crate::relays::input::InputStatus>,
 }
 
 /// What the last reload did.

@@ -25,6 +25,20 @@ pub struct Edge {
     pub at: Instant,
 }
 
+/// One `[[input]]` as status, the page and MQTT show it (`GET /api/status`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputStatus {
+    pub name: String,
+    /// `None` until the line was first read.
+    pub on: Option<bool>,
+    /// Since when, on the same clock as the relays' `since`.
+    pub since_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_class: Option<String>,
+    /// Debounced changes since start.
+    pub changes: u64,
+}
+
 /// Edges queued for the core; a full queue makes the reader wait (the
 /// kernel keeps buffering), so no level is ever lost for good.
 const EDGE_QUEUE: usize = 1024;

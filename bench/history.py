@@ -16,8 +16,9 @@ ext4 disk with the release binary under strace (fsyncs and file writes):
 
 For each: rows written; bytes_per_row, what the daemon caused to be
 written to the disk (write_bytes, as /proc/<pid>/io counts it, whole 4 KB
-pages, from start to exit: WAL, checkpoints, the WAL index and the last
-checkpoint at exit included) minus the pictures' pages, per row;
+pages, from the end of start-up to exit: WAL, checkpoints, the WAL index
+and the last checkpoint at exit included) minus the pictures' pages, per
+row; startup_bytes, what making the database cost, once per file;
 db_write_calls_per_row, the bytes SQLite itself handed to history.db, its
 WAL and its journal (write and pwrite64 as strace shows them), per row;
 fsyncs per 5 s; the database's size and the pictures' size; peak RSS.
@@ -144,6 +145,9 @@ class Daemon:
         self.strace_log = os.path.join(work, "strace.log")
         self.proc = subprocess.Popen(
             ["strace", "-f", "-qq", "-ttt", "--seccomp-bpf", "-y", "-e", "trace=fsync,fdatasync,write,pwrite64,writev,pwritev", "-o", self.strace_log,
+             # Only the database's files: tracing the sockets made strace's own
+             # log, and the pages it dirties, larger than what it measures.
+             *[a for f in ("", "-wal", "-shm", "-journal") for a in ("-P", os.path.join(work, "history", "history.db" + f))],
              CAMRELAY, "run", "--config", path],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=dict(os.environ, CAMRELAY_LOG="warn"))
         line = ""
@@ -160,6 +164,8 @@ class Daemon:
         # state is counted from here.
         time.sleep(1)
         self.started = time.time()
+        # Making the database (once per file, not per event) is counted apart.
+        self.startup_bytes = self.io()
         self.conn = None
 
     def post(self, body):
@@ -193,17 +199,19 @@ class Daemon:
         return json.loads(c.getresponse().read())
 
     def stop(self):
-        """SIGTERM; returns (bytes written over the whole run, seconds run,
-        fsyncs, peak RSS, bytes written by calls on the database's files). The bytes are the daemon's write_bytes from start
-        to exit, its last checkpoint at exit included (the rusage strace
-        collects from it), less strace's own log."""
+        """SIGTERM; returns (bytes written over the run, seconds run,
+        fsyncs, peak RSS, bytes written by calls on the database's files). The
+        bytes are the daemon's write_bytes from the end of start-up (making the
+        database is once per file, not per event) to exit, its last checkpoint
+        at exit included (the rusage strace collects from it), less strace's
+        own log."""
         hwm = self.hwm_kb()
         seconds = time.time() - self.started
         stopping = time.time()
         os.kill(self.pid, signal.SIGTERM)
         _, status, usage = os.wait4(self.proc.pid, 0)
         self.proc.returncode = os.waitstatus_to_exitcode(status)
-        written = usage.ru_oublock * 512 - du_file_pages(self.strace_log)
+        written = usage.ru_oublock * 512 - du_file_pages(self.strace_log) - self.startup_bytes
         # Between start-up and SIGTERM (the last checkpoint at exit is not steady state).
         fsyncs = 0
         db_calls = 0
@@ -213,7 +221,7 @@ class Daemon:
             if len(parts) > 2 and ("fsync(" in l or "fdatasync(" in l):
                 if self.started <= float(parts[1]) <= stopping:
                     fsyncs += 1
-            elif f"<{db}" in l and "write" in l and l.rstrip().split("= ")[-1].isdigit():
+            elif f"<{db}" in l and "write" in l and l.rstrip().split("= ")[-1].isdigit() and float(parts[1]) >= self.started:
                 db_calls += int(l.rstrip().split("= ")[-1])
         return written, seconds, fsyncs, hwm, db_calls
 
@@ -273,7 +281,7 @@ def measure(name, history, drive, args):
         time.sleep(7)  # the last commit
         status = d.status().get("history", {})
         written, seconds, fsyncs, hwm, db_calls = d.stop()
-        out = {"point": name, "history": history, "seconds": round(seconds, 1), "write_bytes": written,
+        out = {"point": name, "history": history, "seconds": round(seconds, 1), "write_bytes": written, "startup_bytes": d.startup_bytes,
                "fsyncs": fsyncs, "fsyncs_per_5s": round(fsyncs / seconds * 5, 3), "rss_peak_mb": round(hwm / 1024, 1)}
         if history:
             db = os.path.join(work, "history", "history.db")

@@ -768,7 +768,7 @@ pub const KEYS: &[KeyDoc] = &[
     k("history", "keep", "duration", "\"30d\"", "Events older than this are forgotten, a few thousand a minute."),
     k("history", "max_size", "size", "\"1GB\"", "The history is kept under this size (`500MB`, `2GB`); the oldest events go first."),
     k("history", "pictures", "string", "\"all\"", "Which pictures of a detection are kept: `all` (the scene, ~0.5 MB, and the target crop), `crops` (the crop only: a few KB for a plate), `none`."),
-    k("history", "commit_every", "duration", "\"5s\"", "Events are written at least this often (or every 512): a crash loses at most this much, a power cut about 30 s more."),
+    k("history", "commit_every", "duration", "\"10s\"", "Events are written at least this often (or every 512): a crash loses at most this much, a power cut about 30 s more (the kernel writes the file out every 30 s). Shorter costs the SD card more bytes an event."),
 ];
 
 /// The range a duration or number key accepts, as written in the file.

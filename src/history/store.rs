@@ -15,7 +15,22 @@ use thiserror::Error;
 pub const FILE: &str = "history.db";
 
 /// The schema this build writes; older files are migrated on open.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The indexes of schema 3. Every one ends in `at`, which never changes
+/// once written, rather than `last`, which a visit or a held light moves:
+/// an update of a row's span and count then rewrites the row's own page
+/// only, not its entry in every index (issue 27's bytes a row on an SD
+/// card). The listing orders by when an event began. `plate` holds each
+/// plate the rows hold once: a fuzzy plate search compares those few
+/// thousand, not the plate index's every entry.
+const INDEXES: &str = "CREATE INDEX event_at ON event(at);
+    CREATE INDEX event_plate ON event(plate, at) WHERE plate IS NOT NULL;
+    CREATE INDEX event_camera ON event(camera, at) WHERE camera IS NOT NULL;
+    CREATE INDEX event_relay ON event(relay, at) WHERE relay IS NOT NULL;
+    CREATE INDEX event_rule ON event(rule, at) WHERE rule IS NOT NULL;
+    CREATE INDEX event_pictured ON event(at) WHERE picture_bytes > 0;
+    CREATE TABLE plate (plate TEXT PRIMARY KEY) WITHOUT ROWID;";
 
 /// Rows forgotten per step, so a large backlog of old rows never holds the
 /// writer for long (and never needs a full VACUUM).
@@ -28,7 +43,7 @@ pub const PRUNE_STEP: usize = 2_000;
 pub const MAX_SPAN_MS: i64 = 86_400_000;
 
 /// The database's page, in bytes, for files this build creates.
-pub const PAGE_SIZE: u32 = 1024;
+pub const PAGE_SIZE: u32 = 512;
 
 /// Pictures forgotten per step when over the size cap.
 pub const PICTURE_STEP: usize = 200;
@@ -189,8 +204,11 @@ impl Store {
             return Err(StoreError::Newer { path: self.path.clone(), found: version });
         }
         let tx = self.conn.transaction()?;
-        if version < 1 {
-            tx.execute_batch(
+        if version == 0 {
+            // A new file gets today's schema in one step: the steps below
+            // are for files older builds made, and replaying them here would
+            // write every index twice before the first event.
+            tx.execute_batch(&format!(
                 "CREATE TABLE event (
                     id INTEGER PRIMARY KEY,
                     at INTEGER NOT NULL,
@@ -199,15 +217,14 @@ impl Store {
                     kind TEXT NOT NULL,
                     camera TEXT, relay TEXT, rule TEXT, zone TEXT, plate TEXT,
                     target INTEGER, class TEXT, who TEXT,
-                    detail TEXT NOT NULL
+                    detail TEXT NOT NULL,
+                    picture TEXT, thumb TEXT, picture_bytes INTEGER NOT NULL DEFAULT 0
                 );
-                CREATE INDEX event_last ON event(last);
-                CREATE INDEX event_plate ON event(plate, last) WHERE plate IS NOT NULL;
-                CREATE INDEX event_camera ON event(camera, last) WHERE camera IS NOT NULL;
-                CREATE INDEX event_relay ON event(relay, last) WHERE relay IS NOT NULL;
-                CREATE INDEX event_rule ON event(rule, last) WHERE rule IS NOT NULL;
-                PRAGMA user_version = 1;",
-            )?;
+                {INDEXES}
+                PRAGMA user_version = {SCHEMA_VERSION};"
+            ))?;
+            tx.commit()?;
+            return Ok(());
         }
         if version < 2 {
             // Pictures: the names of a detection's JPEGs and the bytes they take.
@@ -217,6 +234,22 @@ impl Store {
                 ALTER TABLE event ADD COLUMN picture_bytes INTEGER NOT NULL DEFAULT 0;
                 CREATE INDEX event_pictured ON event(last) WHERE picture_bytes > 0;
                 PRAGMA user_version = 2;",
+            )?;
+        }
+        if version < 3 {
+            // The indexes move from `last` to `at` (see [`INDEXES`]).
+            tx.execute_batch(
+                "DROP INDEX event_last;
+                DROP INDEX event_plate;
+                DROP INDEX event_camera;
+                DROP INDEX event_relay;
+                DROP INDEX event_rule;
+                DROP INDEX event_pictured;",
+            )?;
+            tx.execute_batch(INDEXES)?;
+            tx.execute_batch(
+                "INSERT INTO plate SELECT DISTINCT plate FROM event WHERE plate IS NOT NULL;
+                PRAGMA user_version = 3;",
             )?;
         }
         tx.commit()?;
@@ -239,6 +272,7 @@ impl Store {
                 "INSERT INTO event (at, last, count, kind, camera, relay, rule, zone, plate, target, class, who, detail, picture, thumb, picture_bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
+            let mut plates = tx.prepare_cached("INSERT OR IGNORE INTO plate (plate) VALUES (?1)")?;
             for e in rows {
                 insert.execute(params![
                     e.at_ms,
@@ -259,6 +293,10 @@ impl Store {
                     e.picture_bytes as i64
                 ])?;
                 ids.push(tx.last_insert_rowid());
+                if let Some(plate) = &e.plate {
+                    // A plate already known writes nothing.
+                    plates.execute([plate])?;
+                }
             }
             let mut update = tx.prepare_cached("UPDATE event SET last = ?2, count = ?3 WHERE id = ?1")?;
             for (id, last, count) in grown {
@@ -299,7 +337,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut old = tx.prepare_cached(
-                "SELECT id, picture, thumb FROM event WHERE last < ?1 ORDER BY last LIMIT ?2",
+                "SELECT id, picture, thumb FROM event WHERE at < ?1 AND last < ?1 ORDER BY at LIMIT ?2",
             )?;
             let rows = old.query_map(params![keep_from_ms, PRUNE_STEP as i64], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
@@ -315,6 +353,9 @@ impl Store {
                 delete.execute([id])?;
             }
             out.rows = ids.len();
+            if out.rows > 0 {
+                forget_plates(&tx)?;
+            }
         }
         tx.commit()?;
         let pictures = self.picture_bytes()?;
@@ -325,7 +366,7 @@ impl Store {
                 let tx = self.conn.transaction()?;
                 {
                     let mut oldest = tx.prepare_cached(
-                        "SELECT id, picture, thumb, picture_bytes FROM event WHERE picture_bytes > 0 ORDER BY last LIMIT ?1",
+                        "SELECT id, picture, thumb, picture_bytes FROM event WHERE picture_bytes > 0 ORDER BY at LIMIT ?1",
                     )?;
                     let rows = oldest.query_map([PICTURE_STEP as i64], |r| {
                         Ok((
@@ -356,10 +397,13 @@ impl Store {
                 }
                 tx.commit()?;
             } else {
-                out.rows += self.conn.execute(
-                    "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY last LIMIT ?1)",
+                let tx = self.conn.transaction()?;
+                out.rows += tx.execute(
+                    "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY at LIMIT ?1)",
                     params![PRUNE_STEP as i64],
                 )?;
+                forget_plates(&tx)?;
+                tx.commit()?;
             }
         }
         if out.rows > 0 || out.pictures > 0 {
@@ -409,12 +453,12 @@ impl Store {
         };
         if let Some(t) = q.since_ms {
             arg(&mut sql, " AND last >= ?", t.into());
+            // Bounds the index walk: a row's span (a folded repeat, a
+            // visit) is at most [`MAX_SPAN_MS`].
+            arg(&mut sql, " AND at >= ?", t.saturating_sub(MAX_SPAN_MS).into());
         }
         if let Some(t) = q.until_ms {
             arg(&mut sql, " AND at <= ?", t.into());
-            // Bounds the index walk: a row's span (a folded repeat, a
-            // visit) is at most [`MAX_SPAN_MS`].
-            arg(&mut sql, " AND last <= ?", t.saturating_add(MAX_SPAN_MS).into());
         }
         if let Some(c) = &q.camera {
             arg(&mut sql, " AND camera = ?", c.clone().into());
@@ -430,7 +474,7 @@ impl Store {
         }
         if let Some(id) = q.before_id {
             // The next page: after that row in the listing's order.
-            arg(&mut sql, " AND (last, id) < (SELECT last, id FROM event WHERE id = ?)", id.into());
+            arg(&mut sql, " AND (at, id) < (SELECT at, id FROM event WHERE id = ?)", id.into());
         }
         if !q.kinds.is_empty() {
             let words: Vec<String> = q.kinds.iter().map(|k| format!("'{}'", k.word())).collect();
@@ -450,9 +494,9 @@ impl Store {
             }
             sql.push_str(&format!(" AND plate IN ({})", marks.join(",")));
         }
-        // Newest last occurrence first: every index ends in `last`, so a
+        // Newest first, by when it began: every index ends in `at`, so a
         // filtered search walks its index backwards and stops at the limit.
-        sql.push_str(&format!(" ORDER BY last DESC, id DESC LIMIT {}", q.limit.max(1)));
+        sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {}", q.limit.max(1)));
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             let kind: String = r.get(4)?;
@@ -484,8 +528,7 @@ impl Store {
         if halves == 0 {
             return Ok(vec![plate.to_string()]);
         }
-        let mut stmt =
-            self.conn.prepare_cached("SELECT DISTINCT plate FROM event WHERE plate IS NOT NULL")?;
+        let mut stmt = self.conn.prepare_cached("SELECT plate FROM plate")?;
         let plates = stmt.query_map([], |r| r.get::<_, String>(0))?;
         let mut near = Vec::new();
         for p in plates {
@@ -496,4 +539,14 @@ impl Store {
         }
         Ok(near)
     }
+}
+
+/// A plate whose every row has been forgotten is forgotten too: what the
+/// history keeps of a car ends with its last event.
+fn forget_plates(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM plate WHERE NOT EXISTS (SELECT 1 FROM event WHERE event.plate = plate.plate)",
+        [],
+    )?;
+    Ok(())
 }

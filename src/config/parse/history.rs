@@ -29,7 +29,7 @@ impl Builder {
             }
         };
         let keep = duration("keep", Duration::from_secs(30 * 86_400))?;
-        let commit_every = duration("commit_every", Duration::from_secs(5))?;
+        let commit_every = duration("commit_every", Duration::from_secs(10))?;
         let max_size = match t.str("max_size")? {
             Some((text, span)) => {
                 let bytes = parse_size(text).map_err(|why| {

@@ -371,6 +371,9 @@ fn the_history_stays_under_max_size_oldest_first() {
     s.max_bytes = 2_000_000;
     let mut w = writer(dir.path(), s);
     let t = Instant::now();
+    // The oldest row reads a plate: it goes in the size steps, and its plate
+    // with it.
+    w.add(plate_detection(WALL - 1), t);
     // Reloads with long messages: about 5 MB of rows.
     for i in 0..20_000 {
         let item = Happened::Reloaded { at_ms: 0, applied: true, message: format!("{i:0>200}") };
@@ -394,6 +397,9 @@ fn the_history_stays_under_max_size_oldest_first() {
     let rows = store.search(&Query { limit: 10_000, ..Query::default() }).unwrap();
     assert_eq!(rows[0].at_ms, WALL + 19_999, "the newest stay");
     assert!(rows.len() >= 1_000 && rows.len() < 20_000, "{}", rows.len());
+    let conn = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
+    let plates: i64 = conn.query_row("SELECT count(*) FROM plate", [], |r| r.get(0)).unwrap();
+    assert_eq!(plates, 0, "the plate went with its row");
 }
 
 #[test]
@@ -1002,12 +1008,16 @@ fn a_plate_is_forgotten_with_its_last_event() {
     let mut w = writer(dir.path(), settings(dir.path()));
     let t = Instant::now();
     w.add(plate_detection(WALL), t);
+    w.add(plate_detection(WALL + 20 * 86_400_000), t);
     w.commit(t);
     let store = Store::open_read(dir.path()).unwrap();
     let fuzzy = Query { plate: Some("JP116B".into()), plate_halves: 2, limit: 10, ..Query::default() };
     let plate = |store: &Store| store.search(&fuzzy).unwrap().len();
-    assert_eq!(plate(&store), 1);
+    assert_eq!(plate(&store), 2);
+    // The first visit is forgotten; the car came again, so its plate stays.
     w.forget(WALL + 31 * 86_400_000);
+    assert_eq!(plate(&store), 1);
+    w.forget(WALL + 51 * 86_400_000);
     assert_eq!(plate(&store), 0);
     let conn = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
     let left: i64 = conn.query_row("SELECT count(*) FROM plate", [], |r| r.get(0)).unwrap();

@@ -337,25 +337,30 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut old = tx.prepare_cached(
-                "SELECT id, picture, thumb FROM event WHERE at < ?1 AND last < ?1 ORDER BY at LIMIT ?2",
+                "SELECT id, picture, thumb, plate FROM event WHERE at < ?1 AND last < ?1 ORDER BY at LIMIT ?2",
             )?;
             let rows = old.query_map(params![keep_from_ms, PRUNE_STEP as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
             })?;
             let mut ids = Vec::new();
+            let mut plates = Vec::new();
             for row in rows {
-                let (id, scene, crop) = row?;
+                let (id, scene, crop, plate) = row?;
                 ids.push(id);
                 out.files.extend(scene.into_iter().chain(crop));
+                plates.extend(plate);
             }
             let mut delete = tx.prepare_cached("DELETE FROM event WHERE id = ?1")?;
             for id in &ids {
                 delete.execute([id])?;
             }
             out.rows = ids.len();
-            if out.rows > 0 {
-                forget_plates(&tx)?;
-            }
+            forget_plates(&tx, plates)?;
         }
         tx.commit()?;
         let pictures = self.picture_bytes()?;
@@ -398,11 +403,19 @@ impl Store {
                 tx.commit()?;
             } else {
                 let tx = self.conn.transaction()?;
-                out.rows += tx.execute(
-                    "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY at LIMIT ?1)",
-                    params![PRUNE_STEP as i64],
-                )?;
-                forget_plates(&tx)?;
+                let mut plates = Vec::new();
+                {
+                    let mut oldest = tx.prepare_cached(
+                        "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY at LIMIT ?1) RETURNING plate",
+                    )?;
+                    let rows =
+                        oldest.query_map(params![PRUNE_STEP as i64], |r| r.get::<_, Option<String>>(0))?;
+                    for row in rows {
+                        out.rows += 1;
+                        plates.extend(row?);
+                    }
+                }
+                forget_plates(&tx, plates)?;
                 tx.commit()?;
             }
         }
@@ -542,11 +555,17 @@ impl Store {
 }
 
 /// A plate whose every row has been forgotten is forgotten too: what the
-/// history keeps of a car ends with its last event.
-fn forget_plates(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM plate WHERE NOT EXISTS (SELECT 1 FROM event WHERE event.plate = plate.plate)",
-        [],
+/// history keeps of a car ends with its last event. Only the plates of the
+/// rows just deleted are looked at, so a step costs what it removed, not one
+/// probe for every plate ever seen.
+fn forget_plates(tx: &rusqlite::Transaction, mut plates: Vec<String>) -> Result<(), StoreError> {
+    plates.sort_unstable();
+    plates.dedup();
+    let mut forget = tx.prepare_cached(
+        "DELETE FROM plate WHERE plate = ?1 AND NOT EXISTS (SELECT 1 FROM event WHERE event.plate = ?1)",
     )?;
+    for plate in &plates {
+        forget.execute([plate])?;
+    }
     Ok(())
 }

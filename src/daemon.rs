@@ -6,7 +6,7 @@
 //! nothing else can touch a line. It must never decide what a rule means or how
 //! a line is driven: that is the engine's and the controller's job.
 
-use crate::api::{self, ApiRequest};
+use crate::api;
 use crate::clock::{Instant, Now, SystemClock};
 use crate::config::{self, Config};
 use crate::decode::{Device, Event, EventKind};
@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::happened::Happened;
 use crate::ingest::{self, IngestShared, Received};
 use crate::relays::{self, controller::Controller, Backend};
+use crate::request::Request;
 use crate::systemd;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -51,7 +52,7 @@ struct Core {
     /// Reloads tried, refused, and the last one's outcome (status, metrics, `camrelay reload`).
     reloads: u64,
     reloads_refused: u64,
-    last_reload: Option<api::ReloadOutcome>,
+    last_reload: Option<crate::reload::ReloadOutcome>,
     /// Matches that changed nothing, by (rule, reason).
     no_effect: std::collections::BTreeMap<(String, String), u64>,
     /// (rule, delay) → commands the controller took and carried out later.
@@ -170,7 +171,7 @@ pub async fn serve(
     // Small on purpose: each queued post holds its body, and a full queue only
     // delays replies (backpressure), it never drops a post.
     let (event_tx, mut event_rx) = mpsc::channel::<Received>(64);
-    let (api_tx, mut api_rx) = mpsc::channel::<ApiRequest>(64);
+    let (api_tx, mut api_rx) = mpsc::channel::<Request>(64);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let ingest_task = tokio::spawn(ingest::serve(
@@ -808,11 +809,11 @@ impl Core {
         }
     }
 
-    fn on_api(&mut self, request: ApiRequest) {
+    fn on_api(&mut self, request: Request) {
         let now = self.now();
         match request {
-            ApiRequest::Status(reply) => {
-                let _ = reply.send(api::Status {
+            Request::Status(reply) => {
+                let _ = reply.send(crate::request::Status {
                     relays: self.controller.status(now.at),
                     devices: self.shared.devices.snapshot(),
                     rules: self.counters(),
@@ -828,11 +829,11 @@ impl Core {
                     inputs: self.input_status(),
                 });
             }
-            ApiRequest::SetInput { input, on, who, reply } => {
+            Request::SetInput { input, on, who, reply } => {
                 let result = self.set_input(&input, on, &who);
                 let _ = reply.send(result);
             }
-            ApiRequest::Manual { relay, request, who, reply } => {
+            Request::Manual { relay, request, who, reply } => {
                 let result = self.controller.manual(&relay, request, now.at).map_err(|e| e.to_string());
                 if result.is_ok() {
                     // Before the switch it causes, so the stream reads in order.
@@ -850,16 +851,16 @@ impl Core {
                 }
                 let _ = reply.send(result);
             }
-            ApiRequest::Remote { from, relay, action, why, reply } => {
+            Request::Remote { from, relay, action, why, reply } => {
                 let result = self.remote(&from, &relay, action, why, now.at);
                 let _ = reply.send(result);
             }
-            ApiRequest::FromNode { camera, event } => {
+            Request::FromNode { camera, event } => {
                 if let Some(commands) = self.engine.handle_from_node(&camera, &event, now) {
                     self.apply(commands, now.at);
                 }
             }
-            ApiRequest::State(reply) => {
+            Request::State(reply) => {
                 let _ = reply.send(crate::happened::State {
                     relays: self.controller.status(now.at),
                     cameras: self
@@ -888,17 +889,17 @@ impl Core {
                     inputs: self.input_status(),
                 });
             }
-            ApiRequest::PageConfig(reply) => {
-                let _ = reply.send(crate::web::page_config(&self.config));
+            Request::PageConfig(reply) => {
+                let _ = reply.send(crate::config::view::page_config(&self.config));
             }
-            ApiRequest::Reload(reply) => {
+            Request::Reload(reply) => {
                 let _ = reply.send(self.reload());
             }
-            ApiRequest::Why { rule, reply } => {
+            Request::Why { rule, reply } => {
                 let known = self.config.rules.iter().any(|r| r.name == rule);
                 let _ = reply.send(known.then(|| self.why.of(&rule)));
             }
-            ApiRequest::Metrics(reply) => {
+            Request::Metrics(reply) => {
                 let mut out = String::new();
                 api::render_core_metrics(&mut out, &self.controller, &self.engine, &self.counters(), now.at);
                 use std::fmt::Write as _;
@@ -1035,7 +1036,7 @@ impl Core {
     }
 
     /// Re-read the rules file: all of it or nothing. The old rules stay in force on error.
-    fn reload(&mut self) -> api::ReloadOutcome {
+    fn reload(&mut self) -> crate::reload::ReloadOutcome {
         notify(systemd::notify_reloading());
         let (applied, message) = match self.try_reload() {
             Ok(message) => (true, message),
@@ -1055,7 +1056,8 @@ impl Core {
             applied,
             message: message.clone(),
         });
-        let outcome = api::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message };
+        let outcome =
+            crate::reload::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message };
         self.last_reload = Some(outcome.clone());
         notify(systemd::notify_ready());
         outcome

@@ -188,7 +188,7 @@ pub struct State {
     pub devices: Vec<crate::ingest::DeviceStatus>,
     /// Every zone, then every area.
     pub occupancy: Vec<crate::engine::places::Occupancy>,
-    pub last_reload: Option<crate::api::ReloadOutcome>,
+    pub last_reload: Option<crate::reload::ReloadOutcome>,
     /// The `[[input]]` lines and their levels.
     pub inputs: Vec<crate::relays::input::InputStatus>,
 }

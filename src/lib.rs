@@ -10,6 +10,7 @@
 // typed errors, never unwrap/expect/panic (tests may use them).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod access;
 pub mod api;
 pub mod camera;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod mqtt;
 pub mod relays;
 pub mod reload;
 pub mod replay;
+pub mod request;
 pub mod systemd;
 pub mod web;
 pub mod why;

@@ -9,10 +9,22 @@
 //! relay: the daemon decides, this only carries the answer back.
 
 use anyhow::{anyhow, bail, Context};
+use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// What the last reload did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadOutcome {
+    /// Counts reloads since start: `camrelay reload` waits for it to move.
+    pub seq: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub applied: bool,
+    /// What was applied, or why the file was refused (located).
+    pub message: String,
+}
 
 /// How long to wait for the daemon to report the reload.
 const WAIT: Duration = Duration::from_secs(15);

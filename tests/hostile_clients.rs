@@ -434,7 +434,7 @@ fn defect_9_snapshots_of_a_slow_camera_leave_room_for_health_and_control() {
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     let answers: Vec<(u16, Duration)> = waiting.into_iter().map(|w| w.join().unwrap()).collect();
     let busy = answers.iter().filter(|(s, _)| *s == 503).count();
-    assert!(busy >= 64 - camrelay::api::MAX_CAMERA_CALLS, "{answers:?}");
+    assert!(busy >= 64 - camrelay::access::MAX_CAMERA_CALLS, "{answers:?}");
     assert!(
         answers.iter().filter(|(s, _)| *s == 503).all(|(_, t)| *t < Duration::from_secs(2)),
         "{answers:?}"

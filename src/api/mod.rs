@@ -2,7 +2,7 @@
 //!
 //! Owns the second HTTP listener (loopback by default) and token checks. It
 //! must never switch a relay itself: every request goes to the core task as an
-//! [`ApiRequest`], and manual control passes through the controller's override,
+//! [`crate::request::Request`], and manual control passes through the controller's override,
 //! which the safety limits still bound.
 //!
 //! Connections: at most [`MAX_API_CONNECTIONS`] at once (more are closed on
@@ -21,154 +21,56 @@
 //! and so is `GET /api/events`: what happened, as Server-Sent Events
 //! ([`crate::happened`]), for as long as the client stays.
 //! `POST /api/relays/{name}` always needs `Authorization: Bearer <token>` or
-//! the web page's session cookie ([`crate::web`]), and a request that carries
+//! the web page's session cookie ([`crate::access`]), and a request that carries
 //! an `Origin` (every browser request does) must come from this server's own
 //! origin; with no token configured it is refused (401). The web page and its
 //! own endpoints are served here too, under the same rules.
 //!
 //! Against guessing and hogging: a wrong token costs its source a budget
-//! ([`guard`]: 1 a second after a burst of 5, then 429 unchecked), logged once a
+//! ([`crate::access::guard`]: 1 a second after a burst of 5, then 429 unchecked), logged once a
 //! minute per source and counted; a request whose `Host` is not a name this
 //! API is reached by is refused 421 ([`hosts`]: DNS rebinding); event
 //! streams and requests that wait for a camera each have their own budget
-//! ([`MAX_EVENT_STREAMS`], [`MAX_CAMERA_CALLS`]), so however many of them
+//! ([`MAX_EVENT_STREAMS`], [`crate::access::MAX_CAMERA_CALLS`]), so however many of them
 //! are open, control, login and `/health` keep room among the connections.
 
-pub mod guard;
 mod history;
 pub mod hosts;
 mod metrics;
 
 pub use metrics::render_core_metrics;
 
+use crate::access::{error, CanRead, CanWrite, Gate};
 use crate::config::ApiConfig;
-use crate::engine::RuleCounter;
-use crate::ingest::{DeviceStatus, IngestShared};
-use crate::relays::controller::{Manual, RelayStatus};
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use crate::ingest::IngestShared;
+use crate::relays::controller::Manual;
+use crate::request::{ask, Request};
+use axum::extract::{ConnectInfo, FromRef, Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-
-/// A question or order for the core task, which owns the engine and the relays.
-#[derive(Debug)]
-pub enum ApiRequest {
-    Status(oneshot::Sender<Status>),
-    Manual {
-        relay: String,
-        request: Manual,
-        /// Who asked, for the history: `api token from 192.168.1.5`, `web page from …`, `mqtt`.
-        who: String,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    Metrics(oneshot::Sender<String>),
-    /// A rule's recent verdicts; `None` when no enabled rule has that name.
-    Why {
-        rule: String,
-        reply: oneshot::Sender<Option<Vec<crate::why::WhyEntry>>>,
-    },
-    /// The rules in force, as the web page draws them (no secrets).
-    PageConfig(oneshot::Sender<crate::web::PageConfig>),
-    /// Re-read the rules file (the web page saved it), as SIGHUP does.
-    Reload(oneshot::Sender<ReloadOutcome>),
-    /// A rule on another node (`from`) commands one of this node's relays (MQTT).
-    Remote {
-        from: String,
-        relay: String,
-        action: crate::command::RemoteAction,
-        why: crate::command::Why,
-        /// `Ok(None)`: applied; `Ok(Some(what))`: taken, waiting for
-        /// `min_off`, an interlock or a chatter lockout; `Err`: refused, why.
-        reply: oneshot::Sender<Result<Option<String>, String>>,
-    },
-    /// A detection of another node's camera (`[[camera]] node = ...`), as the
-    /// event rules here see: it arrived over MQTT.
-    FromNode {
-        camera: String,
-        event: Box<crate::decode::Event>,
-    },
-    /// What is true now, for an output that (re)publishes every state (MQTT).
-    State(oneshot::Sender<crate::happened::State>),
-    /// Set a mock input (`POST /api/inputs/{name}`): refused under a real backend.
-    SetInput {
-        input: String,
-        on: bool,
-        who: String,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-}
-
-/// `GET /api/status`.
-#[derive(Debug, Serialize)]
-pub struct Status {
-    pub relays: Vec<RelayStatus>,
-    pub devices: Vec<DeviceStatus>,
-    pub rules: Vec<RuleCounter>,
-    /// Targets tracked now, with their zones and whether they are stationary.
-    pub targets: Vec<crate::engine::TargetStatus>,
-    /// Cameras with a `url`: does a slot still post here (checked at start and every 5 minutes).
-    pub subscriptions: Vec<crate::camera::directory::Subscription>,
-    /// Settings changed by a reload that take effect only after a restart (`[api] token`).
-    pub pending_restart: Vec<String>,
-    /// The last reload: when, applied or refused, and the message.
-    pub last_reload: Option<ReloadOutcome>,
-    /// The daemon's process id (`camrelay reload` signals it).
-    pub pid: u32,
-    /// Wall-clock time of the daemon's start: relay `since` and `until` are
-    /// milliseconds after it, on the monotonic clock (a wall-clock step
-    /// cannot move a relay's timers, so they are not kept as wall times).
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    pub uptime_ms: u64,
-    /// The broker link, with `[mqtt]`: connected, queued, dropped, commands in, commands to other nodes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mqtt: Option<crate::mqtt::Status>,
-    /// The event history, with `[history]`: written, dropped, paused (disk full), its size.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<crate::history::Status>,
-    /// The `[[input]]` lines: level, since when, changes.
-    pub inputs: Vec<crate::relays::input::InputStatus>,
-}
-
-/// What the last reload did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReloadOutcome {
-    /// Counts reloads since start: `camrelay reload` waits for it to move.
-    pub seq: u64,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub applied: bool,
-    /// What was applied, or why the file was refused (located).
-    pub message: String,
-}
 
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    pub(crate) core: mpsc::Sender<ApiRequest>,
+    core: mpsc::Sender<Request>,
     ingest: Arc<IngestShared>,
-    pub(crate) token: Option<Arc<str>>,
-    pub(crate) cameras: Arc<crate::camera::directory::Directory>,
-    pub(crate) feed: crate::happened::Feed,
-    /// Browsers logged in to the web page.
-    pub(crate) sessions: Arc<crate::web::session::Sessions>,
-    /// The last decisions, for a page that just opened.
-    pub(crate) recent: Arc<crate::web::Recent>,
-    /// The rules file the zone editor writes; `None`: editing is not offered.
-    pub(crate) rules_file: Option<Arc<std::path::PathBuf>>,
-    /// `[api] token_file`, named on the page (never its content).
-    pub(crate) token_file: Option<Arc<std::path::PathBuf>>,
-    /// One edit of the rules file at a time (other processes: a file lock).
-    pub(crate) edit_lock: Arc<tokio::sync::Mutex<()>>,
-    /// What wrong credentials cost each source.
-    pub(crate) guard: Arc<guard::Guard>,
+    /// The token, the page's sessions and what wrong credentials cost.
+    gate: Gate,
+    cameras: Arc<crate::camera::directory::Directory>,
+    feed: crate::happened::Feed,
+    /// The web page's own state: it shares the gate, the core's channel and
+    /// the budget of camera calls, and nothing else of the API's.
+    web: crate::web::WebState,
     /// The `Host` names this API answers to.
     hosts: Arc<hosts::Hosts>,
     /// Event streams open at once.
@@ -178,7 +80,13 @@ pub struct ApiState {
     /// The broker link's counters, with `[mqtt]`.
     mqtt: Option<Arc<crate::mqtt::Stats>>,
     /// The event history, with `[history]`.
-    pub(crate) history: Option<Arc<HistoryAccess>>,
+    history: Option<Arc<HistoryAccess>>,
+}
+
+impl FromRef<ApiState> for Gate {
+    fn from_ref(state: &ApiState) -> Gate {
+        state.gate.clone()
+    }
 }
 
 /// Where the API reads the history, and the writer's counters.
@@ -191,22 +99,19 @@ pub struct HistoryAccess {
 }
 
 impl ApiState {
-    pub fn new(core: mpsc::Sender<ApiRequest>, ingest: Arc<IngestShared>, token: Option<String>) -> Self {
+    pub fn new(core: mpsc::Sender<Request>, ingest: Arc<IngestShared>, token: Option<String>) -> Self {
+        let gate = Gate::new(token);
+        let camera_calls = Arc::new(Semaphore::new(crate::access::MAX_CAMERA_CALLS));
         ApiState {
+            web: crate::web::WebState::new(core.clone(), gate.clone(), camera_calls.clone()),
             core,
             ingest,
-            token: token.map(Arc::from),
+            gate,
             cameras: Arc::default(),
             feed: Default::default(),
-            sessions: Arc::default(),
-            recent: Arc::default(),
-            rules_file: None,
-            token_file: None,
-            edit_lock: Arc::default(),
-            guard: Arc::default(),
             hosts: Arc::new(hosts::Hosts::any()),
             streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
-            camera_calls: Arc::new(Semaphore::new(MAX_CAMERA_CALLS)),
+            camera_calls,
             mqtt: None,
             history: None,
         }
@@ -220,7 +125,7 @@ impl ApiState {
 
     /// The file the token comes from, for the page's login hint.
     pub fn with_token_file(mut self, path: Option<std::path::PathBuf>) -> Self {
-        self.token_file = path.map(Arc::new);
+        self.web.token_file = path.map(Arc::new);
         self
     }
 
@@ -238,13 +143,13 @@ impl ApiState {
 
     /// The rules file the web page's zone editor may rewrite.
     pub fn with_rules_file(mut self, path: std::path::PathBuf) -> Self {
-        self.rules_file = Some(Arc::new(path));
+        self.web.rules_file = Some(Arc::new(path));
         self
     }
 
     /// The keeper of recent decisions the page shows when it opens.
     pub fn with_recent(mut self, recent: Arc<crate::web::Recent>) -> Self {
-        self.recent = recent;
+        self.web.recent = recent;
         self
     }
 
@@ -256,6 +161,7 @@ impl ApiState {
 
     /// The cameras whose pictures `GET /api/cameras/{name}/snapshot` serves.
     pub fn with_cameras(mut self, cameras: Arc<crate::camera::directory::Directory>) -> Self {
+        self.web.cameras = cameras.clone();
         self.cameras = cameras;
         self
     }
@@ -297,15 +203,8 @@ pub const MAX_API_CONNECTIONS: usize = 64;
 /// holds one; the rest of the connections stay for everything else.
 pub const MAX_EVENT_STREAMS: usize = 16;
 
-/// Requests waiting for a camera's answer at once (snapshots, regions); more
-/// are answered 503 instead of holding a connection behind a slow camera.
-pub const MAX_CAMERA_CALLS: usize = 8;
-
 /// Longest a request may take from its head to its answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The longest manual pulse accepted (a relay's `max_on` still cuts it).
-pub const MAX_MANUAL_PULSE: Duration = Duration::from_secs(24 * 3600);
 
 /// Serve the API until `shutdown` completes.
 pub async fn serve(
@@ -315,6 +214,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let hosts = state.hosts.clone();
+    let web = state.web.clone();
     let app = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/status", get(status))
@@ -327,8 +227,8 @@ pub async fn serve(
         .route("/api/history", get(history::json))
         .route("/api/history.csv", get(history::csv))
         .route("/api/history/pictures/{day}/{file}", get(history::picture))
-        .merge(crate::web::routes())
-        .with_state(state);
+        .with_state(state)
+        .merge(crate::web::routes().with_state(web));
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's head timeout also runs while a keep-alive connection is idle:
     // exactly the rule wanted here (the ingest port, where cameras keep
@@ -404,219 +304,8 @@ async fn api_connection(
     }
 }
 
-/// Compare in constant time, so the token cannot be guessed byte by byte from timings.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0xff);
-        diff |= x ^ y;
-    }
-    diff == 0
-}
-
-pub(crate) enum Access {
-    Granted,
-    Refused(Response),
-}
-
-/// How a request proved who it is: the bearer token, or the page's session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Credential {
-    Token,
-    Session,
-}
-
-/// What a request's credentials came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Proof {
-    /// None sent (or no token is configured).
-    Nothing,
-    Valid(Credential),
-    /// A bearer token that is not the token, or a session that is not live.
-    Wrong,
-    /// The source spent its budget of wrong tokens: not compared.
-    Throttled(Duration),
-}
-
-fn no_token_configured() -> Response {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "no API token is configured; set [api] token or token_file to allow manual control",
-    )
-}
-
-/// Does the token match the configured one (in constant time)?
-fn token_matches(state: &ApiState, given: &str) -> bool {
-    state.token.as_ref().is_some_and(|t| constant_time_eq(given.as_bytes(), t.as_bytes()))
-}
-
-/// Check a token from `peer` under its source's budget ([`guard`]).
-pub(crate) fn check_token(state: &ApiState, peer: SocketAddr, what: &str, given: &str) -> guard::Verdict {
-    state.guard.check(peer.ip(), what, std::time::Instant::now(), || token_matches(state, given))
-}
-
-/// The bearer token, else a live session cookie. A wrong bearer token is
-/// charged to its source; a stale session cookie is not (every browser has
-/// one after a restart, and 256 random bits are not guessed).
-pub(crate) fn credential(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Proof {
-    if state.token.is_none() {
-        return Proof::Nothing;
-    }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if let Some(given) = bearer {
-        return match check_token(state, peer, "Authorization: Bearer", given) {
-            guard::Verdict::Right => Proof::Valid(Credential::Token),
-            guard::Verdict::Wrong => Proof::Wrong,
-            guard::Verdict::Throttled(after) => Proof::Throttled(after),
-        };
-    }
-    let Some(cookie) = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()) else {
-        return Proof::Nothing;
-    };
-    match crate::web::session::from_cookie_header(cookie) {
-        Some(id) if state.sessions.check(id, std::time::Instant::now()) => Proof::Valid(Credential::Session),
-        Some(_) => Proof::Wrong,
-        None => Proof::Nothing,
-    }
-}
-
-/// 429 with `Retry-After`, for a source that spent its budget.
-pub(crate) fn throttled(after: Duration) -> Response {
-    let mut r =
-        error(StatusCode::TOO_MANY_REQUESTS, "too many wrong tokens from this address; wait, then try again");
-    let secs = after.as_secs() + 1;
-    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-/// Does the request's `Origin`, if any, name this server (the `Host` it was sent to)?
-/// A page on another site can make a browser send a request with our cookie
-/// stripped (SameSite) but not with our origin: this is the second lock.
-/// The API speaks plain HTTP, so an `https://` origin is another origin.
-pub(crate) fn same_origin(headers: &HeaderMap) -> Option<bool> {
-    let origin = headers.get(header::ORIGIN)?.to_str().ok();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    Some(match (origin, host) {
-        (Some(origin), Some(host)) => origin.strip_prefix("http://") == Some(host),
-        _ => false,
-    })
-}
-
-fn wrong_credentials() -> Response {
-    error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token or session")
-}
-
-/// A state-changing request: the token or a session, and no foreign origin
-/// (a session must show its origin: browsers always send it on such requests).
-pub(crate) fn write_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
-    if state.token.is_none() {
-        return Access::Refused(no_token_configured());
-    }
-    let credential = match credential(state, peer, headers) {
-        Proof::Valid(c) => c,
-        Proof::Throttled(after) => return Access::Refused(throttled(after)),
-        Proof::Nothing | Proof::Wrong => return Access::Refused(wrong_credentials()),
-    };
-    match (same_origin(headers), credential) {
-        (Some(true), _) | (None, Credential::Token) => Access::Granted,
-        (None, Credential::Session) => Access::Refused(error(
-            StatusCode::FORBIDDEN,
-            "a request with a session cookie must carry its Origin",
-        )),
-        (Some(false), _) => {
-            Access::Refused(error(StatusCode::FORBIDDEN, "request from another origin refused"))
-        }
-    }
-}
-
-fn peer_of(parts: &axum::http::request::Parts) -> Option<SocketAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
-}
-
-fn no_peer() -> Response {
-    error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address")
-}
-
-/// A request allowed to read ([`read_access`]): the first argument of every
-/// reading handler, so none can forget the check.
-pub(crate) struct CanRead;
-
-impl axum::extract::FromRequestParts<ApiState> for CanRead {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &ApiState,
-    ) -> Result<Self, Response> {
-        let peer = peer_of(parts).ok_or_else(no_peer)?;
-        match read_access(state, peer, &parts.headers) {
-            Access::Granted => Ok(CanRead),
-            Access::Refused(r) => Err(r),
-        }
-    }
-}
-
-/// A request allowed to change things ([`write_access`]), and who it came
-/// from in words the history keeps (never the token or session itself).
-pub(crate) struct CanWrite {
-    pub who: String,
-}
-
-impl axum::extract::FromRequestParts<ApiState> for CanWrite {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &ApiState,
-    ) -> Result<Self, Response> {
-        let peer = peer_of(parts).ok_or_else(no_peer)?;
-        match write_access(state, peer, &parts.headers) {
-            Access::Granted => {
-                let how =
-                    if parts.headers.contains_key(header::AUTHORIZATION) { "api token" } else { "web page" };
-                Ok(CanWrite { who: format!("{how} from {}", peer.ip().to_canonical()) })
-            }
-            Access::Refused(r) => Err(r),
-        }
-    }
-}
-
-/// Reading: loopback peers, else the token or a session.
-pub(crate) fn read_access(state: &ApiState, peer: SocketAddr, headers: &HeaderMap) -> Access {
-    // `[::]` listeners see IPv4 loopback clients as `::ffff:127.0.0.1`.
-    if peer.ip().to_canonical().is_loopback() {
-        return Access::Granted;
-    }
-    match credential(state, peer, headers) {
-        Proof::Valid(_) => Access::Granted,
-        Proof::Throttled(after) => Access::Refused(throttled(after)),
-        _ if state.token.is_none() => Access::Refused(no_token_configured()),
-        _ => Access::Refused(wrong_credentials()),
-    }
-}
-
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-pub(crate) async fn ask<T>(
-    state: &ApiState,
-    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
-) -> Result<T, Response> {
-    let (tx, rx) = oneshot::channel();
-    let unavailable = || error(StatusCode::SERVICE_UNAVAILABLE, "camrelay is shutting down");
-    state.core.send(make(tx)).await.map_err(|_| unavailable())?;
-    rx.await.map_err(|_| unavailable())
-}
-
 async fn status(_: CanRead, State(state): State<ApiState>) -> Response {
-    match ask(&state, ApiRequest::Status).await {
+    match ask(&state.core, Request::Status).await {
         Ok(mut status) => {
             status.mqtt = state.mqtt.as_ref().map(|m| m.status());
             status.history = state.history.as_ref().map(|h| h.stats.status(h.dir.clone()));
@@ -651,7 +340,7 @@ async fn events(
 ) -> Response {
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     let Ok(permit) = state.streams.clone().try_acquire_owned() else {
-        return busy(&format!(
+        return crate::access::busy(&format!(
             "{MAX_EVENT_STREAMS} event streams are open already; close a page and reload this one"
         ));
     };
@@ -714,28 +403,11 @@ async fn events(
         .into_response()
 }
 
-/// A place among the requests that wait for a camera, if there is one.
-pub(crate) fn camera_call(state: &ApiState) -> Option<OwnedSemaphorePermit> {
-    state.camera_calls.clone().try_acquire_owned().ok()
-}
-
-/// The 503 for a request that found no place among those waiting for a camera.
-pub(crate) fn cameras_busy() -> Response {
-    busy(&format!("{MAX_CAMERA_CALLS} requests are waiting for cameras already; try again in a moment"))
-}
-
-/// 503 for a request over its budget, closing the connection: a client
-/// turned away must not keep a connection it would only hold idle.
-fn busy(message: &str) -> Response {
-    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
-    r.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
-    r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
-    r
-}
-
 async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
-    let Some(_place) = camera_call(&state) else { return cameras_busy() };
+    let Some(_place) = crate::access::camera_call(&state.camera_calls) else {
+        return crate::access::cameras_busy();
+    };
     match state.cameras.picture(&name).await {
         Ok((jpeg, source)) => (
             [
@@ -754,7 +426,7 @@ async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<St
 }
 
 async fn why(_: CanRead, State(state): State<ApiState>, Path(rule): Path<String>) -> Response {
-    match ask(&state, |reply| ApiRequest::Why { rule: rule.clone(), reply }).await {
+    match ask(&state.core, |reply| Request::Why { rule: rule.clone(), reply }).await {
         Ok(Some(entries)) => Json(serde_json::json!({ "rule": rule, "events": entries })).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no enabled rule named {rule:?}")),
         Err(r) => r,
@@ -762,7 +434,7 @@ async fn why(_: CanRead, State(state): State<ApiState>, Path(rule): Path<String>
 }
 
 async fn metrics(_: CanRead, State(state): State<ApiState>) -> Response {
-    match ask(&state, ApiRequest::Metrics).await {
+    match ask(&state.core, Request::Metrics).await {
         Ok(mut text) => {
             state.ingest.stats.render_prometheus(&mut text);
             if let Some(mqtt) = &state.mqtt {
@@ -771,7 +443,7 @@ async fn metrics(_: CanRead, State(state): State<ApiState>) -> Response {
             if let Some(history) = &state.history {
                 history.stats.render_prometheus(&mut text);
             }
-            let (wrong, throttled) = state.guard.counts();
+            let (wrong, throttled) = state.gate.guard.counts();
             use std::fmt::Write as _;
             let _ = writeln!(
                 text,
@@ -814,7 +486,7 @@ fn parse_control(body: &ControlBody) -> Result<Manual, String> {
             if d.is_zero() {
                 return Err("a pulse needs a duration above zero, e.g. \"1s\"".into());
             }
-            if d > MAX_MANUAL_PULSE {
+            if d > crate::request::MAX_MANUAL_PULSE {
                 return Err(format!("a pulse of {text:?} is longer than the longest accepted, 24h"));
             }
             Ok(Manual::Pulse(d))
@@ -837,7 +509,7 @@ async fn control(
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    match ask(&state, |reply| ApiRequest::Manual { relay: relay.clone(), request, who, reply }).await {
+    match ask(&state.core, |reply| Request::Manual { relay: relay.clone(), request, who, reply }).await {
         Ok(Ok(())) => Json(serde_json::json!({ "relay": relay, "accepted": body.action })).into_response(),
         Ok(Err(e)) => error(StatusCode::NOT_FOUND, &e),
         Err(r) => r,
@@ -868,7 +540,7 @@ async fn set_input(
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
     };
-    match ask(&state, |reply| ApiRequest::SetInput { input: input.clone(), on, who, reply }).await {
+    match ask(&state.core, |reply| Request::SetInput { input: input.clone(), on, who, reply }).await {
         Ok(Ok(())) => Json(serde_json::json!({ "input": input, "on": on })).into_response(),
         Ok(Err(e)) if e.starts_with("no [[input]]") => error(StatusCode::NOT_FOUND, &e),
         Ok(Err(e)) => error(StatusCode::CONFLICT, &e),
@@ -879,46 +551,6 @@ async fn set_input(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_eq_compares_whole_values() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"x"));
-        assert!(constant_time_eq(b"", b""));
-    }
-
-    #[test]
-    fn reading_from_another_host_needs_the_token_or_a_session() {
-        let (tx, _rx) = mpsc::channel(1);
-        let state = ApiState::new(tx, Arc::default(), Some("t0ken".into()));
-        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
-        let local: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
-        let granted = |peer, h: &HeaderMap| matches!(read_access(&state, peer, h), Access::Granted);
-        let none = HeaderMap::new();
-        assert!(granted(local, &none));
-        assert!(!granted(remote, &none));
-        let mut bearer = HeaderMap::new();
-        bearer.insert(header::AUTHORIZATION, "Bearer t0ken".parse().unwrap());
-        assert!(granted(remote, &bearer));
-        bearer.insert(header::AUTHORIZATION, "Bearer t0kem".parse().unwrap());
-        assert!(!granted(remote, &bearer));
-        let id = state.sessions.open(std::time::Instant::now()).unwrap();
-        let mut cookie = HeaderMap::new();
-        cookie.insert(header::COOKIE, format!("x=1; camrelay_session={id}").parse().unwrap());
-        assert!(granted(remote, &cookie));
-        // Writing needs the origin too, and a session must show it.
-        assert!(matches!(write_access(&state, remote, &cookie), Access::Refused(_)));
-        cookie.insert(header::HOST, "pi.local:5003".parse().unwrap());
-        cookie.insert(header::ORIGIN, "http://pi.local:5003".parse().unwrap());
-        assert!(matches!(write_access(&state, remote, &cookie), Access::Granted));
-        cookie.insert(header::ORIGIN, "http://pi.local:5004".parse().unwrap());
-        assert!(matches!(write_access(&state, remote, &cookie), Access::Refused(_)));
-        // The API speaks plain HTTP: the same host over https is another origin.
-        cookie.insert(header::ORIGIN, "https://pi.local:5003".parse().unwrap());
-        assert!(matches!(write_access(&state, remote, &cookie), Access::Refused(_)));
-    }
 
     #[test]
     fn control_bodies_parse_to_manual_requests() {

@@ -13,6 +13,7 @@ pub mod lint;
 mod parse;
 pub mod schema;
 mod summary;
+pub mod view;
 
 pub use summary::{describe_rule, run_check, summary};
 

@@ -12,9 +12,9 @@ use super::outbox::{Message, Outbox, RemoteMeta};
 use super::payload::{self, Answer, Outcome, RemoteCommand};
 use super::topics::{level, Inbound};
 use super::{discovery, Settings, Stats};
-use crate::api::ApiRequest;
 use crate::command::{RemoteAction, Why};
 use crate::happened::{Feed, Happened, Item, State};
+use crate::request::Request;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
     ConnectReturnCode, Filter, LastWill, Packet, Publish, PublishProperties, RetainForwardRule,
@@ -98,7 +98,7 @@ impl Poller {
 /// Start the link; it ends when `stop` is raised, after publishing `offline`.
 pub fn spawn(
     settings: Settings,
-    core: mpsc::Sender<ApiRequest>,
+    core: mpsc::Sender<Request>,
     feed: &Feed,
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
@@ -138,7 +138,7 @@ struct Link {
     client: AsyncClient,
     outbox: Outbox,
     connected: bool,
-    core: mpsc::Sender<ApiRequest>,
+    core: mpsc::Sender<Request>,
     internal_tx: mpsc::Sender<Internal>,
     stats: Arc<Stats>,
     /// Topic level → relay name, from the last [`State`].
@@ -171,7 +171,7 @@ struct Link {
 impl Link {
     fn new(
         s: Settings,
-        core: mpsc::Sender<ApiRequest>,
+        core: mpsc::Sender<Request>,
         stats: Arc<Stats>,
     ) -> (Link, EventLoop, mpsc::Receiver<Internal>) {
         let t = &s.topics;
@@ -423,7 +423,7 @@ impl Link {
         match serde_json::from_slice::<payload::RemoteDetection>(&p.payload) {
             Ok(d) => {
                 let event = Box::new(d.event(&camera));
-                if self.core.try_send(ApiRequest::FromNode { camera: camera.clone(), event }).is_err() {
+                if self.core.try_send(Request::FromNode { camera: camera.clone(), event }).is_err() {
                     tracing::warn!(
                         camera,
                         "mqtt: a detection from another node was dropped: the core is busy or stopping"
@@ -454,7 +454,7 @@ impl Link {
         let (reply, answer) = oneshot::channel();
         if self
             .core
-            .try_send(ApiRequest::Manual { relay: relay.clone(), request, who: "mqtt".to_string(), reply })
+            .try_send(Request::Manual { relay: relay.clone(), request, who: "mqtt".to_string(), reply })
             .is_err()
         {
             tracing::warn!(relay, "mqtt: command refused: the core is busy or stopping");
@@ -499,7 +499,7 @@ impl Link {
             return refuse(self, format!("no relay {level:?} on node {}", self.s.node));
         };
         let (reply, result) = oneshot::channel();
-        let request = ApiRequest::Remote {
+        let request = Request::Remote {
             from: command.from.clone(),
             relay,
             action: command.command,
@@ -661,7 +661,7 @@ impl Link {
 
     fn ask_state(&self) {
         let (reply, state) = oneshot::channel();
-        if self.core.try_send(ApiRequest::State(reply)).is_err() {
+        if self.core.try_send(Request::State(reply)).is_err() {
             return;
         }
         let internal = self.internal_tx.clone();

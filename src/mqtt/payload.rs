@@ -60,7 +60,7 @@ pub fn parse_set(payload: &[u8]) -> Result<Manual, String> {
             if d.is_zero() {
                 return Err("a pulse needs a duration above zero".into());
             }
-            if d > crate::api::MAX_MANUAL_PULSE {
+            if d > crate::request::MAX_MANUAL_PULSE {
                 return Err("a pulse longer than 24h is refused, as it is by the API".into());
             }
             Ok(Manual::Pulse(d))

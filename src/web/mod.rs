@@ -12,7 +12,7 @@
 //! [`crate::config::edit`], which validates it first. It must never reach
 //! into the engine, touch a line, or show a camera password.
 //!
-//! Endpoints (all under the API's access rules, see [`crate::api`]):
+//! Endpoints (all under the API's access rules, see [`crate::access`]):
 //! `GET /` and its assets; `GET /api/session`; `POST /login` and
 //! `POST /logout`; `GET /api/config` (relays, cameras, zones, areas and rules
 //! as the page draws them); `GET /api/recent` (the last decisions);
@@ -20,17 +20,16 @@
 //! `PUT /api/cameras/{name}/zones` (save drawn zones into the rules file and
 //! reload).
 
-pub mod session;
-
-use crate::api::{ask, error, read_access, Access, ApiRequest, ApiState, CanRead, CanWrite};
-use crate::config::{Anchor, Config};
+use crate::access::{error, read_access, session, Access, CanRead, CanWrite, Gate};
+use crate::config::Anchor;
 use crate::decode::Point;
-use axum::extract::{ConnectInfo, Path, State};
+use crate::request::{ask, Request};
+use axum::extract::{ConnectInfo, FromRef, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -47,8 +46,52 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// Decisions kept for a page that just opened.
 pub const RECENT: usize = 64;
 
+/// What the page's handlers share: the gate and the core's channel the
+/// API has too, the cameras, and the page's own things.
+#[derive(Clone)]
+pub struct WebState {
+    core: tokio::sync::mpsc::Sender<Request>,
+    gate: Gate,
+    pub(crate) cameras: Arc<crate::camera::directory::Directory>,
+    /// Requests waiting for a camera at once, a budget shared with the API's snapshots.
+    camera_calls: Arc<tokio::sync::Semaphore>,
+    /// The last decisions, for a page that just opened.
+    pub(crate) recent: Arc<Recent>,
+    /// The rules file the zone editor writes; `None`: editing is not offered.
+    pub(crate) rules_file: Option<Arc<std::path::PathBuf>>,
+    /// `[api] token_file`, named on the page (never its content).
+    pub(crate) token_file: Option<Arc<std::path::PathBuf>>,
+    /// One edit of the rules file at a time (other processes: a file lock).
+    edit_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl WebState {
+    pub fn new(
+        core: tokio::sync::mpsc::Sender<Request>,
+        gate: Gate,
+        camera_calls: Arc<tokio::sync::Semaphore>,
+    ) -> WebState {
+        WebState {
+            core,
+            gate,
+            cameras: Arc::default(),
+            camera_calls,
+            recent: Arc::default(),
+            rules_file: None,
+            token_file: None,
+            edit_lock: Arc::default(),
+        }
+    }
+}
+
+impl FromRef<WebState> for Gate {
+    fn from_ref(state: &WebState) -> Gate {
+        state.gate.clone()
+    }
+}
+
 /// The page's routes, merged into the API's router.
-pub fn routes() -> Router<ApiState> {
+pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
@@ -72,95 +115,6 @@ fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
-}
-
-/// The rules in force, as the page draws them: no tokens, no password files.
-#[derive(Debug, Clone, Serialize)]
-pub struct PageConfig {
-    pub relays: Vec<RelayView>,
-    pub cameras: Vec<CameraView>,
-    pub zones: Vec<ZoneView>,
-    pub areas: Vec<AreaView>,
-    pub rules: Vec<RuleView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RelayView {
-    pub name: String,
-    pub max_on: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CameraView {
-    pub name: String,
-    /// camrelay can ask it for its picture and regions.
-    pub has_url: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ZoneView {
-    pub name: String,
-    pub camera: String,
-    pub polygon: Vec<[u32; 2]>,
-    /// `bottom_center`, `center` or `box`: what of a target's box must be inside.
-    pub anchor: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AreaView {
-    pub name: String,
-    pub zones: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleView {
-    pub name: String,
-    pub events: Vec<&'static str>,
-    pub cameras: Vec<String>,
-    pub zones: Vec<String>,
-    pub relay: String,
-    pub action: &'static str,
-}
-
-/// The page's view of a configuration.
-pub fn page_config(cfg: &Config) -> PageConfig {
-    PageConfig {
-        relays: cfg
-            .relays
-            .iter()
-            .map(|r| RelayView { name: r.name.clone(), max_on: crate::config::fmt_duration(r.max_on) })
-            .collect(),
-        // A camera of another node has no picture or zones here: its page is that node's.
-        cameras: cfg
-            .cameras
-            .iter()
-            .filter(|c| c.node.is_none())
-            .map(|c| CameraView { name: c.name.clone(), has_url: c.api.is_some() })
-            .collect(),
-        zones: cfg
-            .zones
-            .iter()
-            .map(|z| ZoneView {
-                name: z.name.clone(),
-                camera: z.camera.clone(),
-                polygon: z.polygon.iter().map(|p| [p.x, p.y]).collect(),
-                anchor: crate::config::edit::anchor_word(z.anchor),
-            })
-            .collect(),
-        areas: cfg.areas.iter().map(|a| AreaView { name: a.name.clone(), zones: a.zones.clone() }).collect(),
-        rules: cfg
-            .rules
-            .iter()
-            .map(|r| RuleView {
-                name: r.name.clone(),
-                events: r.when.events.iter().map(|e| e.word()).collect(),
-                cameras: r.when.cameras.clone(),
-                zones: r.when.zones.clone(),
-                relay: r.then.relay.clone(),
-                action: r.then.action.word(),
-            })
-            .collect(),
-    }
 }
 
 /// The last decisions (commands, switches, matches without effect, devices,
@@ -222,15 +176,15 @@ impl Recent {
 
 /// `GET /api/session`: what the page may do, so it shows the login only when needed.
 async fn session_info(
-    State(state): State<ApiState>,
+    State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let credential = crate::api::credential(&state, peer, &headers);
+    let credential = crate::access::credential(&state.gate, peer, &headers);
     Json(serde_json::json!({
-        "token_configured": state.token.is_some(),
-        "logged_in": matches!(credential, crate::api::Proof::Valid(_)),
-        "can_read": matches!(read_access(&state, peer, &headers), Access::Granted),
+        "token_configured": state.gate.token.is_some(),
+        "logged_in": matches!(credential, crate::access::Proof::Valid(_)),
+        "can_read": matches!(read_access(&state.gate, peer, &headers), Access::Granted),
         "can_edit_zones": state.rules_file.is_some(),
         // Where the token is (never the token), so the page can say how to log in.
         "token_file": state.token_file.as_deref().map(|p| p.display().to_string()),
@@ -245,17 +199,17 @@ struct LoginForm {
 
 /// `POST /login` (form `token=...`): a session cookie for the right token.
 /// A wrong one is answered at once and charged to its source's budget
-/// ([`crate::api::guard`]): guessers spend their own, never the owner's.
+/// ([`crate::access::guard`]): guessers spend their own, never the owner's.
 async fn login(
-    State(state): State<ApiState>,
+    State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if crate::api::same_origin(&headers) == Some(false) {
+    if crate::access::same_origin(&headers) == Some(false) {
         return error(StatusCode::FORBIDDEN, "login from another origin refused");
     }
-    if state.token.is_none() {
+    if state.gate.token.is_none() {
         return error(
             StatusCode::UNAUTHORIZED,
             "no API token is configured ([api] token or token_file): nothing to log in with",
@@ -265,12 +219,12 @@ async fn login(
         Some(f) => f,
         None => return error(StatusCode::BAD_REQUEST, "send the form field token=..."),
     };
-    match crate::api::check_token(&state, peer, "POST /login", &form.token) {
-        crate::api::guard::Verdict::Right => {}
-        crate::api::guard::Verdict::Wrong => return error(StatusCode::UNAUTHORIZED, "wrong token"),
-        crate::api::guard::Verdict::Throttled(after) => return crate::api::throttled(after),
+    match crate::access::check_token(&state.gate, peer, "POST /login", &form.token) {
+        crate::access::guard::Verdict::Right => {}
+        crate::access::guard::Verdict::Wrong => return error(StatusCode::UNAUTHORIZED, "wrong token"),
+        crate::access::guard::Verdict::Throttled(after) => return crate::access::throttled(after),
     }
-    let Some(id) = state.sessions.open(std::time::Instant::now()) else {
+    let Some(id) = state.gate.sessions.open(std::time::Instant::now()) else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "no randomness from the kernel for a session id");
     };
     let mut r = Json(serde_json::json!({ "logged_in": true })).into_response();
@@ -301,14 +255,14 @@ fn form_urlencoded(body: &[u8]) -> Option<LoginForm> {
     Some(LoginForm { token: String::from_utf8(out).ok()? })
 }
 
-async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    if crate::api::same_origin(&headers) == Some(false) {
+async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if crate::access::same_origin(&headers) == Some(false) {
         return error(StatusCode::FORBIDDEN, "logout from another origin refused");
     }
     if let Some(id) =
         headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(session::from_cookie_header)
     {
-        state.sessions.close(id);
+        state.gate.sessions.close(id);
     }
     let mut r = Json(serde_json::json!({ "logged_in": false })).into_response();
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie()) {
@@ -317,21 +271,23 @@ async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     r
 }
 
-async fn page_config_handler(_: CanRead, State(state): State<ApiState>) -> Response {
-    match ask(&state, ApiRequest::PageConfig).await {
+async fn page_config_handler(_: CanRead, State(state): State<WebState>) -> Response {
+    match ask(&state.core, Request::PageConfig).await {
         Ok(view) => Json(view).into_response(),
         Err(r) => r,
     }
 }
 
-async fn recent(_: CanRead, State(state): State<ApiState>) -> Response {
+async fn recent(_: CanRead, State(state): State<WebState>) -> Response {
     Json(state.recent.list()).into_response()
 }
 
 /// `GET /api/cameras/{name}/regions`: what the camera has drawn, to import.
-async fn regions(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
+async fn regions(_: CanRead, State(state): State<WebState>, Path(name): Path<String>) -> Response {
     use crate::camera::directory::SnapshotError;
-    let Some(_place) = crate::api::camera_call(&state) else { return crate::api::cameras_busy() };
+    let Some(_place) = crate::access::camera_call(&state.camera_calls) else {
+        return crate::access::cameras_busy();
+    };
     match state.cameras.drawn_zones(&name).await {
         Ok(zones) => Json(
             zones
@@ -401,7 +357,7 @@ fn drawn(z: &DrawnZone) -> Result<crate::config::edit::ZoneEdit, String> {
 /// file (validated whole first, the old file kept as `.prev`), then reload.
 async fn save_zones(
     _: CanWrite,
-    State(state): State<ApiState>,
+    State(state): State<WebState>,
     Path(camera): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -433,7 +389,7 @@ async fn save_zones(
     };
     tracing::info!(camera = %camera, changed = ?changes.changed, added = ?changes.added,
         removed = ?changes.removed, "web page: zones saved to the rules file");
-    match ask(&state, ApiRequest::Reload).await {
+    match ask(&state.core, Request::Reload).await {
         Ok(outcome) if outcome.applied => {
             Json(serde_json::json!({ "saved": changes, "reload": outcome })).into_response()
         }

@@ -316,7 +316,7 @@ pub async fn serve(
             _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break Ok(()); }
             _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break Ok(()); }
             _ = &mut stop => { tracing::info!("stop requested"); break Ok(()); }
-            _ = sighup.recv() => { core.reload(); }
+            _ = sighup.recv() => { core.reload("SIGHUP (camrelay reload, systemctl reload)".into()); }
             received = event_rx.recv() => match received {
                 Some(received) => {
                     core.on_event(&received);
@@ -502,6 +502,7 @@ impl Core {
                 device: camera.clone(),
                 camera,
                 online: true,
+                first: true,
             });
         }
         for device in self.shared.devices.take_back_online() {
@@ -512,6 +513,7 @@ impl Core {
                 device: name,
                 camera,
                 online: true,
+                first: false,
             });
             let event = Event::bare(EventKind::DeviceOnline, device);
             let commands = self.engine.handle(&event, None, now);
@@ -802,6 +804,7 @@ impl Core {
                 device: device_label(&device),
                 camera: self.engine.camera_of(&device, None),
                 online: false,
+                first: false,
             });
             let event = offline_event(device);
             let commands = self.engine.handle(&event, None, now);
@@ -892,8 +895,8 @@ impl Core {
             Request::PageConfig(reply) => {
                 let _ = reply.send(crate::config::view::page_config(&self.config));
             }
-            Request::Reload(reply) => {
-                let _ = reply.send(self.reload());
+            Request::Reload { who, reply } => {
+                let _ = reply.send(self.reload(who));
             }
             Request::Why { rule, reply } => {
                 let known = self.config.rules.iter().any(|r| r.name == rule);
@@ -1036,7 +1039,7 @@ impl Core {
     }
 
     /// Re-read the rules file: all of it or nothing. The old rules stay in force on error.
-    fn reload(&mut self) -> crate::reload::ReloadOutcome {
+    fn reload(&mut self, who: String) -> crate::reload::ReloadOutcome {
         notify(systemd::notify_reloading());
         let (applied, message) = match self.try_reload() {
             Ok(message) => (true, message),
@@ -1055,6 +1058,7 @@ impl Core {
             at_ms: self.clock.instant().as_millis(),
             applied,
             message: message.clone(),
+            who: Some(who),
         });
         let outcome =
             crate::reload::ReloadOutcome { seq: self.reloads, at: self.clock.now().wall, applied, message };

@@ -45,9 +45,24 @@ pub enum Happened {
     Targets { at_ms: u64, camera: String, targets: Vec<crate::engine::TargetStatus> },
     /// A device went silent (`online: false`) or was heard again; `camera`
     /// is the `[[camera]]` it matches, else the device's own label.
-    Device { at_ms: u64, device: String, camera: String, online: bool },
-    /// The rules file was re-read.
-    Reloaded { at_ms: u64, applied: bool, message: String },
+    /// `first`: its first post since camrelay started, not a return.
+    Device {
+        at_ms: u64,
+        device: String,
+        camera: String,
+        online: bool,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        first: bool,
+    },
+    /// The rules file was re-read; `who` asked (`SIGHUP`, `web page from
+    /// …: zones of drive saved`), for the history.
+    Reloaded {
+        at_ms: u64,
+        applied: bool,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        who: Option<String>,
+    },
     /// An alarm post (intrusion, plate, face, ...) as a detection.
     Detected { at_ms: u64, detection: crate::engine::places::Detection },
     /// The count in a zone or area changed.
@@ -329,13 +344,20 @@ mod tests {
                 device: "cam".into(),
                 camera: "cam".into(),
                 online: true,
+                first: false,
             });
         }
         assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
         let first = rx.try_recv().unwrap();
         assert_eq!(
             **first,
-            Happened::Device { at_ms: 10, device: "cam".into(), camera: "cam".into(), online: true }
+            Happened::Device {
+                at_ms: 10,
+                device: "cam".into(),
+                camera: "cam".into(),
+                online: true,
+                first: false
+            }
         );
         assert_eq!(
             &first.frame()[..],

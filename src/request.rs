@@ -39,7 +39,11 @@ pub enum Request {
     /// The rules in force, as the web page draws them (no secrets).
     PageConfig(oneshot::Sender<crate::config::view::PageConfig>),
     /// Re-read the rules file (the web page saved it), as SIGHUP does.
-    Reload(oneshot::Sender<crate::reload::ReloadOutcome>),
+    Reload {
+        /// Who asked and for what, for the history: `web page from …: zones of drive saved`.
+        who: String,
+        reply: oneshot::Sender<crate::reload::ReloadOutcome>,
+    },
     /// A rule on another node (`from`) commands one of this node's relays (MQTT).
     Remote {
         from: String,

@@ -89,8 +89,14 @@ fn one_of_each() -> Vec<Happened> {
             device: "58:5b:69:00:00:01".into(),
             camera: "driveway".into(),
             online: false,
+            first: false,
         },
-        Happened::Reloaded { at_ms: 0, applied: false, message: "rules.toml:3:1: unknown key".into() },
+        Happened::Reloaded {
+            at_ms: 0,
+            applied: false,
+            message: "rules.toml:3:1: unknown key".into(),
+            who: None,
+        },
         Happened::Remote {
             at_ms: 0,
             node: "garage".into(),
@@ -349,8 +355,13 @@ fn old_events_are_forgotten_after_keep_on_a_virtual_clock() {
     let hour = 3_600_000;
     // A device going on and offline every hour for 40 days.
     for h in 0..40 * 24 {
-        let item =
-            Happened::Device { at_ms: 0, device: "d".into(), camera: "driveway".into(), online: h % 2 == 0 };
+        let item = Happened::Device {
+            at_ms: 0,
+            device: "d".into(),
+            camera: "driveway".into(),
+            online: h % 2 == 0,
+            first: false,
+        };
         w.add(Entry::of(&item, WALL + h * hour).unwrap(), t);
     }
     w.commit(t);
@@ -376,7 +387,7 @@ fn the_history_stays_under_max_size_oldest_first() {
     w.add(plate_detection(WALL - 1), t);
     // Reloads with long messages: about 5 MB of rows.
     for i in 0..20_000 {
-        let item = Happened::Reloaded { at_ms: 0, applied: true, message: format!("{i:0>200}") };
+        let item = Happened::Reloaded { at_ms: 0, applied: true, message: format!("{i:0>200}"), who: None };
         w.add(Entry::of(&item, WALL + i).unwrap(), t);
         if i % 500 == 499 {
             w.commit(t);
@@ -411,7 +422,7 @@ fn a_damaged_file_is_moved_aside_and_a_new_one_started() {
     let aside = dir.path().join("history.db.damaged-20261205T101500Z");
     assert_eq!(opened.moved_aside.as_deref(), Some(aside.as_path()));
     assert_eq!(std::fs::read(&aside).unwrap(), vec![0x5a; 16_384], "kept as it was");
-    let item = Happened::Reloaded { at_ms: 0, applied: true, message: "ok".into() };
+    let item = Happened::Reloaded { at_ms: 0, applied: true, message: "ok".into(), who: None };
     store.write(&[Entry::of(&item, WALL).unwrap()], &[], &[]).unwrap();
     assert_eq!(store.count().unwrap(), 1);
 }
@@ -685,7 +696,7 @@ fn a_daemon_killed_in_the_middle_of_a_flood_leaves_a_history_that_opens() {
     // It opens for writing again, as the restarted daemon will.
     let (mut again, opened) = Store::open(&dir, chrono::Utc::now()).unwrap();
     assert_eq!(opened.moved_aside, None);
-    let item = Happened::Reloaded { at_ms: 0, applied: true, message: "restarted".into() };
+    let item = Happened::Reloaded { at_ms: 0, applied: true, message: "restarted".into(), who: None };
     again.write(&[Entry::of(&item, WALL).unwrap()], &[], &[]).unwrap();
     assert_eq!(again.count().unwrap(), rows + 1);
 }

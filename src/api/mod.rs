@@ -403,7 +403,20 @@ async fn events(
         .into_response()
 }
 
-async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<String>) -> Response {
+/// `GET /api/cameras/{name}/snapshot?missing=empty`: a camera with no
+/// picture yet is 204, not 404 (the page asks before any post came, and a
+/// browser logs every 404 as an error).
+#[derive(Debug, Deserialize)]
+struct SnapshotQuery {
+    missing: Option<String>,
+}
+
+async fn snapshot(
+    _: CanRead,
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<SnapshotQuery>,
+) -> Response {
     use crate::camera::directory::SnapshotError;
     let Some(_place) = crate::access::camera_call(&state.camera_calls) else {
         return crate::access::cameras_busy();
@@ -418,6 +431,9 @@ async fn snapshot(_: CanRead, State(state): State<ApiState>, Path(name): Path<St
             jpeg,
         )
             .into_response(),
+        Err(SnapshotError::NoPicture(_)) if query.missing.as_deref() == Some("empty") => {
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e @ (SnapshotError::Unknown(_) | SnapshotError::NoUrl(_) | SnapshotError::NoPicture(_))) => {
             error(StatusCode::NOT_FOUND, &e.to_string())
         }

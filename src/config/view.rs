@@ -22,6 +22,14 @@ pub struct PageConfig {
 pub struct RelayView {
     pub name: String,
     pub max_on: String,
+    /// A gate (or a door strike): it has a position input (`confirm`) or a
+    /// rule pulses it. The page offers "Open" (a pulse) instead of on/off.
+    pub gate: bool,
+    /// How long "Open" pulses it: the first pulsing rule's `duration`, else 1 s.
+    pub open_for: String,
+    /// The `[[input]]` that tells whether it moved (`confirm = { input = ... }`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +57,8 @@ pub struct AreaView {
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleView {
     pub name: String,
+    /// The rule in words, as `camrelay check` prints it.
+    pub sentence: String,
     pub events: Vec<&'static str>,
     pub cameras: Vec<String>,
     pub zones: Vec<String>,
@@ -62,7 +72,19 @@ pub fn page_config(cfg: &Config) -> PageConfig {
         relays: cfg
             .relays
             .iter()
-            .map(|r| RelayView { name: r.name.clone(), max_on: super::fmt_duration(r.max_on) })
+            .map(|r| {
+                let pulse = cfg.rules.iter().find_map(|rule| match rule.then.action {
+                    super::ActionKind::Pulse { duration, .. } if rule.then.relay == r.name => Some(duration),
+                    _ => None,
+                });
+                RelayView {
+                    name: r.name.clone(),
+                    max_on: super::fmt_duration(r.max_on),
+                    gate: r.confirm.is_some() || pulse.is_some(),
+                    open_for: super::fmt_duration(pulse.unwrap_or(std::time::Duration::from_secs(1))),
+                    position: r.confirm.as_ref().map(|c| c.input.clone()),
+                }
+            })
             .collect(),
         // A camera of another node has no picture or zones here: its page is that node's.
         cameras: cfg
@@ -87,6 +109,7 @@ pub fn page_config(cfg: &Config) -> PageConfig {
             .iter()
             .map(|r| RuleView {
                 name: r.name.clone(),
+                sentence: super::describe_rule(r, cfg),
                 events: r.when.events.iter().map(|e| e.word()).collect(),
                 cameras: r.when.cameras.clone(),
                 zones: r.when.zones.clone(),

@@ -232,15 +232,21 @@ impl Entry {
                 }
                 e
             }
-            Happened::Device { device, camera, online, .. } => {
-                let word = if *online { "online" } else { "offline" };
+            Happened::Device { device, camera, online, first, .. } => {
+                let word = match (online, first) {
+                    (true, true) => "first post",
+                    (true, false) => "online",
+                    (false, _) => "offline",
+                };
                 let mut e = Entry::new(Kind::Device, at_ms, format!("{word} ({device})"));
                 e.camera = Some(camera.clone());
                 e
             }
-            Happened::Reloaded { applied, message, .. } => {
+            Happened::Reloaded { applied, message, who, .. } => {
                 let word = if *applied { "applied" } else { "refused" };
-                Entry::new(Kind::Reload, at_ms, format!("{word}: {message}"))
+                let mut e = Entry::new(Kind::Reload, at_ms, format!("{word}: {message}"));
+                e.who = who.clone();
+                e
             }
             Happened::Remote { node, relay, action, why, .. } => {
                 let words = match action {

@@ -356,7 +356,7 @@ fn drawn(z: &DrawnZone) -> Result<crate::config::edit::ZoneEdit, String> {
 /// `PUT /api/cameras/{name}/zones`: write the drawn zones into the rules
 /// file (validated whole first, the old file kept as `.prev`), then reload.
 async fn save_zones(
-    _: CanWrite,
+    CanWrite { who }: CanWrite,
     State(state): State<WebState>,
     Path(camera): Path<String>,
     body: axum::body::Bytes,
@@ -389,7 +389,8 @@ async fn save_zones(
     };
     tracing::info!(camera = %camera, changed = ?changes.changed, added = ?changes.added,
         removed = ?changes.removed, "web page: zones saved to the rules file");
-    match ask(&state.core, Request::Reload).await {
+    let who = format!("{who}: zones of {camera} saved");
+    match ask(&state.core, |reply| Request::Reload { who, reply }).await {
         Ok(outcome) if outcome.applied => {
             Json(serde_json::json!({ "saved": changes, "reload": outcome })).into_response()
         }
@@ -434,13 +435,20 @@ mod tests {
             device: "cam".into(),
             camera: "cam".into(),
             online: true,
+            first: false,
         });
         let list = kept(devices.collect());
         assert_eq!(
             (list.len(), &list[0]),
             (
                 RECENT,
-                &Happened::Device { at_ms: 10, device: "cam".into(), camera: "cam".into(), online: true }
+                &Happened::Device {
+                    at_ms: 10,
+                    device: "cam".into(),
+                    camera: "cam".into(),
+                    online: true,
+                    first: false
+                }
             )
         );
     }

@@ -1085,12 +1085,13 @@ impl Core {
         for what in &self.pending_restart {
             tracing::warn!("reload: {what} changed; this takes effect after a restart");
         }
+        use crate::words::count;
         let mut message = format!(
-            "applied: {} relay(s), {} camera(s), {} zone(s), {} rule(s)",
-            new.relays.len(),
-            new.cameras.len(),
-            new.zones.len(),
-            new.rules.len()
+            "applied: {}, {}, {}, {}",
+            count(new.relays.len(), "relay"),
+            count(new.cameras.len(), "camera"),
+            count(new.zones.len(), "zone"),
+            count(new.rules.len(), "rule")
         );
         if !self.pending_restart.is_empty() {
             message.push_str(&format!("; after a restart: {}", self.pending_restart.join(", ")));

@@ -13,6 +13,15 @@ use std::time::Duration;
 /// `switch_limit` window a rules file may write).
 pub const SWITCH_WINDOW: Duration = Duration::from_secs(60);
 
+/// `1 relay`, `2 relays`: counts in messages a homeowner reads.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `90s` → `1m30s`, `1500ms` → `1.5s`: how durations are written back to users.
 pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis() as u64;

@@ -177,7 +177,7 @@ fn finding_07_a_refused_reload_is_visible_and_camrelay_reload_fails_with_the_mes
     let config = d.config_path.to_str().unwrap().to_string();
     let (code, stdout, stderr) = camrelay(&["reload", "--config", &config]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("reloaded") && stdout.contains("applied: 1 relay(s)"), "{stdout}");
+    assert!(stdout.contains("reloaded") && stdout.contains("applied: 1 relay,"), "{stdout}");
 
     std::fs::write(&d.config_path, pinned.replace("max_on = \"3s\"", "max_on = \"3s\"\nmaxon = 1")).unwrap();
     let (code, _, stderr) = camrelay(&["reload", "--config", &config]);

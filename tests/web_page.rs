@@ -131,9 +131,12 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
     assert!(d.mock_log().iter().all(|c| !c.on), "no zone, no switch: {:?}", d.mock_log());
 
     // Draw the zone: four clicks on the picture.
+    b.click(&b.find("#editor summary"));
     b.type_into(&b.find("#new-zone-name"), "path");
     b.click(&b.find("#new-zone"));
     let overlay = b.find("#overlay");
+    // The message under the editor scrolled into view: back to the picture, as a user would.
+    b.run("document.getElementById('stage').scrollIntoView({ block: 'end' })");
     let corners = [(0.30, 0.60), (0.70, 0.60), (0.75, 0.95), (0.25, 0.95)];
     for (fx, fy) in corners {
         b.click_at(&overlay, fx, fy);
@@ -168,14 +171,14 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
     assert!(log.iter().any(|c| c.relay == "path_light" && c.on), "mock log: {log:?}");
     let on_page = b.wait_for(
         Duration::from_secs(1).saturating_sub(posted.elapsed()),
-        "return !!document.querySelector('#relays tr[data-relay=path_light] [data-state=on]')",
+        "return !!document.querySelector('#relays article[data-relay=path_light] [data-state=on]')",
     );
     assert!(on_page, "the page shows the relay on within a second of the post");
     // Its box is drawn, labelled with the rule it holds.
     assert!(b.wait_for(
         Duration::from_secs(3),
-        "return [...document.querySelectorAll('#targets text')].some(t => t.textContent.includes('#41') && t.textContent.includes('path') && t.textContent.includes('holds path light'))"
-    ), "target label: {}", b.run("return document.getElementById('targets').textContent"));
+        "return [...document.querySelectorAll('#labels .label')].some(t => t.textContent.includes('#41') && t.textContent.includes('path') && t.textContent.includes('holds path light'))"
+    ), "target label: {}", b.run("return document.getElementById('labels').textContent"));
     b.screenshot(&screenshots().join("camera.png"));
 
     // A save the parser refuses shows the located message, and writes nothing.
@@ -213,10 +216,10 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
     assert!(
         b.wait_for(
             Duration::from_secs(5),
-            "return [...document.querySelectorAll('#why-table td')].some(td => td.textContent === 'fired')"
+            "return [...document.querySelectorAll('#why-list .verdict')].some(v => v.textContent === 'fired')"
         ),
         "why table: {}",
-        b.run("return document.getElementById('why-table').textContent")
+        b.run("return document.getElementById('why-list').textContent")
     );
     b.screenshot(&screenshots().join("why.png"));
 
@@ -225,21 +228,21 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
     assert!(b.wait_for(Duration::from_secs(10), "return document.body.dataset.ready === '1'"));
     assert!(b.wait_for(
         Duration::from_secs(5),
-        "return !!document.querySelector('#relays tr[data-relay=path_light] [data-state=on]')"
+        "return !!document.querySelector('#relays article[data-relay=path_light] [data-state=on]')"
     ));
     b.click_css("#relays button[data-relay=path_light][data-action=off]");
     let log =
         d.wait_log(Duration::from_secs(2), |l| l.last().is_some_and(|c| c.relay == "path_light" && !c.on));
     assert!(log.last().is_some_and(|c| !c.on && c.reason.contains("manual")), "manual off: {log:?}");
-    assert!(b.wait_for(Duration::from_secs(2), "return [...document.querySelectorAll('#recent li')].some(li => li.textContent.includes('path_light off'))"));
+    assert!(b.wait_for(Duration::from_secs(2), "return [...document.querySelectorAll('#recent li')].some(li => li.textContent.includes('path light off'))"));
     assert!(b.wait_for(
         Duration::from_secs(3),
-        "return !!document.querySelector('#relays tr[data-relay=path_light] [data-state=off]')"
+        "return !!document.querySelector('#relays article[data-relay=path_light] [data-state=off]')"
     ));
     // The front door opens: its row says ON and "what happened" says so.
     assert!(b.wait_for(
         Duration::from_secs(3),
-        "return !!document.querySelector('#inputs tr[data-input=front_door] [data-state=off]')"
+        "return !!document.querySelector('#inputs article[data-input=front_door] [data-state=off]')"
     ));
     let auth = format!("Bearer {TOKEN}");
     let opened =
@@ -247,9 +250,9 @@ fn draw_a_zone_on_the_picture_save_it_and_see_the_relay_follow_a_target() {
     assert_eq!(opened.status, 200, "{}", opened.body);
     assert!(b.wait_for(
         Duration::from_secs(3),
-        "return !!document.querySelector('#inputs tr[data-input=front_door] [data-state=ON]')"
+        "return !!document.querySelector('#inputs article[data-input=front_door] [data-state=ON]')"
     ));
-    assert!(b.wait_for(Duration::from_secs(2), "return [...document.querySelectorAll('#recent li')].some(li => li.textContent.includes('input front_door on'))"));
+    assert!(b.wait_for(Duration::from_secs(2), "return [...document.querySelectorAll('#recent li')].some(li => li.textContent.includes('front door on'))"));
     b.screenshot(&screenshots().join("overview.png"));
     assert!(
         sim.log().iter().any(|c| c.contains("GetSnapshot")),

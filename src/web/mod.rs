@@ -37,11 +37,15 @@ use std::sync::{Arc, Mutex};
 const INDEX_HTML: &[u8] = include_bytes!("assets/index.html");
 const APP_JS: &[u8] = include_bytes!("assets/app.js");
 const STYLE_CSS: &[u8] = include_bytes!("assets/style.css");
+const MANIFEST: &[u8] = include_bytes!("assets/manifest.webmanifest");
+const ICON_SVG: &[u8] = include_bytes!("assets/icon.svg");
+const ICON_192: &[u8] = include_bytes!("assets/icon-192.png");
+const ICON_512: &[u8] = include_bytes!("assets/icon-512.png");
 
 /// Scripts and styles only from this server, no inline script, no frames,
 /// pictures from here or the page's own blobs; requests only back here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+     img-src 'self' blob: data:; connect-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Decisions kept for a page that just opened.
 pub const RECENT: usize = 64;
@@ -96,6 +100,11 @@ pub fn routes() -> Router<WebState> {
         .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
         .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        // Installable to a phone's home screen: the manifest and its icons.
+        .route("/manifest.webmanifest", get(|| async { asset("application/manifest+json", MANIFEST) }))
+        .route("/icon.svg", get(|| async { asset("image/svg+xml", ICON_SVG) }))
+        .route("/icon-192.png", get(|| async { asset("image/png", ICON_192) }))
+        .route("/icon-512.png", get(|| async { asset("image/png", ICON_512) }))
         .route("/api/session", get(session_info))
         .route("/login", post(login))
         .route("/logout", post(logout))

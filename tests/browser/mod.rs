@@ -35,7 +35,18 @@ pub struct Browser {
 pub struct Element(String);
 
 impl Browser {
+    /// A desktop window of this size.
     pub fn start(width: u32, height: u32) -> Browser {
+        Browser::launch(width, height, false)
+    }
+
+    /// A phone: Chromium's mobile emulation at this CSS size (touch, a
+    /// pixel ratio of 2, a phone's user agent).
+    pub fn start_phone(width: u32, height: u32) -> Browser {
+        Browser::launch(width, height, true)
+    }
+
+    fn launch(width: u32, height: u32, phone: bool) -> Browser {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -53,14 +64,23 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempfile::tempdir().unwrap();
+        let mut options = json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     format!("--window-size={width},{height}"),
+                     format!("--user-data-dir={}", profile.path().display())]
+        });
+        if phone {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true, "mobile": true },
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+            });
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         format!("--window-size={width},{height}"),
-                         format!("--user-data-dir={}", profile.path().display())]
-            }
+            "goog:chromeOptions": options,
+            // The console's messages, read back by `console_errors`.
+            "goog:loggingPrefs": { "browser": "ALL" }
         }}});
         let v = http(addr, "POST", "/session", Some(caps)).expect("new session");
         let session =
@@ -180,6 +200,21 @@ impl Browser {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The console's errors since the last call (a failed request, an
+    /// exception, `console.error`), as Chromium logged them.
+    pub fn console_errors(&self) -> Vec<String> {
+        let v = self.call("POST", "/se/log", Some(json!({ "type": "browser" })));
+        v.as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == json!("SEVERE"))
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn screenshot(&self, path: &Path) {

@@ -251,7 +251,8 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
         let _ = write!(s, " and the plate {}", list_or(&plate_bits, "and"));
     }
     if !w.plate_lists.is_empty() {
-        let _ = write!(s, " for a plate on {} (by an entry valid at that time", list_or(&w.plate_lists, "or"));
+        let _ =
+            write!(s, " for a plate on {} (by an entry valid at that time", list_or(&w.plate_lists, "or"));
         if w.plate_distance > 0.0 && w.plates.is_empty() {
             let _ = write!(s, "; a read within {} of it counts", w.plate_distance);
         }
@@ -398,7 +399,8 @@ pub fn summary(c: &Config, path: &Path) -> String {
         let _ = writeln!(s, "Site: {lat}, {lon}, time zone {}", c.site.timezone.name());
     }
     if !c.plates.is_empty() {
-        let lists: Vec<String> = c.plates.iter().map(|l| format!("{} ({})", l.name, l.entries.len())).collect();
+        let lists: Vec<String> =
+            c.plates.iter().map(|l| format!("{} ({})", l.name, l.entries.len())).collect();
         let _ = writeln!(s, "Plate lists: {}", lists.join(", "));
     }
     let _ = writeln!(

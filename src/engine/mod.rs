@@ -1021,14 +1021,16 @@ impl Engine {
             }
             let on_list = match (plate_norm, rule.when.plate_lists.is_empty()) {
                 (_, true) => None,
-                (Some(read), false) => match self.on_lists(&rule.when.plate_lists, read, rule.distance_limit(), ctx) {
-                    Ok(on) => Some(on.entry.plate.clone()),
-                    Err(why) => {
-                        self.verdict(ri, word, cam, None, Verdict::PlateList, now.at);
-                        self.detail(ri, why);
-                        continue;
+                (Some(read), false) => {
+                    match self.on_lists(&rule.when.plate_lists, read, rule.distance_limit(), ctx) {
+                        Ok(on) => Some(on.entry.plate.clone()),
+                        Err(why) => {
+                            self.verdict(ri, word, cam, None, Verdict::PlateList, now.at);
+                            self.detail(ri, why);
+                            continue;
+                        }
                     }
-                },
+                }
                 (None, false) => {
                     self.verdict(ri, word, cam, None, Verdict::Plate, now.at);
                     continue;
@@ -1245,8 +1247,9 @@ impl Engine {
         limit: u32,
         ctx: &EventCtx,
     ) -> Result<plates::OnList<'_>, String> {
+        // In the rule's order, as its why-not names them.
         let lists: Vec<&crate::config::PlateList> =
-            self.plate_lists.iter().filter(|l| names.iter().any(|n| *n == l.name)).collect();
+            names.iter().filter_map(|n| self.plate_lists.iter().find(|l| l.name == *n)).collect();
         // Set whenever a rule names a list (see `install`).
         let Some(local) = ctx.local else { return Err("the local time is not known".into()) };
         plates::lookup(&lists, read, limit, local)

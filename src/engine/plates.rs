@@ -230,7 +230,10 @@ mod tests {
             lookup(&lists, "JP116D", 0, at((2026, 12, 13), 10, 0)).unwrap_err(),
             "plate JP116D (Grandma) on visitors expired Sat 12 Dec 18:00"
         );
-        assert_eq!(lookup(&lists, "XY1", 0, at((2026, 12, 12), 10, 0)).unwrap_err(), "plate XY1 is not on visitors");
+        assert_eq!(
+            lookup(&lists, "XY1", 0, at((2026, 12, 12), 10, 0)).unwrap_err(),
+            "plate XY1 is not on visitors"
+        );
         // A look-alike misread within the limit finds the entry.
         assert_eq!(lookup(&lists, "JP1I6D", 1, at((2026, 12, 12), 10, 0)).unwrap().entry.plate, "JP116D");
     }
@@ -239,7 +242,8 @@ mod tests {
     fn days_and_hours_cross_midnight_as_a_rules_window_does() {
         let mut list = grandma();
         let e = &mut list.entries[0];
-        (e.from, e.until, e.days, e.after, e.before) = (None, None, 1 << 5, Some(22 * 3_600_000), Some(2 * 3_600_000));
+        (e.from, e.until, e.days, e.after, e.before) =
+            (None, None, 1 << 5, Some(22 * 3_600_000), Some(2 * 3_600_000));
         let e = &list.entries[0];
         assert_eq!(standing(e, at((2026, 12, 12), 23, 0)), Standing::Valid, "Saturday night");
         assert_eq!(standing(e, at((2026, 12, 13), 1, 0)), Standing::Valid, "still Saturday's window");

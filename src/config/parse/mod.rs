@@ -18,6 +18,7 @@ mod history;
 mod inputs;
 mod mqtt;
 mod plates;
+pub(crate) use plates::list_name_ok;
 mod relays;
 mod rules;
 mod server;

@@ -74,7 +74,11 @@ impl Builder {
         let (written, span) = t.req_str("plate", "\"AB123CD\"")?;
         let plate = normalize_plate(written);
         if plate.is_empty() {
-            return Err(Diag::new(span, "plate", format!("\"plate\" in {} has an empty plate number", t.label)));
+            return Err(Diag::new(
+                span,
+                "plate",
+                format!("\"plate\" in {} has an empty plate number", t.label),
+            ));
         }
         let label = format!("[[plates.{list}]] \"{plate}\"");
         let t = Tbl { label: &label, ..t.clone() };
@@ -110,7 +114,9 @@ impl Builder {
                     return Err(Diag::new(
                         span,
                         key,
-                        format!("\"{key}\" in {label} takes a clock time like \"09:00\"; sun times are for rules"),
+                        format!(
+                            "\"{key}\" in {label} takes a clock time like \"09:00\"; sun times are for rules"
+                        ),
                     ))
                 }
             }
@@ -137,7 +143,8 @@ impl Builder {
             if self.cfg.plate_list(n).is_none() {
                 let all: Vec<&str> = self.cfg.plates.iter().map(|l| l.name.as_str()).collect();
                 let lists = if all.is_empty() {
-                    "this file has no plate list; add one as [[plates.visitors]] with plate = \"AB123CD\"".to_string()
+                    "this file has no plate list; add one as [[plates.visitors]] with plate = \"AB123CD\""
+                        .to_string()
                 } else {
                     let quoted: Vec<String> = all.iter().map(|l| format!("\"{l}\"")).collect();
                     format!("the lists are {}", quoted.join(", "))
@@ -166,7 +173,11 @@ fn plate_time(t: &Tbl, key: &str) -> R<Option<PlateTime>> {
     let Some(v) = t.get(key) else { return Ok(None) };
     let example = if key == "from" { "2026-12-12T09:00:00" } else { "2026-12-12T18:00:00" };
     let DeValue::Datetime(dt) = v.get_ref() else {
-        return Err(t.wrong(key, v, &format!("a local date-time like {example} or a date like 2026-12-12 (no quotes)")));
+        return Err(t.wrong(
+            key,
+            v,
+            &format!("a local date-time like {example} or a date like 2026-12-12 (no quotes)"),
+        ));
     };
     if dt.offset.is_some() {
         return Err(Diag::new(

@@ -143,20 +143,23 @@ impl Builder {
             if self.cfg.plate_list(n).is_none() {
                 let all: Vec<&str> = self.cfg.plates.iter().map(|l| l.name.as_str()).collect();
                 let lists = if all.is_empty() {
-                    "this file has no plate list; add one as [[plates.visitors]] with plate = \"AB123CD\""
+                    "this file has no plate list: add one as [[plates.visitors]] with plate = \"AB123CD\""
                         .to_string()
                 } else {
                     let quoted: Vec<String> = all.iter().map(|l| format!("\"{l}\"")).collect();
-                    format!("the lists are {}", quoted.join(", "))
+                    format!("lists: {}", quoted.join(", "))
                 };
                 let hint = match did_you_mean(n, all.iter().copied()) {
-                    Some(s) => format!("did you mean \"{s}\"? {lists}"),
+                    Some(s) => format!("did you mean \"{s}\"? ({lists})"),
                     None => lists,
                 };
                 return Err(Diag::new(
                     span,
                     "plate_list",
-                    format!("{} names plate_list \"{n}\", which no [[plates.{n}]] defines; {hint}", t.label),
+                    format!(
+                        "{} names plate_list \"{n}\", which no [[plates.{n}]] block defines; {hint}",
+                        t.label
+                    ),
                 ));
             }
             if !out.iter().any(|o: &String| o == n) {

@@ -347,7 +347,7 @@ fn set_plate_list_refuses_what_check_would_refuse_and_writes_nothing() {
         after: None,
         before: None,
     };
-    let err = set_plate_list(&path, "visitors", &[backwards.clone()]).unwrap_err();
+    let err = set_plate_list(&path, "visitors", std::slice::from_ref(&backwards)).unwrap_err();
     assert!(matches!(err, EditError::Invalid(_)), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("rules.toml:") && msg.contains("\"until\" (2026-12-12)"), "located: {msg}");

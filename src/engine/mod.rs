@@ -192,6 +192,7 @@ pub struct Engine {
     camera_zones: Vec<Vec<usize>>,
     site: SiteConfig,
     presence: PresenceConfig,
+    /// Some rule reads the local time: a window, or a plate list.
     has_schedule: bool,
     tracks: BTreeMap<(u32, u32), Track>,
     unknown_devices: HashMap<String, u32>,

@@ -381,6 +381,7 @@ impl Core<'_> {
                 wall: now.wall,
                 entry: WhyEntry {
                     plate: self.engine.plate_read().filter(|_| v.event == "plate").map(str::to_string),
+                    detail: self.engine.verdict_detail(index).map(str::to_string),
                     count: v.count,
                     ..WhyEntry::new(
                         self.shown(v.at),

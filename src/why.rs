@@ -27,6 +27,10 @@ pub struct WhyEntry {
     pub verdict: Verdict,
     /// The verdict in words.
     pub text: &'static str,
+    /// What the verdict says beyond its words, in a homeowner's: "plate
+    /// JP116D is on visitors only from Sat 12 Dec 09:00".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// For a fired rule whose command changed nothing: what the relay
     /// controller said (`min_off`, `interlock`, `manual override`, `relay condition`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +66,7 @@ impl WhyEntry {
             target,
             verdict,
             text: verdict.text(),
+            detail: None,
             relay: None,
             relay_detail: None,
             plate: None,
@@ -84,7 +89,7 @@ impl std::fmt::Display for WhyEntry {
         if let Some(p) = &self.plate {
             write!(f, " plate {p:?}")?;
         }
-        write!(f, ": {}", self.text)?;
+        write!(f, ": {}", self.detail.as_deref().unwrap_or(self.text))?;
         if let Some(n) = self.count {
             write!(f, " ({n} there)")?;
         }
@@ -125,6 +130,7 @@ struct Kept {
     camera: Option<std::sync::Arc<str>>,
     target: Option<u32>,
     verdict: Verdict,
+    detail: Option<std::sync::Arc<str>>,
     relay: Option<&'static str>,
     relay_detail: Option<std::sync::Arc<str>>,
     plate: Option<std::sync::Arc<str>>,
@@ -148,9 +154,11 @@ impl WhyLog {
             let Some((_, ring)) = self.rules.get_mut(v.rule) else { continue };
             let camera = v.camera.and_then(|c| self.cameras.get(c).cloned());
             let plate = if v.event == "plate" { plate.clone() } else { None };
+            let detail = engine.verdict_detail(v.rule);
             if let Some(last) = ring.back_mut() {
                 // The same answer again: one entry, counted.
                 if last.verdict == v.verdict
+                    && last.detail.as_deref() == detail
                     && last.relay.is_none()
                     && last.event == v.event
                     && last.camera == camera
@@ -172,6 +180,7 @@ impl WhyLog {
                 camera,
                 target: v.target,
                 verdict: v.verdict,
+                detail: detail.map(std::sync::Arc::from),
                 relay: None,
                 relay_detail: None,
                 plate,
@@ -227,6 +236,7 @@ impl WhyLog {
         let Some((_, ring)) = self.rules.iter().find(|(n, _)| n == rule) else { return Vec::new() };
         ring.iter()
             .map(|k| WhyEntry {
+                detail: k.detail.as_deref().map(str::to_string),
                 relay: k.relay,
                 relay_detail: k.relay_detail.as_deref().map(str::to_string),
                 plate: k.plate.as_deref().map(str::to_string),

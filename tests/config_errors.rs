@@ -1246,3 +1246,147 @@ polygon = [[0, 0], [100, 0], [100, 100]]
     let cams = "[[camera]]\nname = \"back/yard\"\nmac = \"58:5b:69:5f:42:1b\"\n\n[[camera]]\nname = \"back+yard\"\nmac = \"58:5b:69:5f:42:1c\"\n";
     assert!(error_of(cams).contains("camera \"back+yard\" and camera \"back/yard\" (line 2)"));
 }
+
+/// A gate with a site time zone, before each `[[plates.<list>]]` test's blocks.
+const PLATES_BASE: &str = r#"[site]
+timezone = "Europe/Berlin"
+
+[[relay]]
+name = "gate"
+line = 27
+max_on = "3s"
+"#;
+
+#[test]
+fn plate_list_entry_with_an_empty_plate() {
+    let text = format!("{PLATES_BASE}\n[[plates.visitors]]\nplate = \" - \"\nname = \"nobody\"\n");
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:10:9: "plate" in [[plates.visitors]] #1 has an empty plate number
+   |
+10 | plate = " - "
+   |         ^^^^^"##
+    );
+}
+
+#[test]
+fn plate_list_entry_until_before_from() {
+    let text = format!(
+        "{PLATES_BASE}\n[[plates.visitors]]\nplate = \"JP116D\"\nfrom = 2026-12-12T09:00:00\nuntil = 2026-12-11\n"
+    );
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:12:9: "until" (2026-12-11) in [[plates.visitors]] "JP116D" is not after "from" (2026-12-12T09:00:00); the entry would never count
+   |
+12 | until = 2026-12-11
+   |         ^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn plate_list_entry_unknown_key() {
+    let text = format!("{PLATES_BASE}\n[[plates.visitors]]\nplate = \"JP116D\"\nvalid_until = 2026-12-11\n");
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:11:1: unknown key "valid_until" in [[plates.visitors]] #1; valid keys: plate, name, from, until, days, after, before
+   |
+11 | valid_until = 2026-12-11
+   | ^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn plate_list_entry_bad_weekday() {
+    let text =
+        format!("{PLATES_BASE}\n[[plates.visitors]]\nplate = \"JP116D\"\ndays = [\"sat\", \"sunday\", \"feiertag\"]\n");
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:11:26: "days" in [[plates.visitors]] "JP116D" cannot be "feiertag"; use "mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays" or "weekend"
+   |
+11 | days = ["sat", "sunday", "feiertag"]
+   |                          ^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn plate_list_a_rule_names_must_exist() {
+    let text = format!(
+        r#"{PLATES_BASE}
+[[plates.visitors]]
+plate = "JP116D"
+
+[[plates.residents]]
+plate = "AB123CD"
+
+[[rule]]
+name = "gate"
+when = {{ event = "plate", plate_list = "visitor" }}
+then = {{ relay = "gate", action = "pulse", duration = "1s" }}
+"#
+    );
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:17:40: [[rule]] "gate" when names plate_list "visitor", which no [[plates.visitor]] block defines; did you mean "visitors"? (lists: "visitors", "residents")
+   |
+17 | when = { event = "plate", plate_list = "visitor" }
+   |                                        ^^^^^^^^^"##
+    );
+    // In `unless` too, and with no list at all the message says how to add one.
+    let text = format!(
+        r#"{PLATES_BASE}
+[[rule]]
+name = "stranger"
+when = {{ event = "plate", unless = {{ plate_list = "residents" }} }}
+then = {{ relay = "gate", action = "pulse", duration = "1s" }}
+"#
+    );
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:11:51: [[rule]] "stranger" when unless names plate_list "residents", which no [[plates.residents]] block defines; this file has no plate list: add one as [[plates.visitors]] with plate = "AB123CD"
+   |
+11 | when = { event = "plate", unless = { plate_list = "residents" } }
+   |                                                   ^^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn plate_listed_twice_in_one_list() {
+    let text = format!(
+        "{PLATES_BASE}\n[[plates.visitors]]\nplate = \"JP116D\"\nname = \"Grandma\"\n\n[[plates.visitors]]\nplate = \"jp 116-d\"\nname = \"Grandpa\"\n"
+    );
+    assert_eq!(
+        error_of(&text),
+        r##"rules.toml:14:9: plate "JP116D" is on list "visitors" twice (first on line 10); one block per plate: give it one from / until, or put the other visit on another list
+   |
+14 | plate = "jp 116-d"
+   |         ^^^^^^^^^^"##
+    );
+}
+
+#[test]
+fn plate_list_times_are_local_clock_times_in_the_sites_zone() {
+    let entry = |keys: &str| format!("{PLATES_BASE}\n[[plates.visitors]]\nplate = \"JP116D\"\n{keys}\n");
+    let e = error_of(&entry("from = 2026-12-12T09:00:00+01:00"));
+    assert!(
+        e.contains(
+            "\"from\" in [[plates.visitors]] \"JP116D\" has a UTC offset; write the local time without one"
+        ),
+        "{e}"
+    );
+    let e = error_of(&entry("after = \"sunset\""));
+    assert!(e.contains("takes a clock time like \"09:00\"; sun times are for rules"), "{e}");
+    let e = error_of(&entry("until = \"2026-12-12\""));
+    assert!(e.contains("must be a local date-time like 2026-12-12T18:00:00 or a date like 2026-12-12 (no quotes), found a string"), "{e}");
+    let e = error_of("[[plates.visitors]]\nplate = \"JP116D\"\nfrom = 2026-12-12\n");
+    assert!(e.contains("has \"from\" but [site] has no \"timezone\""), "{e}");
+    let e = error_of(&format!("{PLATES_BASE}\n[[plates.Visitors]]\nplate = \"JP116D\"\n"));
+    assert!(
+        e.contains("plate list \"Visitors\" needs a name of lower-case letters, digits and \"_\""),
+        "{e}"
+    );
+    let e = error_of(&format!("{PLATES_BASE}\n[plates]\nvisitors = \"JP116D\"\n"));
+    assert!(
+        e.contains("plate list \"visitors\" must be written [[plates.visitors]] (one block per plate)"),
+        "{e}"
+    );
+}

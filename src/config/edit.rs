@@ -6,7 +6,14 @@
 //! the same parser `run` and `check` use before anything is written; the
 //! write is atomic (a temporary file beside it, renamed over it) and the
 //! version it replaces is kept as `<file>.prev`. It must never write a text
-//! the parser refuses, and never touch anything but `[[zone]]` tables.
+//! the parser refuses, and never touch anything but `[[zone]]` tables (zone
+//! edits) or one list's `[[plates.<list>]]` tables (plate list edits).
+//!
+//! Plate lists live in the rules file, not a file of their own, so that
+//! `check` validates them with the rules that name them and one backup holds
+//! everything; [`set_plate_list`] writes them as zones are written, and a
+//! reload applies them. [`plate_lists`] shows them back with where each
+//! entry stands at a wall time the caller passes (no clock is read here).
 //!
 //! Writers serialise: every edit takes an exclusive lock on the rules file's
 //! folder (`flock`, so the daemon's page and `camrelay camera ...` as root
@@ -17,8 +24,9 @@
 //! a rules file that is a symbolic link keeps its link: the file it points
 //! to is replaced.
 
-use super::{parse, Anchor, ConfigError};
+use super::{parse, Anchor, Config, ConfigError, PlateEntry, PlateTime};
 use crate::decode::Point;
+use crate::engine::plates::{clock_text, standing, Standing};
 use std::path::{Path, PathBuf};
 
 /// One zone as the editor wants it.
@@ -155,6 +163,261 @@ pub fn set_zones(
     }
     validate_and_write(path, &new)?;
     Ok(changes)
+}
+
+/// One `[[plates.<list>]]` entry as the page edits it: what the file says,
+/// in the file's own words (`days = ["sat", "sun"]`, `after = "09:00"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlateEntryEdit {
+    pub plate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A local date-time (`2026-12-12T09:00:00`) or date (`2026-12-12`: from its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<PlateTime>,
+    /// A local date-time, or a date (to the end of that day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<PlateTime>,
+    /// Weekday words as a rule's `days` (`mon`..`sun`, `weekdays`, `weekend`); empty: every day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<String>,
+    /// Daily hours, clock times (`"09:00"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+}
+
+impl From<&PlateEntry> for PlateEntryEdit {
+    fn from(e: &PlateEntry) -> PlateEntryEdit {
+        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let days = match e.days {
+            0x7f => Vec::new(),
+            0b001_1111 => vec!["weekdays".to_string()],
+            0b110_0000 => vec!["weekend".to_string()],
+            m => (0..7).filter(|i| m & (1 << i) != 0).map(|i| names[i].to_string()).collect(),
+        };
+        PlateEntryEdit {
+            plate: e.plate.clone(),
+            name: e.name.clone(),
+            from: e.from,
+            until: e.until,
+            days,
+            after: e.after.map(clock_text),
+            before: e.before.map(clock_text),
+        }
+    }
+}
+
+/// One plate list for the page, with where each entry stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlateListView {
+    pub list: String,
+    pub entries: Vec<PlateEntryView>,
+}
+
+/// One entry for the page: what the file says, and whether it counts at the wall time asked about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlateEntryView {
+    #[serde(flatten)]
+    pub entry: PlateEntryEdit,
+    /// `valid`, `not_yet`, `expired`, or `off_hours` (within its dates, not on its days or hours).
+    pub standing: Standing,
+    /// `standing == valid`: a read of this plate would count now.
+    pub valid_now: bool,
+}
+
+/// The plate lists of `config` as the page shows them, each entry's
+/// standing taken at `wall` in the site's timezone.
+pub fn plate_lists(config: &Config, wall: chrono::DateTime<chrono::Utc>) -> Vec<PlateListView> {
+    let now = crate::engine::schedule::local_time(wall, &config.site);
+    config
+        .plates
+        .iter()
+        .map(|l| PlateListView {
+            list: l.name.clone(),
+            entries: l
+                .entries
+                .iter()
+                .map(|e| {
+                    let standing = standing(e, now);
+                    PlateEntryView { entry: e.into(), standing, valid_now: standing == Standing::Valid }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// [`plate_lists`] of the rules file at `path`, read and validated as `check` does.
+pub fn read_plate_lists(
+    path: &Path,
+    wall: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<PlateListView>, EditError> {
+    let config = super::load(path).map_err(|e| match e {
+        ConfigError::Read { path, source } => EditError::Read { path, source },
+        other => EditError::Invalid(other),
+    })?;
+    Ok(plate_lists(&config, wall))
+}
+
+/// Entries one list may hold: a household's visitors, not a fleet register;
+/// the whole file is parsed on every post's reload.
+pub const MAX_PLATE_ENTRIES: usize = 500;
+
+/// Make list `list` hold exactly `entries`: every `[[plates.<list>]]` table
+/// of that list is replaced, in the order given. An entry whose plate was
+/// already listed keeps its block's comments and the layout of the keys
+/// that did not change; the comment above the list's first block stays
+/// above it; nothing else in the file changes. No entries: the list goes
+/// (refused while a rule names it). The whole new file must pass the
+/// parser `check` uses before it is written, atomically.
+pub fn set_plate_list(path: &Path, list: &str, entries: &[PlateEntryEdit]) -> Result<(), EditError> {
+    if !super::parse::list_name_ok(list) {
+        return Err(EditError::Refused(format!(
+            "plate list {list:?} needs a name of lower-case letters, digits and \"_\""
+        )));
+    }
+    if entries.len() > MAX_PLATE_ENTRIES {
+        return Err(EditError::Refused(format!(
+            "{} plates on list {list:?}; at most {MAX_PLATE_ENTRIES}",
+            entries.len()
+        )));
+    }
+    let path = &target(path);
+    let _lock = lock(path)?;
+    let mut doc = read(path)?;
+    let plates_item = doc.get_mut("plates");
+    let plates = match plates_item {
+        None => None,
+        Some(item) => match item.as_table_mut() {
+            Some(t) => Some(t),
+            None => {
+                return Err(EditError::Refused(
+                    "the rules file's \"plates\" is not written as [[plates.<list>]] blocks; fix it by hand first"
+                        .into(),
+                ))
+            }
+        },
+    };
+    let old: Vec<toml_edit::Table> = match plates.as_ref().and_then(|p| p.get(list)) {
+        None => Vec::new(),
+        Some(item) => match item.as_array_of_tables() {
+            Some(a) => a.iter().cloned().collect(),
+            None => {
+                return Err(EditError::Refused(format!(
+                    "plate list {list:?} is not written as [[plates.{list}]] blocks; fix it by hand first"
+                )))
+            }
+        },
+    };
+    let mut new = String::new();
+    if old.is_empty() {
+        // A new list goes at the end of the file, where a person would add it.
+        let mut appended = String::new();
+        for e in entries {
+            let mut t = toml_edit::Table::new();
+            fill_entry(&mut t, e)?;
+            appended.push_str(&format!("\n[[plates.{list}]]\n{t}"));
+        }
+        new.push_str(&doc.to_string());
+        if !appended.is_empty() && !new.ends_with('\n') {
+            new.push('\n');
+        }
+        new.push_str(&appended);
+    } else {
+        let plate_of =
+            |t: &toml_edit::Table| t.get("plate").and_then(|p| p.as_str()).map(super::normalize_plate);
+        let first_prefix = old[0].decor().prefix().cloned();
+        // The blocks stay where the list's first block was, in the order given.
+        let position = old[0].position();
+        let mut used = vec![false; old.len()];
+        let mut array = toml_edit::ArrayOfTables::new();
+        for (i, e) in entries.iter().enumerate() {
+            let want = super::normalize_plate(&e.plate);
+            let reuse =
+                (0..old.len()).find(|&j| !used[j] && plate_of(&old[j]).as_deref() == Some(want.as_str()));
+            let mut t = match reuse {
+                Some(j) => {
+                    used[j] = true;
+                    old[j].clone()
+                }
+                None => toml_edit::Table::new(),
+            };
+            fill_entry(&mut t, e)?;
+            match (i, reuse) {
+                (0, Some(0)) => {}
+                (0, _) => match &first_prefix {
+                    Some(p) => t.decor_mut().set_prefix(p.clone()),
+                    None => t.decor_mut().set_prefix("\n"),
+                },
+                (_, Some(0)) => t.decor_mut().set_prefix("\n"),
+                (_, Some(_)) => {}
+                (_, None) => t.decor_mut().set_prefix("\n"),
+            }
+            t.set_position(position);
+            array.push(t);
+        }
+        if let Some(plates) = doc.get_mut("plates").and_then(|p| p.as_table_mut()) {
+            if array.is_empty() {
+                plates.remove(list);
+            } else {
+                plates.insert(list, toml_edit::Item::ArrayOfTables(array));
+            }
+            if plates.is_empty() {
+                doc.remove("plates");
+            }
+        }
+        new.push_str(&doc.to_string());
+    }
+    validate_and_write(path, &new)
+}
+
+/// Write entry `e` into block `t`: keys that keep their value keep their
+/// layout and comments; keys `e` leaves out go.
+fn fill_entry(t: &mut toml_edit::Table, e: &PlateEntryEdit) -> Result<(), EditError> {
+    let time = |p: Option<PlateTime>| -> Result<Option<toml_edit::Value>, EditError> {
+        p.map(|p| {
+            p.toml_text()
+                .parse::<toml_edit::Datetime>()
+                .map(toml_edit::Value::from)
+                .map_err(|err| EditError::Refused(format!("{} is not a date: {err}", p.toml_text())))
+        })
+        .transpose()
+    };
+    let days = (!e.days.is_empty()).then(|| {
+        let mut a = toml_edit::Array::new();
+        for d in &e.days {
+            a.push(d.as_str());
+        }
+        toml_edit::Value::Array(a)
+    });
+    let keys: [(&str, Option<toml_edit::Value>); 7] = [
+        ("plate", Some(e.plate.trim().into())),
+        ("name", e.name.as_deref().map(toml_edit::Value::from)),
+        ("from", time(e.from)?),
+        ("until", time(e.until)?),
+        ("days", days),
+        ("after", e.after.as_deref().map(toml_edit::Value::from)),
+        ("before", e.before.as_deref().map(toml_edit::Value::from)),
+    ];
+    for (key, value) in keys {
+        match value {
+            None => {
+                t.remove(key);
+            }
+            Some(v) => {
+                let same = t.get(key).and_then(|i| i.as_value()).is_some_and(|old| {
+                    let mut old = old.clone();
+                    old.decor_mut().clear();
+                    old.to_string() == v.to_string()
+                });
+                if !same {
+                    t.insert(key, toml_edit::value(v));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Zones one edit may add or change: a camera has a handful (the page draws

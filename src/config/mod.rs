@@ -52,6 +52,93 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     /// `[history]`: the event history, when the section is present and not `enabled = false`.
     pub history: Option<HistoryConfig>,
+    /// `[[plates.<list>]]`: the household's plate lists, in file order.
+    pub plates: Vec<PlateList>,
+}
+
+/// One plate list kept in the rules file (`[[plates.visitors]]` blocks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlateList {
+    /// The user's name for it: `residents`, `visitors`, ... (`[a-z0-9_]`).
+    pub name: String,
+    pub entries: Vec<PlateEntry>,
+}
+
+/// One `[[plates.<list>]]` block: a plate and when it counts as on the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlateEntry {
+    /// Normalized (see [`normalize_plate`]); unique within its list.
+    pub plate: String,
+    pub name: Option<String>,
+    /// On the list from this local time (inclusive) ...
+    pub from: Option<PlateTime>,
+    /// ... until this one (exclusive; a date means the end of that day).
+    pub until: Option<PlateTime>,
+    /// Bit 0 = Monday .. bit 6 = Sunday; `0x7f` = every day.
+    pub days: u8,
+    /// Daily hours, milliseconds after local midnight; `before < after` crosses midnight.
+    pub after: Option<u32>,
+    pub before: Option<u32>,
+}
+
+/// A `from` / `until` as written: a local date, or a local date and time.
+/// Kept as written so that the page shows (and writes back) what the user typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum PlateTime {
+    At(chrono::NaiveDateTime),
+    Date(chrono::NaiveDate),
+}
+
+impl PlateTime {
+    /// The instant this is as a start: a date starts at its midnight.
+    pub fn start(self) -> chrono::NaiveDateTime {
+        match self {
+            PlateTime::At(t) => t,
+            PlateTime::Date(d) => d.and_time(chrono::NaiveTime::MIN),
+        }
+    }
+
+    /// The instant this is as an end: a date ends at the next midnight.
+    pub fn end(self) -> chrono::NaiveDateTime {
+        match self {
+            PlateTime::At(t) => t,
+            PlateTime::Date(d) => d.succ_opt().unwrap_or(d).and_time(chrono::NaiveTime::MIN),
+        }
+    }
+
+    /// As TOML writes it: `2026-12-12T09:00:00` or `2026-12-12`.
+    pub fn toml_text(self) -> String {
+        match self {
+            PlateTime::At(t) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            PlateTime::Date(d) => d.format("%Y-%m-%d").to_string(),
+        }
+    }
+}
+
+impl PlateEntry {
+    /// The entry's weekdays and hours as a rule schedule, so they mean what a
+    /// rule's `days` / `after` / `before` mean (a window crossing midnight
+    /// belongs to the day it starts on). `None`: every day, all day.
+    pub fn window(&self) -> Option<Schedule> {
+        if self.days == 0x7f && self.after.is_none() && self.before.is_none() {
+            return None;
+        }
+        Some(Schedule {
+            after: self.after.map(|ms| TimeSpec::Clock { ms }),
+            before: self.before.map(|ms| TimeSpec::Clock { ms }),
+            days: self.days,
+            dates: Vec::new(),
+            except: Vec::new(),
+        })
+    }
+}
+
+impl Config {
+    /// The plate list named `name`.
+    pub fn plate_list(&self, name: &str) -> Option<&PlateList> {
+        self.plates.iter().find(|l| l.name == name)
+    }
 }
 
 /// `[history]`: what happened, kept on disk and searchable.
@@ -811,9 +898,12 @@ pub struct Conditions {
     pub plate_groups: Vec<String>,
     pub direction: Option<PlateDirection>,
     pub min_confidence: Option<f32>,
-    /// How far a plate read may be from a listed `plate` and still match
-    /// (an edit costs 1, a usual OCR confusion 0.5); 0: exact.
+    /// How far a plate read may be from a listed `plate` (or a `plate_list`
+    /// entry) and still match (an edit costs 1, a usual OCR confusion 0.5); 0: exact.
     pub plate_distance: f32,
+    /// `plate_list`: names of `[[plates.<list>]]` lists; the read must be on
+    /// one of them, by an entry valid at the event's local time.
+    pub plate_lists: Vec<String>,
     pub alarms: Vec<String>,
     pub alarm_state: bool,
     pub schedule: Option<Schedule>,
@@ -868,6 +958,9 @@ pub struct Unless {
     pub plates: Vec<String>,
     /// The read is on one of these lists or groups.
     pub plate_groups: Vec<String>,
+    /// The read is on one of these `[[plates.<list>]]` lists (exactly, by an
+    /// entry valid now): exact, as `plates` is, so a misread never holds an alert back.
+    pub plate_lists: Vec<String>,
     pub schedule: Option<Schedule>,
     /// As [`Conditions::offline`].
     pub offline: Option<Vec<String>>,
@@ -880,7 +973,7 @@ pub struct Unless {
 impl Unless {
     /// Does it say anything about the plate read?
     pub fn reads_plates(&self) -> bool {
-        !self.plates.is_empty() || !self.plate_groups.is_empty()
+        !self.plates.is_empty() || !self.plate_groups.is_empty() || !self.plate_lists.is_empty()
     }
 }
 
@@ -1028,6 +1121,7 @@ impl Config {
                 || !w.plates.is_empty()
                 || w.plate_pattern.is_some()
                 || !w.plate_groups.is_empty()
+                || !w.plate_lists.is_empty()
                 || w.direction.is_some();
             let zone_of = |z: &String| self.zones.iter().any(|zone| &zone.name == z && zone.camera == camera);
             plates

@@ -9,7 +9,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyDoc {
     /// Section id: `server`, `api`, `gpio`, `relay`, `camera`, `zone`, `area`, `site`,
-    /// `presence`, `rule`, `rule.when`, `rule.then`.
+    /// `presence`, `plates`, `rule`, `rule.when`, `rule.then`.
     pub section: &'static str,
     pub key: &'static str,
     /// The type as a user reads it.
@@ -43,6 +43,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("area", "[[area]]"),
     ("site", "[site]"),
     ("presence", "[presence]"),
+    ("plates", "[[plates.<list>]]"),
     ("rule", "[[rule]]"),
     ("rule.when", "[[rule]] when = { ... }"),
     ("rule.unless", "[[rule]] when = { ..., unless = { ... } }"),
@@ -397,6 +398,44 @@ pub const KEYS: &[KeyDoc] = &[
         "0.03",
         "How far each edge of a box may move, as a fraction of the picture, and still count as not moving.",
     ),
+    // [[plates.<list>]]
+    k(
+        "plates",
+        "plate",
+        "string",
+        "required",
+        "The plate, compared as a rule's `plate` is (upper case, no spaces or dashes); once per list.",
+    ),
+    k("plates", "name", "string", "none", "Whose it is, for people: `\"Grandma\"`, `\"Anna's car\"`."),
+    k(
+        "plates",
+        "from",
+        "local date-time or date",
+        "always",
+        "On the list from then, in `[site] timezone`: `2026-12-12T09:00:00`, or `2026-12-12` (from its start).",
+    ),
+    k(
+        "plates",
+        "until",
+        "local date-time or date",
+        "for ever",
+        "Off the list from then: `2026-12-12T18:00:00`, or `2026-12-12` (to the end of that day).",
+    ),
+    k(
+        "plates",
+        "days",
+        "list of days",
+        "every day",
+        "Weekdays it counts on: `mon`..`sun`, `weekdays`, `weekend`; with `after`/`before`, the day the hours start on.",
+    ),
+    k("plates", "after", "time", "none", "Daily hours from this clock time, e.g. `\"09:00\"` (no sun times)."),
+    k(
+        "plates",
+        "before",
+        "time",
+        "none",
+        "Daily hours until this clock time, e.g. `\"18:00\"`; before `after`: past midnight.",
+    ),
     // [[rule]]
     k("rule", "name", "string", "\"rule N\"", "The rule's name in logs, explanations and counters; unique."),
     k(
@@ -534,6 +573,13 @@ pub const KEYS: &[KeyDoc] = &[
     ),
     k(
         "rule.when",
+        "plate_list",
+        "string or list",
+        "any",
+        "`[[plates.<list>]]` lists kept in this file: the plate is on one of them by an entry valid at the event's local time (with `plate_distance`, as `plate`).",
+    ),
+    k(
+        "rule.when",
         "direction",
         "`approach` | `leave`",
         "any",
@@ -551,7 +597,7 @@ pub const KEYS: &[KeyDoc] = &[
         "plate_distance",
         "number 0–3, in steps of 0.5",
         "0 (exact)",
-        "A read this close to a listed `plate` matches it: an edit costs 1, an OCR confusion (0/O, 1/I, 8/B, 5/S, 2/Z) 0.5; the listed plate is what `plate_cooldown` and the log name. Not with block lists. **Use 0.5**: one look-alike misread and nothing else; 1 also admits any one wrong character (ABC1284 for ABC1234: another car), and `check` says so.",
+        "A read this close to a listed `plate` (or a `plate_list` entry) matches it: an edit costs 1, an OCR confusion (0/O, 1/I, 8/B, 5/S, 2/Z) 0.5; the listed plate is what `plate_cooldown` and the log name. Not with block lists. **Use 0.5**: one look-alike misread and nothing else; 1 also admits any one wrong character (ABC1284 for ABC1234: another car), and `check` says so.",
     ),
     k(
         "rule.when",
@@ -687,6 +733,7 @@ pub const KEYS: &[KeyDoc] = &[
     k("rule.unless", "occupied", "zone or area name, or list", "none", "A moving target is in one of these zones or areas."),
     k("rule.unless", "plate", "string or list", "none", "The plate read is one of these (exactly, after normalizing). `event = \"plate\"` only."),
     k("rule.unless", "plate_group", "string or list", "none", "The plate read is on one of these lists or groups. `event = \"plate\"` only."),
+    k("rule.unless", "plate_list", "string or list", "none", "The plate read is on one of these `[[plates.<list>]]` lists (exactly, by an entry valid now). `event = \"plate\"` only."),
     k("rule.unless", "after", "time", "none", "As in `when`: the window the rule keeps still in."),
     k("rule.unless", "before", "time", "none", "As in `when`."),
     k("rule.unless", "days", "list", "every day", "As in `when`."),

@@ -250,6 +250,17 @@ pub fn describe_rule(r: &RuleConfig, config: &Config) -> String {
     if !plate_bits.is_empty() {
         let _ = write!(s, " and the plate {}", list_or(&plate_bits, "and"));
     }
+    if !w.plate_lists.is_empty() {
+        let _ =
+            write!(s, " for a plate on {} (by an entry valid at that time", list_or(&w.plate_lists, "or"));
+        if w.plate_distance > 0.0 && w.plates.is_empty() {
+            let _ = write!(s, "; a read within {} of it counts", w.plate_distance);
+        }
+        s.push(')');
+    }
+    if let Some(u) = w.unless.as_deref().filter(|u| !u.plate_lists.is_empty()) {
+        let _ = write!(s, ", unless the plate is on {}", list_or(&u.plate_lists, "or"));
+    }
     let mut box_bits = Vec::new();
     if let Some(a) = w.min_area {
         box_bits.push(format!("at least {}% of the picture", a * 100.0));
@@ -386,6 +397,11 @@ pub fn summary(c: &Config, path: &Path) -> String {
     }
     if let (Some(lat), Some(lon)) = (c.site.latitude, c.site.longitude) {
         let _ = writeln!(s, "Site: {lat}, {lon}, time zone {}", c.site.timezone.name());
+    }
+    if !c.plates.is_empty() {
+        let lists: Vec<String> =
+            c.plates.iter().map(|l| format!("{} ({})", l.name, l.entries.len())).collect();
+        let _ = writeln!(s, "Plate lists: {}", lists.join(", "));
     }
     let _ = writeln!(
         s,

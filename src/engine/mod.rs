@@ -192,6 +192,7 @@ pub struct Engine {
     camera_zones: Vec<Vec<usize>>,
     site: SiteConfig,
     presence: PresenceConfig,
+    /// Some rule reads the local time: a window, or a plate list.
     has_schedule: bool,
     tracks: BTreeMap<(u32, u32), Track>,
     unknown_devices: HashMap<String, u32>,
@@ -205,6 +206,11 @@ pub struct Engine {
     fired: Vec<FireMark>,
     /// The plate of the event being (last) handled, for why-not.
     plate_read: Option<String>,
+    /// Verdicts of the last `handle` / `tick` that say more than their
+    /// variant, by rule ("plate JP116D is on visitors only from ...").
+    details: Vec<(usize, String)>,
+    /// `[[plates.<list>]]`, as the rules file has them.
+    plate_lists: Vec<crate::config::PlateList>,
     /// Per camera: offline now (a `camera_offline` event, until `camera_online`).
     offline: Vec<bool>,
     /// Per camera with two sources: its recent detections not yet paired
@@ -267,6 +273,8 @@ impl Engine {
             duplicate: false,
             offline: Vec::new(),
             plate_read: None,
+            details: Vec::new(),
+            plate_lists: Vec::new(),
             notices: Vec::new(),
             visits: Vec::new(),
             tolerance: 0,
@@ -325,9 +333,14 @@ impl Engine {
         self.site = config.site.clone();
         self.presence = config.presence;
         self.tolerance = (config.presence.stationary_tolerance * 10_000.0).round() as u32;
+        // Local time is worked out only when something reads it: a window,
+        // or a plate list (its entries' dates and hours).
         self.has_schedule = config.rules.iter().any(|r| {
-            r.when.schedule.is_some() || r.when.unless.as_ref().is_some_and(|u| u.schedule.is_some())
+            r.when.schedule.is_some()
+                || !r.when.plate_lists.is_empty()
+                || r.when.unless.as_ref().is_some_and(|u| u.schedule.is_some() || !u.plate_lists.is_empty())
         });
+        self.plate_lists = config.plates.clone();
         self.sun_cache = None;
         self.install_inputs(config);
     }
@@ -405,6 +418,12 @@ impl Engine {
         &self.verdicts
     }
 
+    /// What rule `rule`'s verdict on the last [`Engine::handle`] says beyond
+    /// its words, if anything: which plate list, and why the entry did not count.
+    pub fn verdict_detail(&self, rule: usize) -> Option<&str> {
+        self.details.iter().find(|(r, _)| *r == rule).map(|(_, d)| d.as_str())
+    }
+
     /// The plate number of the event [`Engine::handle`] took last, as read.
     pub fn plate_read(&self) -> Option<&str> {
         self.plate_read.as_deref()
@@ -480,6 +499,7 @@ impl Engine {
     /// Advance time: targets not seen for `target_timeout` are gone, and leave their zones.
     pub fn tick(&mut self, now: Now) -> Vec<Command> {
         self.verdicts.clear();
+        self.details.clear();
         self.fired.clear();
         let mut out = Vec::new();
         self.expire(now, &mut out);
@@ -504,6 +524,7 @@ impl Engine {
 
     pub fn handle(&mut self, event: &Event, source: Option<IpAddr>, now: Now) -> Vec<Command> {
         self.verdicts.clear();
+        self.details.clear();
         self.fired.clear();
         self.duplicate = false;
         self.plate_read = event.plate.as_ref().map(|p| p.number.clone());
@@ -999,10 +1020,32 @@ impl Engine {
                 self.verdict(ri, word, cam, None, Verdict::Plate, now.at);
                 continue;
             }
+            let on_list = match (plate_norm, rule.when.plate_lists.is_empty()) {
+                (_, true) => None,
+                (Some(read), false) => {
+                    match self.on_lists(&rule.when.plate_lists, read, rule.distance_limit(), ctx) {
+                        Ok(on) => Some(on.entry.plate.clone()),
+                        Err(why) => {
+                            self.verdict(ri, word, cam, None, Verdict::PlateList, now.at);
+                            self.detail(ri, why);
+                            continue;
+                        }
+                    }
+                }
+                (None, false) => {
+                    self.verdict(ri, word, cam, None, Verdict::Plate, now.at);
+                    continue;
+                }
+            };
             if rule.when.unless.as_ref().is_some_and(|u| u.reads_plates())
                 && self.unless_holds(ri, ctx, plate)
             {
+                let lists = rule.when.unless.as_ref().map(|u| u.plate_lists.clone()).unwrap_or_default();
                 self.verdict(ri, word, cam, None, Verdict::Unless, now.at);
+                if let Some(on) = plate_norm.and_then(|read| self.on_lists(&lists, read, 0, ctx).ok()) {
+                    let why = format!("plate {} is on {}", on.entry.plate, on.list);
+                    self.detail(ri, why);
+                }
                 continue;
             }
             let (target, zone) = if rule.needs_target() {
@@ -1016,11 +1059,13 @@ impl Engine {
             } else {
                 (ev.targets.first().and_then(|t| t.id), None)
             };
-            // A fuzzy match is named, and cooled down, by the plate it matched.
+            // A fuzzy match is named, and cooled down, by the plate it matched
+            // (a `plate` of the rule, else the plate list's entry).
             let listed: Option<String> = match plate_norm {
                 Some(read) if !rule.when.plates.is_empty() => rule.listed_plate(read).map(str::to_string),
                 _ => None,
-            };
+            }
+            .or(on_list);
             let plate = listed.as_deref().or(plate_norm);
             let subject = Subject { event: word, camera: label, target, zone, plate };
             let v = self.fire(ri, &subject, now, out);
@@ -1184,16 +1229,38 @@ impl Engine {
                 p.list.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(g))
                     || p.group.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(g))
             });
-            let plates_hold = match (u.plates.is_empty(), u.plate_groups.is_empty()) {
-                (false, false) => listed || in_group,
-                (false, true) => listed,
-                _ => in_group,
-            };
+            // Exact, as `plate` here: a misread must not hold an alert back.
+            let on_list = !u.plate_lists.is_empty() && self.on_lists(&u.plate_lists, &n, 0, ctx).is_ok();
+            // Any of the plate keys given holds.
+            let plates_hold = listed || in_group || on_list;
             if !plates_hold {
                 return false;
             }
         }
         true
+    }
+
+    /// The read looked up in the plate lists `names` at the event's local time.
+    fn on_lists(
+        &self,
+        names: &[String],
+        read: &str,
+        limit: u32,
+        ctx: &EventCtx,
+    ) -> Result<plates::OnList<'_>, String> {
+        // In the rule's order, as its why-not names them.
+        let lists: Vec<&crate::config::PlateList> =
+            names.iter().filter_map(|n| self.plate_lists.iter().find(|l| l.name == *n)).collect();
+        // Set whenever a rule names a list (see `install`).
+        let Some(local) = ctx.local else { return Err("the local time is not known".into()) };
+        plates::lookup(&lists, read, limit, local)
+    }
+
+    /// Say more about rule `ri`'s verdict on the event being handled.
+    fn detail(&mut self, ri: usize, text: String) {
+        if self.details.len() < MAX_VERDICTS {
+            self.details.push((ri, text));
+        }
     }
 
     fn event_ok(&self, ri: usize, ctx: &EventCtx) -> bool {

@@ -215,11 +215,18 @@ impl Rule {
             .map(|(_, p)| p.as_str())
     }
 
+    /// `plate_distance` in half-units, as [`super::plates::distance_halves`] counts.
+    pub fn distance_limit(&self) -> u32 {
+        (self.when.plate_distance.max(0.0) * 2.0).round() as u32
+    }
+
+    /// The plate conditions but `plate_list` (which needs the local time and the lists).
     pub fn plate_ok(&self, plate: Option<&Plate>) -> bool {
         let w = &self.when;
         let plate_conditions = !w.plates.is_empty()
             || w.plate_pattern.is_some()
             || !w.plate_groups.is_empty()
+            || !w.plate_lists.is_empty()
             || w.direction.is_some()
             || w.min_confidence.is_some();
         let Some(p) = plate else { return !plate_conditions };

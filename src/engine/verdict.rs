@@ -58,6 +58,9 @@ pub enum Verdict {
     Count,
     /// The plate does not match.
     Plate,
+    /// The plate is on none of the rule's `plate_list`s by an entry valid at
+    /// the event's local time (the why-not detail says which and why).
+    PlateList,
     /// The alarm's name or state does not match.
     Alarm,
     /// The rule fired within its `cooldown`.
@@ -100,6 +103,7 @@ impl Verdict {
             }
             Verdict::Count => "the number of targets there does not match",
             Verdict::Plate => "the plate does not match",
+            Verdict::PlateList => "the plate is not on its plate list, or its entry does not count now",
             Verdict::Alarm => "the alarm does not match",
             Verdict::Cooldown => "it fired a moment ago and is cooling down",
             Verdict::PlateCooldown => "it fired for this plate a moment ago and is cooling down for it",

@@ -7,15 +7,18 @@
 //!
 //! One file per section, each owning its keys' checks: `server` (`[server]`,
 //! `[api]`), `site` (`[site]`, `[presence]` and the words of time),
-//! `inputs`, `relays`, `cameras`, `zones` (`[[zone]]`, `[[area]]`), `rules`, `mqtt`, `history`;
+//! `inputs`, `relays`, `cameras`, `zones` (`[[zone]]`, `[[area]]`), `plates`
+//! (`[[plates.<list>]]`), `rules`, `mqtt`, `history`;
 //! `table` reads one table of any of them. This file reads the sections in
-//! the order their names are needed: relays, cameras, zones and areas before
-//! the rules that name them.
+//! the order their names are needed: relays, cameras, zones, areas and plate
+//! lists before the rules that name them.
 
 mod cameras;
 mod history;
 mod inputs;
 mod mqtt;
+mod plates;
+pub(crate) use plates::list_name_ok;
 mod relays;
 mod rules;
 mod server;
@@ -60,6 +63,7 @@ const TOP: &[(&str, bool)] = &[
     ("area", true),
     ("site", false),
     ("presence", false),
+    ("plates", false),
     ("rule", true),
     ("mqtt", false),
     ("history", false),
@@ -95,7 +99,7 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 let names: Vec<&str> = TOP.iter().map(|(n, _)| *n).collect();
                 let hint = match did_you_mean(key, names.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
-                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[rule]], [mqtt], [history]".to_string(),
+                    None => "valid sections: [server], [api], [gpio], [[relay]], [[camera]], [[zone]], [[area]], [site], [presence], [[plates.<list>]], [[rule]], [mqtt], [history]".to_string(),
                 };
                 return Err(Diag::new(k.span(), key, format!("unknown section \"{key}\"; {hint}")));
             }
@@ -110,6 +114,10 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
                 }
             }
             Some((name, false)) => {
+                if *name == "plates" {
+                    // Checked list by list in `plates`, where each list is named.
+                    continue;
+                }
                 if !matches!(v.get_ref(), DeValue::Table(_)) {
                     return Err(Diag::new(
                         k.span(),
@@ -214,6 +222,10 @@ pub(crate) fn parse_config(text: &str) -> R<Config> {
     for (i, v) in list(root, "area").iter().enumerate() {
         let label = format!("[[area]] #{}", i + 1);
         b.area(Tbl::new(&label, "area", v)?)?;
+    }
+    // Plate lists before the rules: a rule's `plate_list` names one.
+    if let Some(v) = root.get("plates") {
+        b.plates(v)?;
     }
     for (i, v) in list(root, "rule").iter().enumerate() {
         let label = format!("[[rule]] #{}", i + 1);

@@ -227,8 +227,15 @@ impl Builder {
 
         self.places(t, &mut c)?;
 
-        let plate_keys =
-            ["plate", "plate_pattern", "plate_group", "direction", "min_confidence", "plate_distance"];
+        let plate_keys = [
+            "plate",
+            "plate_pattern",
+            "plate_group",
+            "plate_list",
+            "direction",
+            "min_confidence",
+            "plate_distance",
+        ];
         for key in plate_keys {
             if t.get(key).is_some() && !only(&[EventWord::Plate]) {
                 return Err(Diag::new(
@@ -266,6 +273,7 @@ impl Builder {
         if let Some((groups, _)) = t.strings("plate_group")? {
             c.plate_groups = groups.iter().map(|(g, _)| g.to_string()).collect();
         }
+        c.plate_lists = self.plate_lists(t)?;
         c.direction = match t.str("direction")? {
             None => None,
             Some(("approach", _)) => Some(PlateDirection::Approach),
@@ -292,26 +300,27 @@ impl Builder {
                     format!("\"plate_distance\" in {} is 0 to 3 in steps of 0.5, found {v}", t.label),
                 ));
             }
-            if v > 0.0 && c.plates.is_empty() {
+            if v > 0.0 && c.plates.is_empty() && c.plate_lists.is_empty() {
                 return Err(Diag::new(
                     span,
                     "plate_distance",
                     format!(
-                        "\"plate_distance\" in {} needs the plates it compares with: plate = [\"AB123CD\"]",
+                        "\"plate_distance\" in {} needs the plates it compares with: plate = [\"AB123CD\"] or plate_list = \"residents\"",
                         t.label
                     ),
                 ));
             }
             // A misread may let a resident in; it must never let a blocked car in.
-            if let Some(block) = c.plate_groups.iter().find(|g| {
+            if let Some(block) = c.plate_groups.iter().chain(&c.plate_lists).find(|g| {
                 let g = g.to_ascii_lowercase();
                 g.contains("black") || g.contains("block") || g.contains("deny")
             }) {
                 if v > 0.0 {
+                    let key = if c.plate_lists.contains(block) { "plate_list" } else { "plate_group" };
                     return Err(Diag::new(
                         span,
                         "plate_distance",
-                        format!("\"plate_distance\" in {} does not go with plate_group \"{block}\": a block list must match exactly, so that a misread never lets a blocked car through", t.label),
+                        format!("\"plate_distance\" in {} does not go with {key} \"{block}\": a block list must match exactly, so that a misread never lets a blocked car through", t.label),
                     ));
                 }
             }
@@ -574,7 +583,7 @@ impl Builder {
         let mut out = Unless { schedule: self.schedule(&u, rule)?, ..Unless::default() };
         (out.offline, out.occupied) = self.states(&u)?;
         (out.input_states, out.input_for) = self.input_states(&u)?;
-        for key in ["plate", "plate_group"] {
+        for key in ["plate", "plate_group", "plate_list"] {
             if u.get(key).is_some() && !events.iter().all(|e| *e == EventWord::Plate) {
                 return Err(Diag::new(
                     u.key_span(key),
@@ -589,6 +598,7 @@ impl Builder {
         if let Some((groups, _)) = u.strings("plate_group")? {
             out.plate_groups = groups.iter().map(|(g, _)| g.to_string()).collect();
         }
+        out.plate_lists = self.plate_lists(&u)?;
         if out == Unless::default() {
             return Err(Diag::new(
                 u.span.clone(),

@@ -895,6 +895,9 @@ impl Core {
             Request::PageConfig(reply) => {
                 let _ = reply.send(crate::config::view::page_config(&self.config));
             }
+            Request::PlateLists(reply) => {
+                let _ = reply.send(crate::config::edit::plate_lists(&self.config, self.clock.now().wall));
+            }
             Request::Reload { who, reply } => {
                 let _ = reply.send(self.reload(who));
             }

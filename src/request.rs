@@ -38,6 +38,8 @@ pub enum Request {
     },
     /// The rules in force, as the web page draws them (no secrets).
     PageConfig(oneshot::Sender<crate::config::view::PageConfig>),
+    /// The plate lists in force, each entry's standing now (the Plates tab).
+    PlateLists(oneshot::Sender<Vec<crate::config::edit::PlateListView>>),
     /// Re-read the rules file (the web page saved it), as SIGHUP does.
     Reload {
         /// Who asked and for what, for the history: `web page from …: zones of drive saved`.

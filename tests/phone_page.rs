@@ -290,6 +290,13 @@ fn a_homeowner_opens_the_gate_adds_a_visitor_and_finds_the_visit_from_a_phone() 
     let base = format!("http://{}", d.api);
     let phone = Browser::start_phone(360, 740);
     log_in(&phone, &base);
+    // The console is really read: an error logged now is seen, then gone.
+    phone.run("console.error('camrelay test: the console is read')");
+    assert!(
+        phone.console_errors().iter().any(|e| e.contains("the console is read")),
+        "the console's log is not read"
+    );
+    assert!(phone.console_errors().is_empty());
 
     // The gate: "Open" asks first; Cancel switches nothing, Open pulses it.
     phone.goto(&format!("{base}/#overview"));

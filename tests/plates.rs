@@ -324,7 +324,8 @@ fn set_plate_list_replaces_one_list_and_keeps_every_comment() {
     assert_eq!(json["entries"][0]["standing"], "expired");
     assert_eq!(json["entries"][1]["days"][0], "weekdays");
 
-    // A new list goes at the end; an emptied one goes away.
+    // A new list goes at the end; an emptied one stays, empty, so rules that
+    // name it stay valid; its next plate is a block again.
     set_plate_list(&path, "deliveries", &[PlateEntryEdit { plate: "UPS1".into(), ..grandma.clone() }])
         .unwrap();
     assert!(std::fs::read_to_string(&path)
@@ -332,7 +333,17 @@ fn set_plate_list_replaces_one_list_and_keeps_every_comment() {
         .trim_end()
         .ends_with("plate = \"UPS1\"\nname = \"Grandma\"\nfrom = 2026-12-12T09:00:00\nuntil = 2026-12-13"));
     set_plate_list(&path, "deliveries", &[]).unwrap();
-    assert!(!std::fs::read_to_string(&path).unwrap().contains("deliveries"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("[plates]\ndeliveries = []") && !text.contains("UPS1"), "{text}");
+    let lists = read_plate_lists(&path, chrono::Utc::now()).unwrap();
+    assert!(lists.iter().any(|l| l.list == "deliveries" && l.entries.is_empty()), "{lists:?}");
+    set_plate_list(&path, "deliveries", &[PlateEntryEdit { plate: "DHL2".into(), ..grandma.clone() }])
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("[[plates.deliveries]]\nplate = \"DHL2\"") && !text.contains("deliveries = []"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -357,9 +368,6 @@ fn set_plate_list_refuses_what_check_would_refuse_and_writes_nothing() {
     let twice = PlateEntryEdit { from: None, until: None, ..backwards.clone() };
     let err = set_plate_list(&path, "visitors", &[twice.clone(), twice]).unwrap_err();
     assert!(err.to_string().contains("is on list \"visitors\" twice"), "{err}");
-    // A list a rule names cannot be emptied away.
-    let err = set_plate_list(&path, "residents", &[]).unwrap_err();
-    assert!(err.to_string().contains("plate_list \"residents\""), "{err}");
     let err = set_plate_list(&path, "Visitors!", &[]).unwrap_err();
     assert!(matches!(err, EditError::Refused(_)), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), FILE, "nothing written");

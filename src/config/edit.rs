@@ -268,8 +268,9 @@ pub const MAX_PLATE_ENTRIES: usize = 500;
 /// of that list is replaced, in the order given. An entry whose plate was
 /// already listed keeps its block's comments and the layout of the keys
 /// that did not change; the comment above the list's first block stays
-/// above it; nothing else in the file changes. No entries: the list goes
-/// (refused while a rule names it). The whole new file must pass the
+/// above it; nothing else in the file changes. No entries: the list stays,
+/// empty, as `visitors = []` under `[plates]` (rules may name it while it has
+/// no plate), and its next plate is a block again. The whole new file must pass the
 /// parser `check` uses before it is written, atomically.
 pub fn set_plate_list(path: &Path, list: &str, entries: &[PlateEntryEdit]) -> Result<(), EditError> {
     if !super::parse::list_name_ok(list) {
@@ -299,8 +300,13 @@ pub fn set_plate_list(path: &Path, list: &str, entries: &[PlateEntryEdit]) -> Re
             }
         },
     };
+    // An emptied list is kept as `visitors = []` under `[plates]`, so the
+    // rules that name it stay valid while it has no plate.
+    let kept_empty =
+        plates.as_ref().and_then(|p| p.get(list)).and_then(|i| i.as_array()).is_some_and(|a| a.is_empty());
     let old: Vec<toml_edit::Table> = match plates.as_ref().and_then(|p| p.get(list)) {
         None => Vec::new(),
+        Some(_) if kept_empty => Vec::new(),
         Some(item) => match item.as_array_of_tables() {
             Some(a) => a.iter().cloned().collect(),
             None => {
@@ -313,6 +319,18 @@ pub fn set_plate_list(path: &Path, list: &str, entries: &[PlateEntryEdit]) -> Re
     let mut new = String::new();
     if old.is_empty() {
         // A new list goes at the end of the file, where a person would add it.
+        if entries.is_empty() {
+            // Nothing to add, nothing to take away.
+            return validate_and_write(path, &doc.to_string());
+        }
+        if kept_empty {
+            if let Some(plates) = doc.get_mut("plates").and_then(|p| p.as_table_mut()) {
+                plates.remove(list);
+                if plates.iter().all(|(_, item)| !item.is_value()) {
+                    plates.set_implicit(true);
+                }
+            }
+        }
         let mut appended = String::new();
         for e in entries {
             let mut t = toml_edit::Table::new();
@@ -360,11 +378,10 @@ pub fn set_plate_list(path: &Path, list: &str, entries: &[PlateEntryEdit]) -> Re
         if let Some(plates) = doc.get_mut("plates").and_then(|p| p.as_table_mut()) {
             if array.is_empty() {
                 plates.remove(list);
+                plates.set_implicit(false);
+                plates.insert(list, toml_edit::value(toml_edit::Array::new()));
             } else {
                 plates.insert(list, toml_edit::Item::ArrayOfTables(array));
-            }
-            if plates.is_empty() {
-                doc.remove("plates");
             }
         }
         new.push_str(&doc.to_string());

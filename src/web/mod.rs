@@ -18,7 +18,9 @@
 //! as the page draws them); `GET /api/recent` (the last decisions);
 //! `GET /api/cameras/{name}/regions` (the camera's own regions, to import);
 //! `PUT /api/cameras/{name}/zones` (save drawn zones into the rules file and
-//! reload).
+//! reload); `GET /api/plates` (the plate lists in force, each entry's
+//! standing now) and `PUT /api/plates/{list}` (`{"entries": [...]}`: the
+//! whole list, written into the rules file and reloaded).
 
 use crate::access::{error, read_access, session, Access, CanRead, CanWrite, Gate};
 use crate::config::Anchor;
@@ -112,6 +114,8 @@ pub fn routes() -> Router<WebState> {
         .route("/api/recent", get(recent))
         .route("/api/cameras/{name}/regions", get(regions))
         .route("/api/cameras/{name}/zones", put(save_zones))
+        .route("/api/plates", get(plate_lists))
+        .route("/api/plates/{list}", put(save_plate_list))
 }
 
 fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
@@ -408,6 +412,82 @@ async fn save_zones(
             Json(serde_json::json!({ "error": outcome.message, "saved": changes, "reload": outcome })),
         )
             .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/plates`: the plate lists in force, as the core has them.
+async fn plate_lists(_: CanRead, State(state): State<WebState>) -> Response {
+    match ask(&state.core, Request::PlateLists).await {
+        Ok(lists) => Json(serde_json::json!({ "lists": lists })).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// Body of `PUT /api/plates/{list}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavePlates {
+    entries: Vec<crate::config::edit::PlateEntryEdit>,
+}
+
+/// `PUT /api/plates/{list}`: the whole list, written into the rules file
+/// (validated whole first, comments kept, the old file kept as `.prev`), then
+/// reloaded; the history says who did it and which plates came and went.
+async fn save_plate_list(
+    CanWrite { who }: CanWrite,
+    State(state): State<WebState>,
+    Path(list): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(path) = state.rules_file.clone() else {
+        return error(StatusCode::NOT_FOUND, "this daemon was started without a rules file to edit");
+    };
+    let request: SavePlates = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    };
+    let before = match ask(&state.core, Request::PlateLists).await {
+        Ok(lists) => lists
+            .into_iter()
+            .find(|l| l.list == list)
+            .map(|l| l.entries.into_iter().map(|e| e.entry.plate).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        Err(r) => return r,
+    };
+    let _one_edit_at_a_time = state.edit_lock.lock().await;
+    let entries = request.entries;
+    let after: Vec<String> = entries.iter().map(|e| crate::config::normalize_plate(&e.plate)).collect();
+    let (name, file) = (list.clone(), path.clone());
+    let written =
+        tokio::task::spawn_blocking(move || crate::config::edit::set_plate_list(&file, &name, &entries))
+            .await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(list = %list, "web page: plate list not saved: {e}");
+            return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("plate list edit failed: {e}")),
+    }
+    let added: Vec<&str> = after.iter().filter(|p| !before.contains(p)).map(String::as_str).collect();
+    let removed: Vec<&str> = before.iter().filter(|p| !after.contains(p)).map(String::as_str).collect();
+    let mut change = Vec::new();
+    if !added.is_empty() {
+        change.push(format!("{} added", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        change.push(format!("{} removed", removed.join(", ")));
+    }
+    let change = if change.is_empty() { "changed".to_string() } else { change.join(", ") };
+    tracing::info!(list = %list, %change, "web page: plate list saved to the rules file");
+    let who = format!("{who}: {list} list saved, {change}");
+    match ask(&state.core, |reply| Request::Reload { who, reply }).await {
+        Ok(outcome) if outcome.applied => Json(serde_json::json!({ "reload": outcome })).into_response(),
+        Ok(outcome) => {
+            (StatusCode::CONFLICT, Json(serde_json::json!({ "error": outcome.message, "reload": outcome })))
+                .into_response()
+        }
         Err(r) => r,
     }
 }

@@ -763,7 +763,7 @@ $('save-zones').addEventListener('click', async () => {
       .filter(([, v]) => v.length).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ');
     await loadConfig();
     resetDraft(d.sel);
-    zoneMsg(`Saved (${words}) and applied: ${r.reload.message}`, false);
+    zoneMsg(`Saved (${words}). Rules ${r.reload.message}.`, false);
   } catch (e) {
     zoneMsg(e.message, true);
   }
@@ -883,6 +883,8 @@ function renderDayChips() {
   box.replaceChildren(legend, ...chips);
 }
 
+const STANDING_WORDS = { expired: ' · expired', not_yet: ' · not yet', off_hours: ' · not now' };
+
 function validityText(e) {
   const parts = [];
   const fmt = (s) => clock(new Date(s.length === 10 ? `${s}T00:00:00` : s));
@@ -899,17 +901,17 @@ function renderPlates() {
   const lists = (state.plates && state.plates.lists) || [];
   const select = $('p-list');
   const chosen = select.value;
-  const names = lists.map((l) => l.name);
+  const names = lists.map((l) => l.list);
   for (const usual of ['residents', 'visitors', 'deliveries']) if (!names.includes(usual)) names.push(usual);
   select.replaceChildren(...names.map((n) => el('option', { value: n }, nameWords(n))));
   select.value = chosen || (names.includes('visitors') ? 'visitors' : names[0]);
-  box.replaceChildren(...lists.map((l) => el('section', { 'data-list': l.name },
-    el('h2', {}, `${nameWords(l.name)} (${l.entries.length})`),
-    el('ul', { class: 'feed' }, ...(l.entries.length ? l.entries.map((e, i) => el('li', { class: e.now === 'expired' ? 'expired' : null, 'data-plate': e.plate, 'data-now': e.now },
+  box.replaceChildren(...lists.map((l) => el('section', { 'data-list': l.list },
+    el('h2', {}, `${nameWords(l.list)} (${l.entries.length})`),
+    el('ul', { class: 'feed' }, ...(l.entries.length ? l.entries.map((e, i) => el('li', { class: e.standing === 'expired' ? 'expired' : null, 'data-plate': e.plate, 'data-now': e.standing },
       el('span', { class: 'what' }, el('strong', {}, e.plate), e.name ? ` ${e.name}` : '', el('br'),
-        el('span', { class: 'muted' }, `${validityText(e)}${e.now === 'expired' ? ' · expired' : e.now === 'not_yet' ? ' · not yet' : ''}`)),
-      el('button', { type: 'button', class: 'danger', 'data-write': '', disabled: !state.session.logged_in, 'aria-label': `remove ${e.plate} from ${nameWords(l.name)}`,
-        onclick: () => removePlate(l.name, i) }, 'Remove'))) : [el('li', { class: 'muted' }, 'No plate on this list.')])))));
+        el('span', { class: 'muted' }, `${validityText(e)}${STANDING_WORDS[e.standing] || ''}`)),
+      el('button', { type: 'button', class: 'danger', 'data-write': '', disabled: !state.session.logged_in, 'aria-label': `remove ${e.plate} from ${nameWords(l.list)}`,
+        onclick: () => removePlate(l.list, i) }, 'Remove'))) : [el('li', { class: 'muted' }, 'No plate on this list.')])))));
   if (!lists.length) box.append(el('p', { class: 'muted' }, 'No plate list yet: add a plate above, or write [[plates.visitors]] entries in the rules file.'));
 }
 
@@ -938,7 +940,7 @@ async function saveList(list, entries, done) {
     const r = await api(`/api/plates/${encodeURIComponent(list)}`, {
       method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ entries: entries.map(entryOut) }),
     });
-    plateMsg(`${done}: ${r.reload.message}`, false);
+    plateMsg(`${done}.`, false);
     await loadPlates();
     return true;
   } catch (e) {
@@ -948,7 +950,7 @@ async function saveList(list, entries, done) {
 }
 
 async function removePlate(list, index) {
-  const l = state.plates.lists.find((x) => x.name === list);
+  const l = state.plates.lists.find((x) => x.list === list);
   const entries = l.entries.filter((_, i) => i !== index);
   await saveList(list, entries, `${l.entries[index].plate} removed from ${nameWords(list)}`);
 }
@@ -965,9 +967,11 @@ $('plate-add').addEventListener('submit', async (ev) => {
     if (hours === '9-18') { entry.from = `${day}T09:00:00`; entry.until = `${day}T18:00:00`; }
     else { entry.from = day; entry.until = day; }
   }
-  const l = ((state.plates && state.plates.lists) || []).find((x) => x.name === list);
+  const l = ((state.plates && state.plates.lists) || []).find((x) => x.list === list);
   const entries = [...(l ? l.entries : []), entry];
-  const when = day === 'always' ? 'always' : `${clock(new Date(`${day}T00:00:00`)).replace(/ \d\d:\d\d$/, '').replace(/^\d\d:\d\d$/, 'today')}${hours === '9-18' ? ' 9:00–18:00' : ''}`;
+  const chip = document.querySelector('input[name=p-day]:checked + span');
+  const dayWords = chip ? chip.textContent.toLowerCase() : day;
+  const when = day === 'always' ? 'always' : `${dayWords}${hours === '9-18' ? ' 9:00–18:00' : ', all day'}`;
   if (await saveList(list, entries, `${plate} added to ${nameWords(list)}, ${when}`)) {
     $('p-plate').value = '';
     $('p-name').value = '';

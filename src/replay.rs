@@ -588,12 +588,12 @@ impl Timeline {
         let tz = site.timezone;
         let _ = writeln!(
             s,
-            "{} posts, {} events, {} not decoded, {} commands, {} relay switches (times in {})",
-            self.posts,
-            self.events,
+            "{}, {}, {} not decoded, {}, {} (times in {})",
+            crate::words::count(self.posts, "post"),
+            crate::words::count(self.events, "event"),
             self.errors.len(),
-            self.commands.len(),
-            self.transitions.len(),
+            crate::words::count(self.commands.len(), "command"),
+            crate::words::count(self.transitions.len(), "relay switch"),
             tz.name()
         );
         let width = self.transitions.iter().map(|t| t.relay.len()).max().unwrap_or(0);

@@ -47,7 +47,7 @@ fn check_accepts_the_example_and_says_what_it_does() {
         common::camrelay_command().arg("check").arg(root().join("rules.example.toml")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("is valid: 4 relay(s), 4 camera(s), 3 zone(s), 6 rule(s)."), "{stdout}");
+    assert!(stdout.contains("is valid: 4 relays, 4 cameras, 3 zones, 6 rules."), "{stdout}");
     assert!(stdout.contains(
         "1. \"porch light at night\": When a person is present in zone \"porch\", between sunset-30m and sunrise+15m (Europe/Berlin): keep relay \"porch_light\" on until 1m after the last match."
     ), "{stdout}");

@@ -369,12 +369,12 @@ pub fn summary(c: &Config, path: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} is valid: {} relay(s), {} camera(s), {} zone(s), {} rule(s).",
+        "{} is valid: {}, {}, {}, {}.",
         path.display(),
-        c.relays.len(),
-        c.cameras.len(),
-        c.zones.len(),
-        c.rules.len()
+        crate::words::count(c.relays.len(), "relay"),
+        crate::words::count(c.cameras.len(), "camera"),
+        crate::words::count(c.zones.len(), "zone"),
+        crate::words::count(c.rules.len(), "rule")
     );
     let _ = writeln!(s, "Cameras and NVRs post to {}", post_url(c));
     let backend = match c.gpio.backend {

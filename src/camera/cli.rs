@@ -371,8 +371,8 @@ pub fn zones(path: &Path, name: &str, write: bool) -> anyhow::Result<String> {
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
     config::edit::append_blocks(path, &names, &text)?;
     Ok(format!(
-        "{name}: {} zone(s) written to {}:\n{text}\n{}\n",
-        zones.len(),
+        "{name}: {} written to {}:\n{text}\n{}\n",
+        crate::words::count(zones.len(), "zone"),
         path.display(),
         crate::reload::after_edit(path)
     ))

@@ -11,7 +11,7 @@ Chromium driven over WebDriver:
             bench/loadgen --pid) at 500 traject posts/s (50 keep-alive
             connections x 10/s, the traject fixture) with no page open, then
             with ten pages open on that camera's view, then none again.
-  weight    bytes of the page: index.html + app.js + style.css.
+  weight    bytes of the page: index.html + app.js + style.css + the manifest and its SVG icon.
 
 Usage: python3 bench/web.py [--posts 300] [--seconds 30] [--json bench/out/web.json]
 Needs target/release/camrelay and bench/target/release/loadgen (bench/run.sh
@@ -170,7 +170,7 @@ def main():
     try:
         browser = Browser(os.path.join(work, "profile"))
         # weight
-        result["page_bytes"] = sum(len(urllib.request.urlopen(base + p).read()) for p in ("/", "/app.js", "/style.css"))
+        result["page_bytes"] = sum(len(urllib.request.urlopen(base + p).read()) for p in ("/", "/app.js", "/style.css", "/manifest.webmanifest", "/icon.svg"))
 
         # latency: one page on the camera view, a new target every 100 ms
         browser.goto(base + "/#camera")

@@ -161,13 +161,16 @@ fn check_tab(b: &Browser, d: &Daemon, base: &str, tab: &str, size: &str) {
         "{size}: tab {tab} not shown"
     );
     if tab == "camera" {
-        // Targets are live: they come with the posts after the page opened.
-        targets_at_the_edges(d);
+        // Targets are live: they come with the posts after the page's event
+        // stream is open, so post as a camera does, every few hundred ms.
+        let shown = "return document.querySelectorAll('#labels .label').length >= 5";
+        let mut tries = 0;
+        while tries < 30 && !b.wait_for(Duration::from_millis(300), shown) {
+            targets_at_the_edges(d);
+            tries += 1;
+        }
         assert!(
-            b.wait_for(
-                Duration::from_secs(5),
-                "return document.querySelectorAll('#labels .label').length >= 5"
-            ),
+            b.wait_for(Duration::from_secs(1), shown),
             "{size}: labels of two zones and three targets: {}",
             b.run("return document.getElementById('labels').textContent")
         );

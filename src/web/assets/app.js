@@ -78,7 +78,7 @@ function wallOf(atMs) {
 
 function span(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return plural(s, 's', 's').replace(/^(\d+) s$/, '$1 s');
+  if (s < 60) return `${s} s`;
   const m = Math.round(s / 60);
   if (m < 60) return `${m} min`;
   const h = Math.floor(m / 60);
@@ -305,7 +305,6 @@ function renderRelays() {
 function renderInputs() {
   const inputs = (state.status && state.status.inputs) || [];
   $('inputs-section').hidden = inputs.length === 0;
-  const now = daemonNow();
   $('inputs').replaceChildren(...inputs.map((i) => {
     const word = i.on == null ? 'not read' : i.on ? 'ON' : 'off';
     return el('article', { class: 'card', 'data-input': i.name },
@@ -315,7 +314,6 @@ function renderInputs() {
         i.since_ms == null ? '' : `since ${when(wallOf(i.since_ms))}`,
         plural(i.changes, 'change')].filter(Boolean).join(' · ')));
   }));
-  void now;
 }
 
 function renderCameras() {
@@ -805,7 +803,7 @@ function historyText(e) {
   const parts = [];
   switch (e.kind) {
     case 'switched': parts.push(`${nameWords(e.relay)} ${e.detail}`); break;
-    case 'fired': parts.push(`${nameWords(e.rule)} → ${nameWords(e.relay || '')} ${e.detail}`); break;
+    case 'fired': parts.push(`${nameWords(e.rule)} → ${actionText(e.detail, e.relay || '')}`); break;
     case 'manual': parts.push(`${nameWords(e.relay)} ${e.detail}`); break;
     case 'visit': parts.push(`${e.class || 'target'} #${e.target} ${e.zone ? `in ${nameWords(e.zone)}` : ''}`); break;
     case 'detection': parts.push(`${e.detail}${e.plate ? ` ${e.plate}` : ''}${e.zone ? ` in ${nameWords(e.zone)}` : ''}`); break;
@@ -1064,9 +1062,8 @@ function route() {
 async function start() {
   await loadSession();
   if (!state.session.can_read) return;
-  await loadConfig();
-  await loadStatus();
-  const recent = await api('/api/recent').catch(() => []);
+  // One round trip for all three, not three in a row: a phone's network is slow to answer.
+  const [, , recent] = await Promise.all([loadConfig(), loadStatus(), api('/api/recent').catch(() => [])]);
   $('recent').replaceChildren();
   for (const h of recent) addRecent(h);
   drawGrid();

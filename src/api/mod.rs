@@ -328,9 +328,10 @@ struct EventsQuery {
 /// gets one write for many items, and only the newest targets of a camera.
 const EVENTS_BATCH: usize = 64;
 
-/// Least time between two chunks to one client. A camera posts traject 6–12
-/// times a second, so its posts still go out one by one at once; under a
-/// flood a page gets at most 20 writes a second instead of one per post.
+/// Least time between two chunks of one kind (with targets, or without) to
+/// one client. A camera posts traject 6–12 times a second, so its posts
+/// still go out one by one at once, whatever else happens between them;
+/// under a flood a page gets at most 40 writes a second instead of one per post.
 pub const EVENTS_MIN_GAP: Duration = Duration::from_millis(50);
 
 async fn events(
@@ -350,7 +351,12 @@ async fn events(
         (Some(of), Some(want)) => of == want,
         _ => true,
     };
-    let last = tokio::time::Instant::now() - EVENTS_MIN_GAP;
+    // When the last chunk with targets, and the last with anything else,
+    // went out: each kind keeps its own gap, so what the history emits
+    // between two posts (a visit that ended) never holds the next targets
+    // back, and a chunk left empty (another camera's targets) costs no gap.
+    let long_ago = tokio::time::Instant::now() - EVENTS_MIN_GAP;
+    let last = (long_ago, long_ago);
     // The permit lives in the stream's state: the budget frees when the client goes.
     let watching = (watching, permit);
     let stream = futures_util::stream::unfold(
@@ -371,7 +377,8 @@ async fn events(
                 }
                 Ok(Err(RecvError::Closed)) => return None,
             };
-            tokio::time::sleep_until(last + EVENTS_MIN_GAP).await;
+            let gap_from = if first.targets_of().is_some() { last.0 } else { last.1 };
+            tokio::time::sleep_until(gap_from + EVENTS_MIN_GAP).await;
             let mut items = vec![first];
             while items.len() < EVENTS_BATCH {
                 match w.rx.try_recv() {
@@ -381,18 +388,25 @@ async fn events(
                 }
             }
             let mut chunk = Vec::new();
+            let (mut targets, mut others) = (false, false);
             for (i, item) in items.iter().enumerate() {
                 let superseded = item
                     .targets_of()
                     .is_some_and(|c| items[i + 1..].iter().any(|later| later.targets_of() == Some(c)));
                 if wanted(item) && !superseded {
                     chunk.extend_from_slice(item.frame());
+                    if item.targets_of().is_some() {
+                        targets = true;
+                    } else {
+                        others = true;
+                    }
                 }
             }
             let now = tokio::time::Instant::now();
+            let last = (if targets { now } else { last.0 }, if others { now } else { last.1 });
             Some((
                 Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)),
-                (w_and_permit(w), wanted, now),
+                (w_and_permit(w), wanted, last),
             ))
         },
     );

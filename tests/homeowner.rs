@@ -871,6 +871,17 @@ fn porch_scene() -> (Scene, u64) {
             ));
         }
         s.traject(at, DRIVEWAY, &seen);
+        if at == 36_000 {
+            // The camera's last sight of the person falls between two posts
+            // (36.125 s), so "gone 1 s later" (37.125 s) is not the instant
+            // of a post: live, a post a few ms late must not flip it.
+            let car = standing(x, 8_000, 2_000, 2_500);
+            s.traject(
+                36_125,
+                DRIVEWAY,
+                &[(1, Class::Car, car), (2, Class::Person, standing(4_000, 9_000, 400, 1_600))],
+            );
+        }
         if (10_000..=43_000).contains(&at) {
             let y = lerp(9_800.0, 8_000.0, 10_000, 13_000, at);
             let x = if at <= 40_000 {
@@ -897,10 +908,11 @@ fn recipe_porch_light_for_people_with_a_parked_car() {
         // last renewal at 7 s.
         s("drive_light", false, 12_000),
         s("porch_light", true, 10_000),
-        // The person walking up the driveway, last seen at 36 s: counted
-        // (and the hold renewed by the car's posts) until gone at 37 s.
+        // The person walking up the driveway, last seen at 36.125 s: counted
+        // (and the hold renewed by the car's posts) until gone at 37.125 s,
+        // so the post of 37 s renews it last.
         s("drive_light", true, 30_000),
-        s("drive_light", false, 41_750),
+        s("drive_light", false, 42_000),
         // The courier stood at the door for half a minute: the light stayed on.
         s("porch_light", false, last_in + 10_000),
     ];

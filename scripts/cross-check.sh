@@ -43,6 +43,10 @@ glibc_floor() {
     fi
     local v
     v=$(readelf -V --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V -u | tail -1)
+    # Packed relative relocations (scripts/link-aarch64.sh) need glibc 2.36.
+    if readelf -V --wide "$bin" | grep -q GLIBC_ABI_DT_RELR; then
+        v=$(printf '%s\n2.36\n' "$v" | sort -V | tail -1)
+    fi
     echo "${v:-none}"
 }
 

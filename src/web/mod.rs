@@ -389,30 +389,55 @@ async fn save_zones(
     let _one_edit_at_a_time = state.edit_lock.lock().await;
     let remove = request.remove;
     let cam = camera.clone();
-    let written =
-        tokio::task::spawn_blocking(move || crate::config::edit::set_zones(&path, &cam, &edits, &remove))
-            .await;
-    let changes = match written {
-        Ok(Ok(changes)) => changes,
-        Ok(Err(e)) => {
-            tracing::warn!(camera = %camera, "web page: zones not saved: {e}");
-            return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("zone edit failed: {e}")),
+    let what = format!("zones of {camera}");
+    let changes = match write_rules(&what, move || {
+        crate::config::edit::set_zones(&path, &cam, &edits, &remove)
+    })
+    .await
+    {
+        Ok(changes) => changes,
+        Err(r) => return r,
     };
     tracing::info!(camera = %camera, changed = ?changes.changed, added = ?changes.added,
         removed = ?changes.removed, "web page: zones saved to the rules file");
-    let who = format!("{who}: zones of {camera} saved");
-    match ask(&state.core, |reply| Request::Reload { who, reply }).await {
-        Ok(outcome) if outcome.applied => {
-            Json(serde_json::json!({ "saved": changes, "reload": outcome })).into_response()
+    let saved = serde_json::to_value(&changes).ok();
+    reload_after_edit(&state, format!("{who}: {what} saved"), saved).await
+}
+
+/// Run one edit of the rules file (it validates the whole new file and
+/// writes it atomically) on a blocking thread; a refusal is 422 with its
+/// located message. The caller holds `edit_lock`.
+async fn write_rules<T: Send + 'static>(
+    what: &str,
+    edit: impl FnOnce() -> Result<T, crate::config::edit::EditError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(edit).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => {
+            tracing::warn!("web page: {what} not saved: {e}");
+            Err(error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
         }
-        Ok(outcome) => (
-            StatusCode::CONFLICT,
-            Json(serde_json::json!({ "error": outcome.message, "saved": changes, "reload": outcome })),
-        )
-            .into_response(),
-        Err(r) => r,
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{what}: the edit failed: {e}"))),
+    }
+}
+
+/// After a save: the core re-reads the rules file, `who` saying who saved
+/// what (for the history). 200 with the reload (and `saved`, what the edit
+/// changed), or 409 when the reload refused the file and the old rules stay.
+async fn reload_after_edit(state: &WebState, who: String, saved: Option<serde_json::Value>) -> Response {
+    let outcome = match ask(&state.core, |reply| Request::Reload { who, reply }).await {
+        Ok(outcome) => outcome,
+        Err(r) => return r,
+    };
+    let mut body = serde_json::json!({ "reload": outcome });
+    if let Some(saved) = saved {
+        body["saved"] = saved;
+    }
+    if outcome.applied {
+        Json(body).into_response()
+    } else {
+        body["error"] = serde_json::Value::String(outcome.message.clone());
+        (StatusCode::CONFLICT, Json(body)).into_response()
     }
 }
 
@@ -447,6 +472,8 @@ async fn save_plate_list(
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
     };
+    // The list as it was, read under the lock, so the history names what this save changed.
+    let _one_edit_at_a_time = state.edit_lock.lock().await;
     let before = match ask(&state.core, Request::PlateLists).await {
         Ok(lists) => lists
             .into_iter()
@@ -455,20 +482,14 @@ async fn save_plate_list(
             .unwrap_or_default(),
         Err(r) => return r,
     };
-    let _one_edit_at_a_time = state.edit_lock.lock().await;
     let entries = request.entries;
     let after: Vec<String> = entries.iter().map(|e| crate::config::normalize_plate(&e.plate)).collect();
-    let (name, file) = (list.clone(), path.clone());
-    let written =
-        tokio::task::spawn_blocking(move || crate::config::edit::set_plate_list(&file, &name, &entries))
-            .await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(list = %list, "web page: plate list not saved: {e}");
-            return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("plate list edit failed: {e}")),
+    let name = list.clone();
+    let what = format!("plate list {list}");
+    if let Err(r) =
+        write_rules(&what, move || crate::config::edit::set_plate_list(&path, &name, &entries)).await
+    {
+        return r;
     }
     let added: Vec<&str> = after.iter().filter(|p| !before.contains(p)).map(String::as_str).collect();
     let removed: Vec<&str> = before.iter().filter(|p| !after.contains(p)).map(String::as_str).collect();
@@ -481,15 +502,7 @@ async fn save_plate_list(
     }
     let change = if change.is_empty() { "changed".to_string() } else { change.join(", ") };
     tracing::info!(list = %list, %change, "web page: plate list saved to the rules file");
-    let who = format!("{who}: {list} list saved, {change}");
-    match ask(&state.core, |reply| Request::Reload { who, reply }).await {
-        Ok(outcome) if outcome.applied => Json(serde_json::json!({ "reload": outcome })).into_response(),
-        Ok(outcome) => {
-            (StatusCode::CONFLICT, Json(serde_json::json!({ "error": outcome.message, "reload": outcome })))
-                .into_response()
-        }
-        Err(r) => r,
-    }
+    reload_after_edit(&state, format!("{who}: {list} list saved, {change}"), None).await
 }
 
 #[cfg(test)]

@@ -513,29 +513,6 @@ fn get_bytes(addr: std::net::SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
     (status, ty, raw[split + 4..].to_vec())
 }
 
-fn history_json(d: &Daemon, query: &str) -> Vec<serde_json::Value> {
-    let r = request(d.api, "GET", &format!("/api/history?{query}"), &[], b"");
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    v["events"].as_array().unwrap().clone()
-}
-
-fn wait_history(
-    d: &Daemon,
-    query: &str,
-    pred: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let rows = history_json(d, query);
-        if pred(&rows) {
-            return rows;
-        }
-        assert!(Instant::now() < deadline, "history never got there: {rows:#?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn the_daemon_remembers_what_happened_and_serves_it() {
     let mut d = Daemon::start(RULES);
@@ -557,7 +534,7 @@ fn the_daemon_remembers_what_happened_and_serves_it() {
     std::fs::write(&d.config_path, format!("{RULES}\n[[rule]]\nname = \"broken\"\n")).unwrap();
     d.signal("HUP");
 
-    let rows = wait_history(&d, "limit=1000", |rows| {
+    let rows = common::wait_history(&d, "limit=1000", |rows| {
         rows.iter().any(|e| e["kind"] == "reload")
             && rows.iter().any(|e| e["kind"] == "visit")
             && rows.iter().filter(|e| e["kind"] == "switched").count() >= 3
@@ -603,7 +580,7 @@ fn the_daemon_remembers_what_happened_and_serves_it() {
     // The plate search and the CSV, with the same filters.
     // The plate, as a user types it: the read, the rule it fired, the gate
     // it switched, and nothing else.
-    let plated = history_json(&d, "plate=jp116d");
+    let plated = common::history_json(&d, "plate=jp116d");
     assert!(plated.iter().all(|e| e["plate"] == "JP116D"), "{plated:#?}");
     let kinds: Vec<&str> = plated.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     for kind in ["detection", "fired", "switched"] {
@@ -932,7 +909,7 @@ fn a_full_disk_pauses_the_history_not_the_relays_and_it_resumes() {
     // Room again: it resumes and what happened meanwhile is there.
     std::fs::remove_file(fs.0.join("filler")).unwrap();
     wait_status(&d, "writing again", |s| s["paused"] == false);
-    let visits = wait_history(&d, "kind=visit", |rows| rows.len() >= 3);
+    let visits = common::wait_history(&d, "kind=visit", |rows| rows.len() >= 3);
     assert_eq!(visits.len(), 3, "the three visits, one before and two during the full disk: {visits:#?}");
     assert_eq!(history_status(&d)["dropped"], 0);
 }
@@ -955,7 +932,7 @@ fn a_stalled_history_costs_the_relays_nothing() {
     holder.execute_batch("COMMIT").unwrap();
     drop(holder);
     // It catches up: all four visits are there.
-    let visits = wait_history(&d, "kind=visit", |rows| rows.len() >= 4);
+    let visits = common::wait_history(&d, "kind=visit", |rows| rows.len() >= 4);
     assert_eq!(visits.len(), 4, "{visits:#?}");
     d.signal("TERM");
     assert!(d.wait_exit(Duration::from_secs(15)).success());

@@ -20,7 +20,7 @@ mod browser;
 mod common;
 
 use browser::Browser;
-use common::{camrelay_command, fixture, post, request, traject, Daemon};
+use common::{camrelay_command, fixture, post, traject, Daemon};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -239,25 +239,6 @@ fn targets_at_the_edges(d: &Daemon) {
     assert_eq!(post(d.posts, "/API", &body).status, 200);
 }
 
-fn history_rows(d: &Daemon, query: &str) -> Vec<serde_json::Value> {
-    let r = request(d.api, "GET", &format!("/api/history?{query}"), &[], b"");
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    v["events"].as_array().unwrap().clone()
-}
-
-fn wait_rows(d: &Daemon, query: &str, pred: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let rows = history_rows(d, query);
-        if pred(&rows) {
-            return rows;
-        }
-        assert!(std::time::Instant::now() < deadline, "the history never got there: {rows:#?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// `camrelay replay` of one post with the rules file the page wrote: the gate's switches.
 fn replayed_gate_switches(rules: &Path, body: &[u8]) -> usize {
     let dir = tempfile::tempdir().unwrap();
@@ -380,7 +361,7 @@ fn a_homeowner_opens_the_gate_adds_a_visitor_and_finds_the_visit_from_a_phone() 
     );
 
     // Who changed what from the page is in the history.
-    let rows = wait_rows(&d, "limit=200", |rows| {
+    let rows = common::wait_history(&d, "limit=200", |rows| {
         rows.iter().any(|r| r["kind"] == "reload") && rows.iter().any(|r| r["kind"] == "manual")
     });
     let saved = rows.iter().find(|r| r["kind"] == "reload").unwrap();
@@ -394,7 +375,7 @@ fn a_homeowner_opens_the_gate_adds_a_visitor_and_finds_the_visit_from_a_phone() 
     assert!(manual["who"].as_str().is_some_and(|w| w.starts_with("web page from")), "{manual}");
 
     // The History tab: the read with its picture, the picture opens, CSV of what is filtered.
-    wait_rows(&d, "plate=JP116D", |rows| rows.iter().any(|r| r["thumb"].is_string()));
+    common::wait_history(&d, "plate=JP116D", |rows| rows.iter().any(|r| r["thumb"].is_string()));
     phone.goto(&format!("{base}/#history"));
     assert!(phone.wait_for(Duration::from_secs(10), "return document.body.dataset.ready === '1'"));
     phone.type_into(&phone.find("#h-plate"), "JP116D");

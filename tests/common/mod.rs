@@ -365,3 +365,29 @@ pub fn connect_from(source: [u8; 4], to: SocketAddr) -> TcpStream {
         stream
     }
 }
+
+/// `GET /api/history?{query}` from the daemon: its rows, newest first.
+pub fn history_json(d: &Daemon, query: &str) -> Vec<serde_json::Value> {
+    let r = request(d.api, "GET", &format!("/api/history?{query}"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["events"].as_array().unwrap().clone()
+}
+
+/// The history's rows once `pred` holds for them (the writer commits every
+/// `commit_every`), within 15 s.
+pub fn wait_history(
+    d: &Daemon,
+    query: &str,
+    pred: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = history_json(d, query);
+        if pred(&rows) {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "history never got there: {rows:#?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,13 +32,8 @@ CAMRELAY = os.path.join(ROOT, "target/release/camrelay")
 LIGHTHOUSE = os.path.join(ROOT, "target/lighthouse/node_modules/.bin/lighthouse")
 TABS = ["overview", "camera", "history", "plates", "why"]
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from web import free_port  # noqa: E402  (bench/web.py: a port nobody listens on)
 
 
 def post(port, body):

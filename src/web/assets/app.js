@@ -517,6 +517,11 @@ function renderZones() {
   renderLabels();
 }
 
+// A target in words, on its label and in the list: `person #41 · path · holds path light`.
+function targetWords(t, held) {
+  return [`${t.class} #${t.id}`, t.zones.map(nameWords).join(', '), t.stationary ? 'parked' : '', held.length ? `holds ${held.map(nameWords).join(', ')}` : ''].filter(Boolean).join(' · ');
+}
+
 function renderTargets() {
   const g = $('targets');
   g.replaceChildren();
@@ -534,18 +539,18 @@ function renderTargets() {
         g.append(svg('ellipse', { class: 'anchor', cx: ax, cy: ay, rx: 70, ry: 120 }));
       }
     }
-    const words = [`${t.class} #${t.id}`, t.zones.map(nameWords).join(', '), t.stationary ? 'parked' : '', held.length ? `holds ${held.map(nameWords).join(', ')}` : ''].filter(Boolean).join(' · ');
+    const words = targetWords(t, held);
     items.push(el('li', { 'data-target': t.id }, el('span', { class: 'when' }, span(t.seen_for_ms)), el('span', { class: 'what' }, words)));
   }
   $('targets-list').replaceChildren(...items);
   if (!items.length) $('targets-list').append(el('li', { class: 'muted' }, 'Nobody and nothing is tracked on this camera now.'));
-  renderLabels();
+  renderLabels(holds);
 }
 
 // Labels of zones and targets, drawn at a fixed pixel size over the
 // picture (the shapes under them stretch with it, text must not), kept
 // inside the picture and moved down, or up, until none covers another.
-function renderLabels() {
+function renderLabels(holds = holdsByTarget()) {
   const box = $('labels');
   const stage = $('stage');
   const W = stage.clientWidth;
@@ -558,11 +563,10 @@ function renderLabels() {
     const top = z.polygon.reduce((a, p) => (p[1] < a[1] ? p : a), z.polygon[0]);
     wanted.push({ text: nameWords(z.name), x: top[0], y: top[1], cls: 'label zone', zone: z.name });
   }
-  const holds = holdsByTarget();
   for (const t of state.targets) {
     if (!t.rect) continue;
     const held = holds.get(`${t.camera}/${t.id}`) || [];
-    const text = [`${t.class} #${t.id}`, t.zones.map(nameWords).join(', '), t.stationary ? 'parked' : '', held.length ? `holds ${held.map(nameWords).join(', ')}` : ''].filter(Boolean).join(' · ');
+    const text = targetWords(t, held);
     wanted.push({ text, x: Math.min(t.rect.x1, t.rect.x2), y: Math.min(t.rect.y1, t.rect.y2), cls: held.length ? 'label holds' : 'label', target: t.id });
   }
   const placed = [];
